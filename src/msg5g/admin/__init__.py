@@ -1,0 +1,1 @@
+"""The server-rendered admin web (FastAPI + Jinja2 + htmx)."""

@@ -1,0 +1,105 @@
+"""The channel-adapter interface.
+
+An adapter speaks one carrier dialect. It maps the unified model (`msg5g.domain.content`) to the
+carrier's wire format on the way down and the carrier's notifications back into
+`StatusReport` / `InboundMessage` on the way up. It raises the `ChannelError` subclasses from
+`msg5g.domain.errors`, which is what the pipeline's retry policy keys on. Adapters hold no
+per-tenant state of their own: every call names the channel endpoint and chatbot account it is for.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import aiohttp
+
+from msg5g.domain.content import Content
+from msg5g.domain.messages import TrafficClass, WebhookParseResult
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    rich_cards: bool = True
+    carousels: bool = True
+    suggestions: bool = True
+    files: bool = True
+    max_recipients_per_request: int = 1
+    sends_per_second: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEndpoint:
+    """A carrier endpoint plus the CSP's own credentials for it."""
+
+    channel_id: str
+    type: str
+    base_url: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatbotAccount:
+    """One chatbot on one channel: its carrier id, URI and its own API credentials."""
+
+    chatbot_id: str  # our id
+    carrier_chatbot_id: str
+    address: str  # e.g. sip:125200401111528@botplatform.rcs.chinamobile.com
+    credentials: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    message_id: str  # our id; goes out as the carrier messageId so a resend is recognisable
+    recipient: str  # E.164
+    content: Content
+    traffic_class: TrafficClass
+    fallback_text: str | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    carrier_message_id: str
+    accepted_at: datetime
+    carrier_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """A carrier callback as the gateway received it, before any parsing."""
+
+    method: str
+    subpath: str  # the part of the URL path after /webhooks/{type}/{channel_id}/
+    headers: Mapping[str, str]  # lower-cased names
+    query: Mapping[str, str]
+    body: bytes
+
+
+class ChannelAdapter(abc.ABC):
+    type: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, http: aiohttp.ClientSession, *, timeout_seconds: float = 10.0) -> None:
+        self._http = http
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+
+    @abc.abstractmethod
+    async def send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage) -> SendResult:
+        """Hand one message to the carrier. Raises ChannelError subclasses."""
+
+    @abc.abstractmethod
+    def webhook_chatbot(self, request: WebhookRequest) -> str | None:
+        """The carrier chatbot id a callback is addressed to, read before authenticating it."""
+
+    @abc.abstractmethod
+    def authenticate_webhook(self, request: WebhookRequest, account: ChatbotAccount) -> None:
+        """Raise WebhookRejected unless the callback really comes from the carrier."""
+
+    @abc.abstractmethod
+    def parse_webhook(self, request: WebhookRequest) -> WebhookParseResult:
+        """Turn a callback into normalised status reports and uplinks. Raises WebhookRejected."""

@@ -1,0 +1,481 @@
+"""China Mobile: the OMA REST NetAPI messaging XML flavour of the MaaP Chatbot API.
+
+Every wire fact here comes from shared/reference/protocols.md §1 (send, notifications, auth) and §2
+(GSMA content formats); the section is named next to each rule. Behaviour the reference only
+implies is marked [I] and kept in the block of constants below so it can be corrected in one place.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any, ClassVar
+from urllib.parse import quote, unquote, urlparse
+from xml.etree.ElementTree import Element
+
+import aiohttp
+import defusedxml.ElementTree as safe_xml
+from defusedxml import DefusedXmlException
+from lxml import etree
+
+from msg5g.channels.base import (
+    Capabilities,
+    ChannelAdapter,
+    ChannelEndpoint,
+    ChatbotAccount,
+    OutboundMessage,
+    SendResult,
+    WebhookRequest,
+)
+from msg5g.channels.gsma import build_bot_message, build_suggestions, parse_suggestion_response
+from msg5g.domain.content import (
+    CarouselContent,
+    FileContent,
+    MediaFile,
+    RichCardContent,
+    TextContent,
+    UplinkContent,
+    UplinkFile,
+    UplinkLocation,
+    UplinkSharedData,
+    UplinkSpamReport,
+    UplinkText,
+)
+from msg5g.domain.errors import (
+    ChannelAuthError,
+    PermanentChannelError,
+    RateLimited,
+    TransientChannelError,
+    WebhookRejected,
+)
+from msg5g.domain.messages import (
+    InboundMessage,
+    MessageStatus,
+    StatusReport,
+    TrafficClass,
+    WebhookParseResult,
+)
+from msg5g.kit.clock import http_date, parse_http_date, utcnow
+from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
+
+log = logging.getLogger(__name__)
+
+MESSAGING_NS = "urn:oma:xml:rest:netapi:messaging:1"
+FT_NS = "urn:gsma:params:xml:ns:rcs:rcs:fthttp"
+CHATBOT_DOMAIN = "botplatform.rcs.chinamobile.com"  # §0 chatbot addressing
+
+CT_TEXT = "text/plain"
+CT_BOTMESSAGE = "application/vnd.gsma.botmessage.v1.0+json"
+CT_SUGGESTIONS = "application/vnd.gsma.botsuggestion.v1.0+json"
+CT_SUGGESTION_RESPONSE = "application/vnd.gsma.botsuggestion.response.v1.0+json"
+CT_SHARED_DATA = "application/vnd.gsma.botsharedclientdata.v1.0+json"
+CT_FT_HTTP = "application/vnd.gsma.rcs-ft-http+xml"
+CT_SPAM_REPORT = "application/vnd.gsma.rcsspam-report+xml"
+
+# ---- inferred behaviour [I], kept together so it can be corrected in one place --------------------
+# [I] §1.8: the reference gives no MaaP->CSP authentication for CMCC notifications; we expect the
+#     same Basic scheme the CSP uses downlink, signed with the chatbot's own credentials and a fresh
+#     Date header, and refuse anything else.
+# [I] §1.2: success is HTTP 200/201 with an XML echo carrying messageId, or JSON {"code":"00000"};
+#     both are accepted. 31008 (CSP V2.4.3) means rate limited.
+# [I] §1.1: the boundary "next" is what every CMCC sample uses; any boundary is legal MIME.
+BOUNDARY = "next"
+RATE_LIMIT_CODES = {"31008"}
+TRAFFIC_TYPE = {TrafficClass.MARKETING: "advertisement"}  # §1.1 trafficType values
+DATE_SKEW = timedelta(minutes=5)
+# -----------------------------------------------------------------------------------------------
+
+# §1.3 deliveryStatus values and what they mean for the unified status.
+DELIVERY_STATUS_MAP: dict[str, MessageStatus] = {
+    "MessageSent": MessageStatus.SENT,
+    "MessageWaiting": MessageStatus.SENT,
+    "DeliveredToTerminal": MessageStatus.DELIVERED,
+    "DeliveredToNetwork": MessageStatus.DELIVERED,  # converted to SMS by the network
+    "DeliveredToSMS": MessageStatus.DELIVERED,
+    "DeliverdToSMS": MessageStatus.DELIVERED,  # sic, a spelling seen in the Huawei table
+    "DeliveredToVms": MessageStatus.DELIVERED,
+    "MessageDisplayed": MessageStatus.DISPLAYED,
+    "DeliveryImpossible": MessageStatus.FAILED,
+    "DeliveredToSMSFailed": MessageStatus.FAILED,
+    "DeliverdToSMSFailed": MessageStatus.FAILED,
+    "DeliveredToVmsFailed": MessageStatus.FAILED,
+}
+
+
+def chatbot_address(carrier_chatbot_id: str) -> str:
+    return f"sip:{carrier_chatbot_id}@{CHATBOT_DOMAIN}"
+
+
+def basic_authorization(app_id: str, password: str, date: str) -> str:
+    """§1.8: Basic base64(appId + ":" + hex(sha256(hex(sha256(password)) + Date)))."""
+    token = hashlib.sha256(password.encode()).hexdigest()
+    signature = hashlib.sha256((token + date).encode()).hexdigest()
+    return "Basic " + base64.b64encode(f"{app_id}:{signature}".encode()).decode()
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _children(element: Element, name: str) -> Iterator[Element]:
+    return (child for child in element if _local(child.tag) == name)
+
+
+def _text(element: Element | None, name: str) -> str | None:
+    if element is None:
+        return None
+    for child in _children(element, name):
+        return (child.text or "").strip()
+    return None
+
+
+def _parse_xml(body: bytes) -> Element:
+    try:
+        root: Element = safe_xml.fromstring(body)
+    except (safe_xml.ParseError, DefusedXmlException, ValueError) as exc:
+        raise WebhookRejected(f"malformed XML: {exc}") from exc
+    return root
+
+
+class ChinaMobileChannel(ChannelAdapter):
+    type: ClassVar[str] = "cmcc"
+    display_name: ClassVar[str] = "China Mobile (中国移动)"
+    capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=100)
+
+    # ---- downlink ------------------------------------------------------------------------------
+
+    async def send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage) -> SendResult:
+        body = self.build_request(account, message)
+        # §1.1: the chatbot URI goes into the path; CMCC accepts it URL-encoded.
+        url = f"{endpoint.base_url.rstrip('/')}/messaging/v1/outbound/{quote(account.address, safe='')}/requests"
+        date = http_date()
+        headers = {
+            "Authorization": basic_authorization(account.credentials["app_id"], account.credentials["password"], date),
+            "Date": date,
+            "Content-Type": "application/xml; charset=utf-8",
+            "Address": message.recipient,
+        }
+        try:
+            async with self._http.post(url, data=body, headers=headers, timeout=self._timeout) as response:
+                payload = await response.read()
+                status = response.status
+        except TimeoutError as exc:
+            raise TransientChannelError("carrier timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise TransientChannelError(f"carrier unreachable: {exc}") from exc
+        return self._interpret_send_response(status, payload, message)
+
+    def build_request(self, account: ChatbotAccount, message: OutboundMessage) -> bytes:
+        content_type, body_text = self._encode_content(message)
+        recipient = f"tel:{message.recipient}"
+        root = etree.Element(etree.QName(MESSAGING_NS, "outboundMessageRequest"), nsmap={"msg": MESSAGING_NS})
+        etree.SubElement(root, "address").text = recipient
+        etree.SubElement(root, "destinationAddress").text = recipient
+        etree.SubElement(root, "senderAddress").text = account.address
+        etree.SubElement(root, "clientCorrelator").text = message.message_id
+        im = etree.SubElement(root, "outboundIMMessage")
+        etree.SubElement(im, "messageId").text = message.message_id
+        etree.SubElement(im, "contentType").text = content_type
+        etree.SubElement(im, "contentEncoding").text = "utf8"
+        etree.SubElement(im, "conversationID").text = str(uuid.uuid4())
+        etree.SubElement(im, "contributionID").text = str(uuid.uuid4())
+        capability = etree.SubElement(im, "serviceCapability")
+        etree.SubElement(capability, "capabilityId").text = "ChatbotSA"
+        etree.SubElement(capability, "version").text = '+g.gsma.rcs.botversion="#=1"'
+        traffic_type = TRAFFIC_TYPE.get(message.traffic_class)
+        if traffic_type:
+            etree.SubElement(im, "trafficType").text = traffic_type
+        body = etree.SubElement(im, "bodyText")
+        body.text = etree.CDATA(body_text) if content_type.startswith("multipart/") else body_text
+        etree.SubElement(im, "storeSupported").text = "true"
+        reports = ["Delivered", "Displayed", "Failed"]
+        if message.fallback_text:
+            # §3.5: network fallback to SMS for handsets that cannot take a chatbot message.
+            etree.SubElement(im, "shortMessageSupported").text = "true"
+            etree.SubElement(im, "smsBodyText").text = message.fallback_text
+            reports.append("SMS")
+        for report in reports:
+            etree.SubElement(im, "reportRequest").text = report
+        return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+    def _encode_content(self, message: OutboundMessage) -> tuple[str, str]:
+        content = message.content
+        parts: list[tuple[str, str, str]] = []  # (content type, disposition filename, body)
+        match content:
+            case TextContent(text=text, suggestions=[]):
+                return CT_TEXT, text
+            case TextContent(text=text):
+                parts.append((CT_TEXT, "", text))
+            case FileContent(file=file, thumbnail=thumbnail, suggestions=[]):
+                return CT_FT_HTTP, _file_descriptor(file, thumbnail)
+            case FileContent(file=file, thumbnail=thumbnail):
+                parts.append((CT_FT_HTTP, "", _file_descriptor(file, thumbnail)))
+            case RichCardContent() | CarouselContent():
+                parts.append((CT_BOTMESSAGE, "Message", _dumps(build_bot_message(content))))
+        if content.suggestions:
+            parts.append((CT_SUGGESTIONS, "Chiplist.lst", _dumps(build_suggestions(content.suggestions))))
+        return f'multipart/mixed; boundary="{BOUNDARY}"', _multipart(parts)
+
+    def _interpret_send_response(self, status: int, payload: bytes, message: OutboundMessage) -> SendResult:
+        code, text, carrier_id = _read_response(payload)
+        if 200 <= status < 300 and (code is None or code in {"00000", "0"}):
+            return SendResult(carrier_message_id=carrier_id or message.message_id, accepted_at=utcnow(),
+                              carrier_status=str(status))
+        detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {text}" if text else "")
+        if status == 429 or code in RATE_LIMIT_CODES:
+            raise RateLimited(f"carrier rate limit: {detail}", carrier_code=code, http_status=status)
+        if status in {401, 403}:
+            raise ChannelAuthError(f"carrier refused our credentials: {detail}", carrier_code=code, http_status=status)
+        if status >= 500 or status == 408:
+            raise TransientChannelError(f"carrier error: {detail}", carrier_code=code, http_status=status)
+        raise PermanentChannelError(f"carrier refused the message: {detail}", carrier_code=code, http_status=status)
+
+    # ---- callbacks -------------------------------------------------------------------------------
+
+    def webhook_chatbot(self, request: WebhookRequest) -> str | None:
+        # §1.3: notifications land on {notifyURL}/{NotificationType}/{chatbot}; the chatbot may
+        # arrive as bare digits or as a (URL-encoded) sip: URI.
+        segments = [s for s in request.subpath.split("/") if s]
+        if len(segments) < 2:
+            return request.query.get("chatbotURI") and _chatbot_digits(unquote(request.query["chatbotURI"]))
+        return _chatbot_digits(unquote(segments[-1]))
+
+    def authenticate_webhook(self, request: WebhookRequest, account: ChatbotAccount) -> None:
+        date = request.headers.get("date", "")
+        moment = parse_http_date(date)
+        if moment is None:
+            raise WebhookRejected("missing or unreadable Date header", status=401)
+        if abs(utcnow() - moment) > DATE_SKEW:
+            raise WebhookRejected("stale Date header", status=401)
+        expected = basic_authorization(account.credentials["app_id"], account.credentials["password"], date)
+        if not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected.encode()):
+            raise WebhookRejected("bad Authorization", status=401)
+
+    def parse_webhook(self, request: WebhookRequest) -> WebhookParseResult:
+        kind = next((s for s in request.subpath.split("/") if s), "")
+        if request.headers.get("content-type", "").startswith("application/json"):
+            return self._parse_json_notification(kind, request.body)
+        root = _parse_xml(request.body)
+        root_name = _local(root.tag)
+        result = WebhookParseResult()
+        if root_name == "deliveryInfoNotification":
+            result.statuses.extend(_delivery_reports(root))
+        elif root_name == "inboundMessageNotification":
+            for inbound in _children(root, "inboundMessage"):
+                result.inbound.append(_inbound(inbound))
+            if not result.inbound and _text(root, "senderAddress"):
+                result.inbound.append(_inbound(root))  # flattened form, §1.1 notes
+        elif root_name in {"messageStatusReport", "messageStatusNotification"}:
+            pass  # revoke results (§1.5): applied by the revoke issue; acknowledged here
+        else:
+            raise WebhookRejected(f"unexpected notification {root_name!r}")
+        return result
+
+    def _parse_json_notification(self, kind: str, body: bytes) -> WebhookParseResult:
+        # §1.3: Huawei's JSON rendering of the same objects.
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            raise WebhookRejected(f"malformed JSON: {exc}") from exc
+        result = WebhookParseResult()
+        infos = document.get("deliveryInfo") if isinstance(document, dict) else None
+        for info in infos if isinstance(infos, list) else [infos] if isinstance(infos, dict) else []:
+            report = _status_report(info.get("messageId"), info.get("deliveryStatus"), info.get("address"),
+                                    info.get("description"))
+            if report:
+                result.statuses.append(report)
+        if not result.statuses and kind == "DeliveryInfoNotification":
+            raise WebhookRejected("no deliveryInfo in notification")
+        return result
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _multipart(parts: list[tuple[str, str, str]]) -> str:
+    chunks = []
+    for content_type, filename, body in parts:
+        headers = [f"Content-Type: {content_type}"]
+        if filename:
+            headers.append(f'Content-Disposition: inline; filename="{filename}"')
+        headers.append(f"Content-Length: {len(body.encode())}")
+        chunks.append(f"--{BOUNDARY}\r\n" + "\r\n".join(headers) + "\r\n\r\n" + body + "\r\n")
+    return "".join(chunks) + f"--{BOUNDARY}--\r\n"
+
+
+def _file_descriptor(file: MediaFile, thumbnail: MediaFile | None) -> str:
+    """§2.4: the FT-HTTP file descriptor, thumbnail first."""
+    root = etree.Element(etree.QName(FT_NS, "file"), nsmap={None: FT_NS})
+    for role, media in (("thumbnail", thumbnail), ("file", file)):
+        if media is None:
+            continue
+        info = etree.SubElement(root, etree.QName(FT_NS, "file-info"), type=role)
+        etree.SubElement(info, etree.QName(FT_NS, "file-size")).text = str(media.size)
+        if media.name:
+            etree.SubElement(info, etree.QName(FT_NS, "file-name")).text = media.name
+        etree.SubElement(info, etree.QName(FT_NS, "content-type")).text = media.content_type
+        data = etree.SubElement(info, etree.QName(FT_NS, "data"), url=str(media.url))
+        if media.until:
+            data.set("until", media.until.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return str(etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode())
+
+
+def _read_response(payload: bytes) -> tuple[str | None, str | None, str | None]:
+    """(error or result code, text, carrier message id) from an XML or JSON send response."""
+    stripped = payload.strip()
+    if not stripped:
+        return None, None, None
+    if stripped[:1] in {b"{", b"["}:
+        try:
+            document = json.loads(stripped)
+        except ValueError:
+            return None, stripped[:200].decode(errors="replace"), None
+        if isinstance(document, dict):
+            code = document.get("code")
+            return (str(code) if code is not None else None), document.get("msg"), document.get("messageId")
+        return None, None, None
+    if not stripped.startswith(b"<") or stripped[:15].lower().startswith((b"<html", b"<!doctype")):
+        return None, stripped[:200].decode(errors="replace"), None
+    try:
+        root: Element = safe_xml.fromstring(stripped)
+    except (safe_xml.ParseError, DefusedXmlException, ValueError):
+        return None, stripped[:200].decode(errors="replace"), None
+    if _local(root.tag) == "requestError":
+        for exception in list(root):
+            return _text(exception, "exceptionId"), _text(exception, "text"), None
+        return "requestError", None, None
+    message_id = _text(root, "messageId")
+    if message_id is None:
+        im = next(_children(root, "outboundIMMessage"), None)
+        message_id = _text(im, "messageId")
+    return None, None, message_id
+
+
+def _chatbot_digits(value: str) -> str:
+    if value.startswith("sip:"):
+        return value[4:].split("@", 1)[0]
+    return value
+
+
+def _status_report(message_id: str | None, raw_status: str | None, address: str | None,
+                   description: str | None) -> StatusReport | None:
+    if not message_id or not raw_status:
+        return None
+    status = DELIVERY_STATUS_MAP.get(raw_status)
+    if status is None:
+        log.warning("unknown CMCC deliveryStatus", extra={"raw_status": raw_status})
+        return None
+    recipient = None
+    if address:
+        try:
+            recipient = normalise_mobile(address)
+        except InvalidPhoneNumber:
+            recipient = None
+    reason = None
+    if status == MessageStatus.FAILED:
+        reason = f"{raw_status}{': ' + description if description else ''}"
+    elif raw_status == "DeliveredToNetwork":
+        reason = "delivered as SMS by the network"
+    return StatusReport(carrier_message_id=message_id, status=status, recipient=recipient, reason=reason,
+                        raw_status=raw_status)
+
+
+def _delivery_reports(root: Element) -> Iterator[StatusReport]:
+    infos = list(_children(root, "deliveryInfo"))
+    if not infos:
+        raise WebhookRejected("no deliveryInfo in notification")
+    for info in infos:
+        report = _status_report(_text(info, "messageId"), _text(info, "deliveryStatus"), _text(info, "address"),
+                                _text(info, "description"))
+        if report:
+            yield report
+
+
+def _inbound(element: Element) -> InboundMessage:
+    sender_raw = _text(element, "senderAddress") or _text(element, "origUser") or ""
+    try:
+        sender = normalise_mobile(sender_raw)
+    except InvalidPhoneNumber as exc:
+        raise WebhookRejected(f"unreadable senderAddress {sender_raw!r}") from exc
+    content_type = (_text(element, "contentType") or CT_TEXT).split(";", 1)[0].strip().lower()
+    body = _text(element, "bodyText") or ""
+    if (_text(element, "contentEncoding") or "").lower() == "base64":
+        # §1.4: real CMCC traffic carries bodyText base64-encoded when contentEncoding says so.
+        try:
+            body = base64.b64decode(body, validate=False).decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WebhookRejected("bodyText is not valid base64 UTF-8") from exc
+    return InboundMessage(
+        carrier_message_id=_text(element, "messageId") or None,
+        sender=sender,
+        chatbot_address=_text(element, "destinationAddress") or "",
+        content=_uplink_content(content_type, body),
+        conversation_id=_text(element, "conversationID"),
+        contribution_id=_text(element, "contributionID"),
+        in_reply_to=_text(element, "inReplyToContributionID"),
+    )
+
+
+def _uplink_content(content_type: str, body: str) -> UplinkContent:
+    if content_type == CT_TEXT:
+        if body.startswith("geo:"):
+            location = _parse_geo(body)
+            if location:
+                return location
+        return UplinkText(text=body)
+    if content_type == CT_SUGGESTION_RESPONSE:
+        try:
+            return parse_suggestion_response(json.loads(body))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WebhookRejected(f"unreadable suggestion response: {exc}") from exc
+    if content_type in {CT_FT_HTTP, "application/vnd.gsma.rcs-ft-http"}:
+        return _parse_file_descriptor(body)
+    if content_type == CT_SHARED_DATA:
+        try:
+            specifics = json.loads(body)["sharedData"]["deviceSpecifics"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WebhookRejected(f"unreadable shared client data: {exc}") from exc
+        return UplinkSharedData(device_specifics=dict(specifics))
+    if content_type == CT_SPAM_REPORT:
+        root = _parse_xml(body.encode())
+        return UplinkSpamReport(spam_type=_text(root, "spam-type") or None, free_text=_text(root, "free-text") or None)
+    raise WebhookRejected(f"unsupported uplink content type {content_type!r}")
+
+
+def _parse_geo(body: str) -> UplinkLocation | None:
+    """§1.1: `geo:50.73,7.09;crs=gcj02;u=10;rcs-l=Label%20text` (RFC 5870 plus the RCS label)."""
+    coordinates, *params = body[4:].split(";")
+    try:
+        lat_text, lon_text = coordinates.split(",")[:2]
+        latitude, longitude = float(lat_text), float(lon_text)
+    except ValueError:
+        return None
+    options = dict(p.split("=", 1) for p in params if "=" in p)
+    label = unquote(options["rcs-l"]) if "rcs-l" in options else None
+    return UplinkLocation(latitude=latitude, longitude=longitude, label=label, crs=options.get("crs"))
+
+
+def _parse_file_descriptor(body: str) -> UplinkFile:
+    root = _parse_xml(body.encode())
+    files: dict[str, MediaFile] = {}
+    for info in _children(root, "file-info"):
+        data = next(_children(info, "data"), None)
+        if data is None or not data.get("url"):
+            continue
+        url = data.get("url", "")
+        files[info.get("type", "file")] = MediaFile(
+            url=url,  # type: ignore[arg-type]
+            content_type=_text(info, "content-type") or "application/octet-stream",
+            size=int(_text(info, "file-size") or 0),
+            name=_text(info, "file-name") or urlparse(url).path.rsplit("/", 1)[-1] or None,
+        )
+    if "file" not in files:
+        raise WebhookRejected("file descriptor without a file")
+    return UplinkFile(file=files["file"], thumbnail=files.get("thumbnail"))

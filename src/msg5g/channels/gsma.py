@@ -1,0 +1,151 @@
+"""GSMA chatbot JSON (bot message, bot suggestion, suggestion response): shared by every carrier.
+
+All three Chinese API families carry the same GSMA content types (shared/reference/protocols.md §0,
+§2); only the envelope around them differs, and that lives in each carrier's module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msg5g.domain.content import (
+    CalendarEventAction,
+    Card,
+    CardMedia,
+    CarouselContent,
+    ComposeRecordingAction,
+    ComposeTextAction,
+    DeviceSpecificsAction,
+    DialAction,
+    OpenUrlAction,
+    ReplySuggestion,
+    RequestLocationAction,
+    RichCardContent,
+    SettingsAction,
+    ShowLocationAction,
+    Suggestion,
+    UplinkSuggestionResponse,
+)
+
+JSON = dict[str, Any]
+
+
+def _iso(moment: Any) -> str:
+    return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _action_body(suggestion: Suggestion) -> JSON:
+    """§2.2: the action kind object for one suggested action."""
+    match suggestion:
+        case OpenUrlAction():
+            open_url: JSON = {"url": str(suggestion.url), "application": suggestion.application}
+            if suggestion.application == "webview" and suggestion.view_mode:
+                open_url["viewMode"] = suggestion.view_mode
+            return {"urlAction": {"openUrl": open_url}}
+        case DialAction():
+            return {"dialerAction": {"dialPhoneNumber": {"phoneNumber": suggestion.phone_number}}}
+        case ShowLocationAction():
+            location: JSON = {"latitude": suggestion.latitude, "longitude": suggestion.longitude}
+            if suggestion.label:
+                location["label"] = suggestion.label
+            show: JSON = {"location": location}
+            if suggestion.fallback_url:
+                show["fallbackUrl"] = str(suggestion.fallback_url)
+            return {"mapAction": {"showLocation": show}}
+        case RequestLocationAction():
+            return {"mapAction": {"requestLocationPush": {}}}
+        case CalendarEventAction():
+            event: JSON = {"startTime": _iso(suggestion.start_time), "endTime": _iso(suggestion.end_time),
+                           "title": suggestion.title}
+            if suggestion.description:
+                event["description"] = suggestion.description
+            return {"calendarAction": {"createCalendarEvent": event}}
+        case ComposeTextAction():
+            return {"composeAction": {"composeTextMessage": {"phoneNumber": suggestion.phone_number,
+                                                             "text": suggestion.draft}}}
+        case ComposeRecordingAction():
+            return {"composeAction": {"composeRecordingMessage": {"phoneNumber": suggestion.phone_number,
+                                                                  "type": suggestion.recording}}}
+        case DeviceSpecificsAction():
+            return {"deviceAction": {"requestDeviceSpecifics": {}}}
+        case SettingsAction():
+            setting = "disableAnonymization" if suggestion.setting == "disable_anonymization" else (
+                "enableDisplayedNotifications")
+            return {"settingsAction": {setting: {}}}
+    raise TypeError(f"not an action: {suggestion!r}")
+
+
+def build_suggestion(suggestion: Suggestion) -> JSON:
+    common: JSON = {"displayText": suggestion.text}
+    if isinstance(suggestion, ReplySuggestion):
+        # A reply without postback would come back indistinguishable from typed text.
+        common["postback"] = {"data": suggestion.postback_data or suggestion.text}
+        return {"reply": common}
+    if suggestion.postback_data is not None:
+        common["postback"] = {"data": suggestion.postback_data}
+    return {"action": {**_action_body(suggestion), **common}}
+
+
+def build_suggestions(suggestions: list[Suggestion]) -> JSON:
+    return {"suggestions": [build_suggestion(s) for s in suggestions]}
+
+
+def _media(media: CardMedia) -> JSON:
+    body: JSON = {
+        "mediaUrl": str(media.file.url),
+        "mediaContentType": media.file.content_type,
+        "mediaFileSize": media.file.size,
+        "height": f"{media.height.value}_HEIGHT",
+    }
+    if media.thumbnail is not None:
+        body["thumbnailUrl"] = str(media.thumbnail.url)
+        body["thumbnailContentType"] = media.thumbnail.content_type
+        body["thumbnailFileSize"] = media.thumbnail.size
+    if media.description:
+        body["contentDescription"] = media.description
+    return body
+
+
+def _card(card: Card) -> JSON:
+    body: JSON = {}
+    if card.media is not None:
+        body["media"] = _media(card.media)
+    if card.title is not None:
+        body["title"] = card.title
+    if card.description is not None:
+        body["description"] = card.description
+    if card.suggestions:
+        body["suggestions"] = [build_suggestion(s) for s in card.suggestions]
+    return body
+
+
+def build_bot_message(content: RichCardContent | CarouselContent) -> JSON:
+    """§2.1: the `application/vnd.gsma.botmessage.v1.0+json` body."""
+    if isinstance(content, RichCardContent):
+        layout: JSON = {"cardOrientation": content.orientation}
+        if content.orientation == "HORIZONTAL":
+            layout["imageAlignment"] = content.image_alignment or "LEFT"
+        return {"message": {"generalPurposeCard": {"layout": layout, "content": _card(content.card)}}}
+    return {
+        "message": {
+            "generalPurposeCardCarousel": {
+                "layout": {"cardWidth": f"{content.card_width}_WIDTH"},
+                "content": [_card(card) for card in content.cards],
+            }
+        }
+    }
+
+
+def parse_suggestion_response(document: JSON) -> UplinkSuggestionResponse:
+    """§2.3: `{"response":{"reply":{...}}}` or a bare action click `{"response":{"action":{...}}}`."""
+    response = document["response"]
+    for response_type in ("reply", "action"):
+        if response_type in response:
+            tapped = response[response_type]
+            postback = tapped.get("postback") or {}
+            return UplinkSuggestionResponse(
+                response_type=response_type,  # type: ignore[arg-type]
+                text=tapped.get("displayText"),
+                postback_data=postback.get("data") if isinstance(postback, dict) else None,
+            )
+    raise KeyError("response has neither reply nor action")

@@ -1,0 +1,1 @@
+"""The `msg5g` command."""

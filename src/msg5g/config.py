@@ -1,0 +1,52 @@
+"""Settings from `MSG5G_*` environment variables; the defaults run on one machine with no services."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MSG5G_", env_file=".env", extra="ignore")
+
+    env: str = "dev"
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file under data_dir
+    queue_url: str = "sql://"  # the embedded durable queue lives in the database
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = ""  # how carriers reach our webhooks; defaults to http://host:port
+    secret_key: str = "dev-insecure-secret-change-me"
+    run_workers: bool = True
+    send_concurrency: int = Field(default=128, ge=1)
+    send_batch_size: int = Field(default=100, ge=1, le=1000)
+    callback_concurrency: int = Field(default=32, ge=1)
+    callback_timeout_seconds: float = 5.0
+    callback_replay_window_seconds: int = 300
+    carrier_timeout_seconds: float = 10.0
+    carrier_max_attempts: int = 6
+    callback_max_attempts: int = 8
+    visibility_timeout_seconds: float = 60.0
+    http_connection_limit: int = 256
+    log_level: str = "INFO"
+    webhook_date_skew_seconds: int = 300
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'msg5g.db').resolve()}"
+
+    def resolved_public_base_url(self) -> str:
+        return self.public_base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    def check_production_safety(self) -> None:
+        if self.env != "dev" and self.secret_key.startswith("dev-insecure"):
+            raise ValueError("MSG5G_SECRET_KEY must be set outside MSG5G_ENV=dev")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,129 @@
+"""Messages, delivery attempts and the status they derive.
+
+A message (one recipient) has delivery attempts; each attempt is one try through one chatbot on one
+channel. The message's status is derived from its attempts: later issues add SMS fallback, failover
+and revoke as further attempts, so `failed` is final only when no further attempt is planned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from msg5g.domain.content import UplinkContent
+
+
+class TrafficClass(StrEnum):
+    """Set by the business type; decides the queue lane. Lower rank is served first."""
+
+    NOTIFICATION = "notification"
+    CUSTOMER_SERVICE = "customer_service"
+    SERVICE = "service"
+    MARKETING = "marketing"
+
+    @property
+    def rank(self) -> int:
+        return _TRAFFIC_RANK[self]
+
+    def allows(self, requested: TrafficClass) -> bool:
+        """A caller may lower its traffic class for a message, never raise it."""
+        return requested.rank >= self.rank
+
+
+_TRAFFIC_RANK = {
+    TrafficClass.NOTIFICATION: 0,
+    TrafficClass.CUSTOMER_SERVICE: 1,
+    TrafficClass.SERVICE: 2,
+    TrafficClass.MARKETING: 3,
+}
+
+
+class MessageStatus(StrEnum):
+    ACCEPTED = "accepted"
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    DISPLAYED = "displayed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+    @property
+    def progress(self) -> int:
+        return _PROGRESS[self]
+
+    @property
+    def is_final(self) -> bool:
+        return self in {MessageStatus.DISPLAYED, MessageStatus.FAILED, MessageStatus.EXPIRED}
+
+
+# A status never moves backwards: out-of-order or repeated carrier notifications are ignored when
+# they would lower the progress. A failure after delivery is not believable and is ignored too.
+_PROGRESS = {
+    MessageStatus.ACCEPTED: 0,
+    MessageStatus.QUEUED: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.FAILED: 3,
+    MessageStatus.EXPIRED: 3,
+    MessageStatus.DELIVERED: 4,
+    MessageStatus.DISPLAYED: 5,
+}
+
+
+def advances(current: MessageStatus, new: MessageStatus) -> bool:
+    """Whether a report of `new` moves a message that is at `current`."""
+    if current.is_final and current != MessageStatus.FAILED:
+        return False
+    if current == MessageStatus.FAILED:
+        # A carrier can report delivery after we saw a transient failure report; delivery wins.
+        return new in {MessageStatus.DELIVERED, MessageStatus.DISPLAYED}
+    return new.progress > current.progress
+
+
+class AttemptState(StrEnum):
+    PENDING = "pending"  # created, the carrier call is in flight or queued for retry
+    SENT = "sent"
+    DELIVERED = "delivered"
+    DISPLAYED = "displayed"
+    FAILED = "failed"
+
+
+ATTEMPT_TO_MESSAGE_STATUS = {
+    AttemptState.PENDING: MessageStatus.QUEUED,
+    AttemptState.SENT: MessageStatus.SENT,
+    AttemptState.DELIVERED: MessageStatus.DELIVERED,
+    AttemptState.DISPLAYED: MessageStatus.DISPLAYED,
+    AttemptState.FAILED: MessageStatus.FAILED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """A carrier's delivery report, normalised by the adapter."""
+
+    carrier_message_id: str
+    status: MessageStatus
+    recipient: str | None = None
+    reason: str | None = None
+    occurred_at: datetime | None = None
+    raw_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A user's uplink, normalised by the adapter."""
+
+    carrier_message_id: str | None
+    sender: str  # E.164
+    chatbot_address: str
+    content: UplinkContent
+    conversation_id: str | None = None
+    contribution_id: str | None = None
+    in_reply_to: str | None = None
+    received_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class WebhookParseResult:
+    statuses: list[StatusReport] = field(default_factory=list)
+    inbound: list[InboundMessage] = field(default_factory=list)

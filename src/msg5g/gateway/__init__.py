@@ -1,0 +1,1 @@
+"""The gateway: the single HTTP entry point for business callers and carrier callbacks. Thin."""

@@ -1,0 +1,86 @@
+"""Every error leaves as `{"error": {"code", "message", "field"}}` with a 4xx/5xx status.
+
+Codes are stable English identifiers that callers may branch on; messages are for people.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from msg5g.domain.errors import DomainError, WebhookRejected
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+ERROR_CODES: dict[str, str] = {
+    "invalid_request": "The body or a parameter failed validation; `field` names the first offending one.",
+    "malformed_json": "The body is not valid JSON.",
+    "missing_api_key": "No API key was given.",
+    "invalid_api_key": "The API key is unknown or revoked.",
+    "chatbot_not_found": "The chatbot does not exist or belongs to another tenant.",
+    "message_not_found": "The message does not exist or belongs to another tenant.",
+    "business_not_found": "The business does not exist.",
+    "channel_not_found": "The channel does not exist.",
+    "idempotency_conflict": "The client_message_id was used before for a different request.",
+    "traffic_class_not_allowed": "A message may lower its business's traffic class, never raise it.",
+    "already_expired": "expires_at is in the past.",
+    "webhook_rejected": "A carrier callback failed authentication or could not be parsed.",
+    "not_found": "No such route.",
+    "method_not_allowed": "The route exists but not with this method.",
+    "internal_error": "Something failed on our side; the request may be retried.",
+}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message, "field": field}})
+
+
+def _field(loc: tuple[Any, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # Discriminated unions put the tag name in the path (content.rich_card.card...); keep it, it
+    # tells the caller which kind was validated.
+    return ".".join(parts) or None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+        return error_response(exc.http_status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(WebhookRejected)
+    async def _webhook(_request: Request, exc: WebhookRejected) -> JSONResponse:
+        return error_response(exc.status, "webhook_rejected", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "value_error"}
+        if first.get("type") == "json_invalid":
+            return error_response(400, "malformed_json", "the body is not valid JSON")
+        message = first.get("msg", "invalid request")
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        return error_response(422, "invalid_request", message, _field(tuple(first.get("loc", ()))))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        return error_response(500, "internal_error", "internal error")

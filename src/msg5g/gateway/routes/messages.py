@@ -1,0 +1,90 @@
+"""/v1/messages: send, read one, list; /v1/inbound; /v1/callbacks; /v1/dead-letters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from msg5g.domain.messages import MessageStatus
+from msg5g.gateway.deps import AccessDep, ServicesDep
+from msg5g.gateway.errors import ErrorResponse
+from msg5g.services.submit import SendRequest
+from msg5g.services.views import (
+    CallbackDeliveryView,
+    DeadLetterView,
+    InboundPage,
+    MessagePage,
+    MessageView,
+    SendResponse,
+)
+
+router = APIRouter(prefix="/v1", tags=["messages"])
+
+_errors: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorResponse, "description": "Malformed JSON"},
+    401: {"model": ErrorResponse, "description": "Missing or invalid API key"},
+    404: {"model": ErrorResponse, "description": "Unknown or foreign resource"},
+    409: {"model": ErrorResponse, "description": "client_message_id reused with different content"},
+    422: {"model": ErrorResponse, "description": "Validation failed; `field` names the offending field"},
+}
+
+
+@router.post("/messages", status_code=status.HTTP_202_ACCEPTED, response_model=SendResponse, responses=_errors,
+             summary="Send a message to one or more recipients")
+async def send_message(body: SendRequest, access: AccessDep, services: ServicesDep, response: Response) -> SendResponse:
+    """Accepts the message durably and answers at once; sending happens in the background.
+
+    One message id comes back per distinct recipient. Repeating a request with the same
+    `client_message_id` returns the first answer (`replayed: true`) and creates nothing new.
+    """
+    result = await services.send(access, body)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return result
+
+
+MessageId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.get("/messages/{message_id}", response_model=MessageView, responses=_errors, summary="A message and its history")
+async def get_message(message_id: MessageId, access: AccessDep, services: ServicesDep) -> MessageView:
+    return await services.queries.message(access.tenant_id, message_id, business_id=access.business_id)
+
+
+@router.get("/messages", response_model=MessagePage, responses=_errors, summary="Recent messages, newest first")
+async def list_messages(
+    access: AccessDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[str | None, Query(max_length=64, description="Cursor from next_cursor")] = None,
+    status_filter: Annotated[MessageStatus | None, Query(alias="status")] = None,
+    recipient: Annotated[str | None, Query(max_length=32)] = None,
+) -> MessagePage:
+    return await services.queries.messages(access.tenant_id, limit=limit, before=before, status=status_filter,
+                                           business_id=access.business_id, recipient=recipient)
+
+
+@router.get("/inbound", response_model=InboundPage, responses=_errors, tags=["inbound"],
+            summary="Recent uplink messages to this business's chatbots")
+async def list_inbound(
+    access: AccessDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> InboundPage:
+    return await services.queries.inbound(access.tenant_id, limit=limit, business_id=access.business_id)
+
+
+@router.get("/callbacks", response_model=list[CallbackDeliveryView], responses=_errors, tags=["callbacks"],
+            summary="Recent business callback deliveries and their outcome")
+async def list_callbacks(
+    access: AccessDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    state: Annotated[str | None, Query(pattern="^(pending|delivered|failed)$")] = None,
+) -> list[CallbackDeliveryView]:
+    return await services.queries.callbacks(access.tenant_id, limit=limit, state=state)
+
+
+@router.get("/dead-letters", response_model=list[DeadLetterView], responses=_errors, tags=["operations"],
+            summary="Queue jobs that exhausted their retries")
+async def list_dead_letters(
+    access: AccessDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[DeadLetterView]:
+    return await services.queries.dead_letters(access.tenant_id, limit)

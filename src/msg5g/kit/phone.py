@@ -1,0 +1,43 @@
+"""Phone numbers: validated and normalised to E.164 with `phonenumbers` (default region CN)."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+DEFAULT_REGION = "CN"
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+class InvalidPhoneNumber(ValueError):
+    """The text is not a valid mobile number."""
+
+
+def normalise_mobile(raw: str, region: str = DEFAULT_REGION) -> str:
+    """Return the E.164 form of a mobile number, or raise InvalidPhoneNumber.
+
+    Carriers address users as `tel:+86...` and sometimes as IMS SIP URIs
+    (`sip:+86138...@bj.ims.mnc000.mcc460.3gppnetwork.org`); both prefixes are accepted here so that
+    inbound senders and caller input share one normaliser.
+    """
+    text = raw.strip()
+    if text.startswith("tel:"):
+        text = text[4:]
+    elif text.startswith("sip:"):
+        text = text[4:].split("@", 1)[0].split(";", 1)[0]
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException as exc:
+        raise InvalidPhoneNumber(f"not a phone number: {raw!r}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber(f"not a valid phone number: {raw!r}")
+    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        raise InvalidPhoneNumber(f"not a mobile number: {raw!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(e164: str) -> str:
+    """Mask the middle digits for logs: +8613812345678 -> +86138****5678."""
+    if len(e164) < 8:
+        return "*" * len(e164)
+    return f"{e164[:6]}{'*' * (len(e164) - 10)}{e164[-4:]}" if len(e164) > 10 else f"{e164[:3]}****{e164[-4:]}"

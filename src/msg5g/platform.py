@@ -1,0 +1,154 @@
+"""The composition root, and the embeddable entry point.
+
+    async with Platform(Settings(database_url=...)) as platform:
+        await platform.serve()          # HTTP API + admin + workers, in this event loop
+        # or: app = platform.app        # mount the ASGI app in your own server
+
+`Platform` is the only place that picks concrete storage, queue and channel classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from types import TracebackType
+
+import uvicorn
+from fastapi import FastAPI
+
+from msg5g.admin.app import mount_admin
+from msg5g.channels import ChannelRegistry
+from msg5g.channels.http import make_http_session
+from msg5g.config import Settings, get_settings
+from msg5g.gateway.app import create_api
+from msg5g.kit import metrics
+from msg5g.pipeline.queue import TOPIC_CALLBACK, TOPIC_SEND
+from msg5g.pipeline.sql_queue import SqlQueue
+from msg5g.pipeline.worker import Worker
+from msg5g.services.bundle import Services
+from msg5g.services.context import ServiceContext
+from msg5g.storage.database import Database
+from msg5g.storage.migrate import upgrade_async
+
+log = logging.getLogger(__name__)
+
+LANES = {0: "notification", 1: "customer_service", 2: "service", 3: "marketing"}
+
+
+class Platform:
+    def __init__(self, settings: Settings | None = None, *, registry: ChannelRegistry | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.settings.check_production_safety()
+        self._registry = registry or ChannelRegistry.from_entry_points()
+        self._services: Services | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._app: FastAPI | None = None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("the platform is not started")
+        return self._services
+
+    @property
+    def app(self) -> FastAPI:
+        """The ASGI app (API, carrier webhooks, admin). Its lifespan starts and stops the platform."""
+        if self._app is None:
+            self._app = create_api(lambda: self.services, lifespan=self._lifespan, settings=self.settings)
+            mount_admin(self._app, lambda: self.services, self.settings)
+        return self._app
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        started_here = self._services is None
+        if started_here:
+            await self.start()
+        try:
+            yield
+        finally:
+            if started_here:
+                await self.stop()
+
+    async def migrate(self) -> None:
+        await upgrade_async(self.settings.resolved_database_url())
+
+    async def start(self, *, migrate: bool = True, workers: bool | None = None) -> None:
+        if self._services is not None:
+            return
+        if migrate:
+            await self.migrate()
+        database = Database(self.settings.resolved_database_url())
+        queue = SqlQueue(database, visibility_timeout=self.settings.visibility_timeout_seconds)
+        http = make_http_session(self.settings.http_connection_limit)
+        ctx = ServiceContext(settings=self.settings, db=database, queue=queue, registry=self._registry, http=http)
+        self._services = Services.build(ctx)
+        self._stop = asyncio.Event()
+        if self.settings.run_workers if workers is None else workers:
+            self._start_workers()
+        log.info("platform started", extra={"database": database.engine.url.render_as_string(hide_password=True)})
+
+    def _start_workers(self) -> None:
+        services = self.services
+        settings = self.settings
+        workers = [
+            Worker(services.ctx.queue, TOPIC_SEND, services.sender, concurrency=4,
+                   max_attempts=settings.carrier_max_attempts * 4, idle_poll_seconds=0.2),
+            Worker(services.ctx.queue, TOPIC_CALLBACK, services.callback_sender,
+                   concurrency=settings.callback_concurrency, max_attempts=settings.callback_max_attempts + 2,
+                   idle_poll_seconds=0.2),
+        ]
+        self._tasks = [asyncio.create_task(w.run(self._stop), name=f"worker-{w.topic}") for w in workers]
+        self._tasks.append(asyncio.create_task(self._sample_queue_depth(), name="queue-depth"))
+
+    async def _sample_queue_depth(self) -> None:
+        while not self._stop.is_set():
+            try:
+                depth = await self.services.ctx.queue.depth()
+                metrics.QUEUE_DEPTH.clear()
+                for (topic, lane, state), count in depth.items():
+                    metrics.QUEUE_DEPTH.labels(topic, LANES.get(lane, str(lane)), state).set(count)
+            except Exception:
+                log.exception("sampling queue depth failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 5.0)
+
+    async def run_workers_until_stopped(self) -> None:
+        """`msg5g worker`: only the workers, no HTTP."""
+        await self.start(workers=True)
+        try:
+            await self._stop.wait()
+        finally:
+            await self.stop()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def stop(self) -> None:
+        if self._services is None:
+            return
+        self._stop.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        services, self._services = self._services, None
+        await services.webhooks.close()
+        await services.ctx.http.close()
+        await services.ctx.db.dispose()
+        log.info("platform stopped")
+
+    async def serve(self, host: str | None = None, port: int | None = None) -> None:
+        """Serve HTTP in the running event loop until cancelled or signalled."""
+        config = uvicorn.Config(self.app, host=host or self.settings.host, port=port or self.settings.port,
+                                log_config=None, access_log=False, lifespan="on")
+        await uvicorn.Server(config).serve()
+
+    async def __aenter__(self) -> Platform:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()

@@ -1,0 +1,127 @@
+"""The access model: every API key belongs to one business of one tenant.
+
+Keys are shown once and stored as SHA-256 hashes: they are 192-bit random secrets, so a slow
+password hash would add latency to every request without adding safety.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from msg5g.domain.errors import Unauthenticated
+from msg5g.kit.clock import utcnow
+from msg5g.kit.ids import new_id
+from msg5g.services.context import ServiceContext
+from msg5g.storage.repositories import PlatformRepository
+from msg5g.storage.tables import AdminUser, ApiKey
+
+KEY_PREFIX = "m5g"
+# Revocation takes effect within this many seconds; it spares a database read per request.
+_CACHE_SECONDS = 10.0
+_password_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessAccess:
+    tenant_id: str
+    business_id: str
+    api_key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdminAccess:
+    user_id: str
+    tenant_id: str | None  # None: platform admin
+    email: str
+    display_name: str
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.tenant_id is None
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKeys:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._cache: dict[str, tuple[float, BusinessAccess | None, str]] = {}
+
+    async def create(self, tenant_id: str, business_id: str, name: str) -> tuple[str, str]:
+        """Create a key; returns (key id, the plaintext key, shown this once)."""
+        prefix = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(24)
+        key_id = new_id()
+        async with self._ctx.db.transaction() as session:
+            await PlatformRepository(session).add(
+                ApiKey(id=key_id, tenant_id=tenant_id, business_id=business_id, name=name, prefix=prefix,
+                       key_hash=_hash(secret), created_at=utcnow(), revoked_at=None)
+            )
+        return key_id, f"{KEY_PREFIX}_{prefix}_{secret}"
+
+    async def authenticate(self, presented: str | None) -> BusinessAccess:
+        if not presented:
+            raise Unauthenticated("an API key is required (Authorization: Bearer <key>)", code="missing_api_key")
+        parts = presented.strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != KEY_PREFIX:
+            raise Unauthenticated("the API key is not valid", code="invalid_api_key")
+        _, prefix, secret = parts
+        now = time.monotonic()
+        cached = self._cache.get(prefix)
+        if cached is None or cached[0] < now:
+            async with self._ctx.db.reader() as session:
+                row = await PlatformRepository(session).api_key_by_prefix(prefix)
+            if row is None or row.revoked_at is not None:
+                cached = (now + _CACHE_SECONDS, None, "")
+            else:
+                access = BusinessAccess(tenant_id=row.tenant_id, business_id=row.business_id, api_key_id=row.id)
+                cached = (now + _CACHE_SECONDS, access, row.key_hash)
+            self._cache[prefix] = cached
+        _, access_or_none, key_hash = cached
+        if access_or_none is None or not hmac.compare_digest(key_hash, _hash(secret)):
+            raise Unauthenticated("the API key is not valid", code="invalid_api_key")
+        return access_or_none
+
+
+class AdminAccounts:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def create(self, email: str, password: str, *, tenant_id: str | None, display_name: str) -> str:
+        user_id = new_id()
+        async with self._ctx.db.transaction() as session:
+            await PlatformRepository(session).add(
+                AdminUser(id=user_id, tenant_id=tenant_id, email=email.lower(),
+                          password_hash=_password_hasher.hash(password), display_name=display_name,
+                          created_at=utcnow())
+            )
+        return user_id
+
+    async def login(self, email: str, password: str) -> AdminAccess:
+        async with self._ctx.db.reader() as session:
+            user = await PlatformRepository(session).admin_user_by_email(email)
+        if user is None:
+            # Hash anyway so that response time does not reveal which emails exist.
+            _password_hasher.hash(password)
+            raise Unauthenticated("wrong email or password", code="invalid_login")
+        try:
+            _password_hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            raise Unauthenticated("wrong email or password", code="invalid_login") from None
+        return AdminAccess(user_id=user.id, tenant_id=user.tenant_id, email=user.email, display_name=user.display_name)
+
+    async def get(self, user_id: str) -> AdminAccess | None:
+        async with self._ctx.db.reader() as session:
+            user = await PlatformRepository(session).admin_user(user_id)
+        if user is None:
+            return None
+        return AdminAccess(user_id=user.id, tenant_id=user.tenant_id, email=user.email, display_name=user.display_name)

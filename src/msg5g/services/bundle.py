@@ -1,0 +1,49 @@
+"""The services one platform instance offers to its edges (API, admin, CLI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from msg5g.services.access import AdminAccounts, ApiKeys, BusinessAccess
+from msg5g.services.callbacks import CallbackOutbox, CallbackSender
+from msg5g.services.carrier_webhooks import CarrierWebhooks
+from msg5g.services.context import ServiceContext
+from msg5g.services.deliver import Sender
+from msg5g.services.directory import Directory
+from msg5g.services.provisioning import Provisioning
+from msg5g.services.queries import Queries
+from msg5g.services.submit import SendRequest, submit
+from msg5g.services.views import SendResponse
+
+
+@dataclass
+class Services:
+    ctx: ServiceContext
+    directory: Directory
+    api_keys: ApiKeys
+    admins: AdminAccounts
+    queries: Queries
+    provisioning: Provisioning
+    webhooks: CarrierWebhooks
+    sender: Sender
+    callback_sender: CallbackSender
+
+    @classmethod
+    def build(cls, ctx: ServiceContext) -> Services:
+        directory = Directory(ctx)
+        outbox = CallbackOutbox(ctx, directory)
+        return cls(
+            ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), admins=AdminAccounts(ctx), queries=Queries(ctx),
+            provisioning=Provisioning(ctx), webhooks=CarrierWebhooks(ctx, directory, outbox),
+            sender=Sender(ctx, directory, outbox), callback_sender=CallbackSender(ctx, directory),
+        )
+
+    async def send(self, access: BusinessAccess, request: SendRequest) -> SendResponse:
+        return await submit(self.ctx, access, request)
+
+    async def ready(self) -> None:
+        """Raises when the database cannot be read."""
+        async with self.ctx.db.reader() as session:
+            await session.execute(text("SELECT 1"))

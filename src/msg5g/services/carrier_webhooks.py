@@ -1,0 +1,169 @@
+"""Carrier callbacks: authenticate, parse, apply statuses idempotently, store uplinks, notify.
+
+A carrier gets its 2xx only after what it told us is committed. Concurrent callbacks are committed
+together (group commit): each request hands its parsed reports to one applier task and waits for
+the transaction that carries them, so a burst of thousands of delivery reports a second costs a few
+transactions rather than thousands. A failure in a group fails every request in it (the carrier
+retries), and never commits half of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msg5g.channels import WebhookRequest
+from msg5g.domain.errors import NotFound, WebhookRejected
+from msg5g.domain.messages import ATTEMPT_TO_MESSAGE_STATUS, AttemptState, InboundMessage, WebhookParseResult
+from msg5g.kit import metrics
+from msg5g.kit.clock import utcnow
+from msg5g.kit.ids import new_id
+from msg5g.kit.phone import mask
+from msg5g.services.callbacks import CallbackOutbox
+from msg5g.services.context import ServiceContext
+from msg5g.services.directory import Directory, ResolvedChatbot
+from msg5g.services.status import StatusChange, apply_status_changes
+from msg5g.storage.repositories import InboundRepository, MessageRepository
+from msg5g.storage.tables import InboundMessageRow
+
+log = logging.getLogger(__name__)
+
+_MESSAGE_TO_ATTEMPT = {status: state for state, status in ATTEMPT_TO_MESSAGE_STATUS.items()}
+_MAX_GROUP = 500
+
+
+@dataclass
+class _Pending:
+    chatbot: ResolvedChatbot
+    parsed: WebhookParseResult
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class CarrierWebhooks:
+    def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox) -> None:
+        self._ctx = ctx
+        self._directory = directory
+        self._callbacks = callbacks
+        self._pending: asyncio.Queue[_Pending] | None = None
+        self._applier: asyncio.Task[None] | None = None
+
+    async def receive(
+        self, channel_type: str, channel_id: str, *, method: str, subpath: str, headers: dict[str, str],
+        query: dict[str, str], body: bytes,
+    ) -> None:
+        """Raises WebhookRejected (refused, nothing changed) or NotFound (unknown channel/chatbot)."""
+        request = WebhookRequest(method=method, subpath=subpath, headers={k.lower(): v for k, v in headers.items()},
+                                 query=query, body=body)
+        try:
+            adapter = self._ctx.adapter(channel_type)
+        except LookupError:
+            raise NotFound("no such channel type", code="channel_not_found") from None
+        carrier_chatbot_id = adapter.webhook_chatbot(request)
+        chatbot = await self._directory.chatbot_by_carrier_id(channel_id, carrier_chatbot_id or "")
+        if chatbot is None or chatbot.endpoint.type != channel_type:
+            metrics.WEBHOOKS.labels(channel_type, "unknown_chatbot").inc()
+            raise NotFound("no chatbot with that id on this channel", code="chatbot_not_found")
+        try:
+            adapter.authenticate_webhook(request, chatbot.account)
+            parsed = adapter.parse_webhook(request)
+        except WebhookRejected as exc:
+            metrics.WEBHOOKS.labels(channel_type, "rejected").inc()
+            log.warning("carrier callback refused", extra={"channel_id": channel_id, "reason": str(exc)})
+            raise
+        metrics.WEBHOOKS.labels(channel_type, "accepted").inc()
+        if not parsed.statuses and not parsed.inbound:
+            return
+        pending = _Pending(chatbot=chatbot, parsed=parsed)
+        self._queue().put_nowait(pending)
+        await pending.done
+
+    def _queue(self) -> asyncio.Queue[_Pending]:
+        if self._pending is None or self._applier is None or self._applier.done():
+            self._pending = asyncio.Queue()
+            self._applier = asyncio.create_task(self._apply_forever(self._pending))
+        return self._pending
+
+    async def close(self) -> None:
+        if self._applier is not None:
+            self._applier.cancel()
+            await asyncio.gather(self._applier, return_exceptions=True)
+
+    async def _apply_forever(self, queue: asyncio.Queue[_Pending]) -> None:
+        while True:
+            group = [await queue.get()]
+            while not queue.empty() and len(group) < _MAX_GROUP:
+                group.append(queue.get_nowait())
+            try:
+                await self._apply_group(group)
+            except Exception as exc:
+                log.exception("applying carrier callbacks failed")
+                for item in group:
+                    if not item.done.done():
+                        item.done.set_exception(exc)
+            else:
+                for item in group:
+                    if not item.done.done():
+                        item.done.set_result(None)
+
+    async def _apply_group(self, group: list[_Pending]) -> None:
+        by_tenant: dict[str, list[_Pending]] = {}
+        for item in group:
+            by_tenant.setdefault(item.chatbot.tenant_id, []).append(item)
+        async with self._ctx.db.transaction() as session:
+            for tenant_id, items in by_tenant.items():
+                await self._apply_statuses(session, tenant_id, items)
+                for item in items:
+                    for inbound in item.parsed.inbound:
+                        await self._store_inbound(session, tenant_id, item.chatbot, inbound)
+
+    async def _apply_statuses(self, session: AsyncSession, tenant_id: str, items: list[_Pending]) -> None:
+        repo = MessageRepository(session, tenant_id)
+        now = utcnow()
+        changes: list[StatusChange] = []
+        attempt_updates: dict[str, dict[str, Any]] = {}
+        for item in items:
+            for report in item.parsed.statuses:
+                attempt = await repo.attempt_by_carrier_id(item.chatbot.account.chatbot_id, report.carrier_message_id)
+                if attempt is None:
+                    log.warning("status for an unknown message", extra={"carrier_message_id": report.carrier_message_id})
+                    continue
+                changes.append(StatusChange(attempt.message_id, report.status, report.occurred_at or now,
+                                            report.reason, carrier_status=report.raw_status))
+                state = _MESSAGE_TO_ATTEMPT.get(report.status)
+                if state is not None and state != AttemptState.PENDING:
+                    current = attempt_updates.get(attempt.id, {}).get("state", attempt.state)
+                    if _attempt_rank(state) > _attempt_rank(AttemptState(str(current))):
+                        attempt_updates[attempt.id] = {"id": attempt.id, "state": state.value, "updated_at": now}
+        await repo.update_attempts(list(attempt_updates.values()))
+        await apply_status_changes(session, tenant_id, changes, self._callbacks, channel_type=items[0].chatbot.endpoint.type)
+
+    async def _store_inbound(
+        self, session: AsyncSession, tenant_id: str, chatbot: ResolvedChatbot, inbound: InboundMessage
+    ) -> None:
+        repo = InboundRepository(session, tenant_id)
+        if inbound.carrier_message_id and await repo.by_carrier_id(chatbot.account.chatbot_id,
+                                                                   inbound.carrier_message_id):
+            return  # a repeated notification
+        row = InboundMessageRow(
+            id=new_id(), tenant_id=tenant_id, chatbot_id=chatbot.account.chatbot_id, business_id=chatbot.business_id,
+            sender=inbound.sender, carrier_message_id=inbound.carrier_message_id, kind=inbound.content.kind,
+            content=inbound.content.model_dump(mode="json"), conversation_id=inbound.conversation_id,
+            in_reply_to=inbound.in_reply_to, received_at=inbound.received_at or utcnow(),
+        )
+        await repo.add(row)
+        metrics.UPLINKS.labels(chatbot.endpoint.type, row.kind).inc()
+        log.info("uplink stored", extra={"inbound_id": row.id, "sender": mask(row.sender), "kind": row.kind})
+        await self._callbacks.inbound_received(session, tenant_id, row)
+
+
+_ATTEMPT_RANK = {AttemptState.PENDING: 0, AttemptState.SENT: 1, AttemptState.FAILED: 2,
+                 AttemptState.DELIVERED: 3, AttemptState.DISPLAYED: 4}
+
+
+def _attempt_rank(state: AttemptState) -> int:
+    return _ATTEMPT_RANK[state]
+

@@ -1,0 +1,176 @@
+"""Sending: the handler of the send topic.
+
+One job carries up to `send_batch_size` message ids. For each message the handler records a
+pending delivery attempt (the message is then `queued`), calls the carrier through the chatbot's
+channel adapter, and records what the carrier said. It is idempotent, because a job can run twice
+(a worker killed after the carrier's 2xx but before our commit): messages whose attempt already
+got past pending are skipped, and a resend goes out with the same carrier `messageId` (our message
+id), which the carrier recognises and does not deliver twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from msg5g.channels import OutboundMessage, SendResult
+from msg5g.domain.content import Content
+from msg5g.domain.errors import ChannelError, PermanentChannelError, RateLimited
+from msg5g.domain.messages import AttemptState, MessageStatus, TrafficClass
+from msg5g.kit import metrics
+from msg5g.kit.clock import as_utc, utcnow
+from msg5g.kit.ids import new_id
+from msg5g.kit.logging import trace_id_var
+from msg5g.pipeline.queue import TOPIC_SEND, Job, NewJob, backoff_delay
+from msg5g.services.callbacks import CallbackOutbox
+from msg5g.services.context import ServiceContext
+from msg5g.services.directory import Directory, ResolvedChatbot
+from msg5g.services.status import StatusChange, apply_status_changes
+from msg5g.storage.repositories import MessageRepository
+from msg5g.storage.tables import DeliveryAttempt, Message, Submission
+
+log = logging.getLogger(__name__)
+_content_adapter: TypeAdapter[Content] = TypeAdapter(Content)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    message: Message
+    attempt: DeliveryAttempt
+    result: SendResult | None = None
+    error: ChannelError | None = None
+
+
+class Sender:
+    def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox) -> None:
+        self._ctx = ctx
+        self._directory = directory
+        self._callbacks = callbacks
+        self._in_flight = asyncio.Semaphore(ctx.settings.send_concurrency)
+        self._contents: dict[str, Content] = {}
+
+    async def __call__(self, job: Job) -> None:
+        tenant_id: str = job.payload["tenant_id"]
+        message_ids: list[str] = job.payload["message_ids"]
+        trace_id_var.set(f"job-{job.id}")
+        async with self._ctx.db.reader() as session:
+            repo = MessageRepository(session, tenant_id)
+            messages = await repo.many(message_ids)
+            attempts = await repo.attempts(message_ids)
+            submissions = await repo.submissions({m.submission_id for m in messages})
+        latest: dict[str, DeliveryAttempt] = {a.message_id: a for a in attempts}  # ordered by created_at
+        now = utcnow()
+        to_send: list[tuple[Message, DeliveryAttempt]] = []
+        new_attempts: list[DeliveryAttempt] = []
+        expired: list[StatusChange] = []
+        for message in messages:
+            status = MessageStatus(message.status)
+            attempt = latest.get(message.id)
+            if status.is_final or (attempt is not None and attempt.state != AttemptState.PENDING):
+                continue  # already handled by an earlier run of this job
+            submission = submissions[message.submission_id]
+            if submission.expires_at is not None and as_utc(submission.expires_at) <= now:
+                expired.append(StatusChange(message.id, MessageStatus.EXPIRED, now, "expired before it could be sent"))
+                continue
+            if attempt is None:
+                chatbot = await self._directory.chatbot(tenant_id, message.chatbot_id)
+                attempt = DeliveryAttempt(
+                    id=new_id(), tenant_id=tenant_id, message_id=message.id, channel_id=chatbot.endpoint.channel_id,
+                    chatbot_id=message.chatbot_id, carrier_message_id=message.id, state=AttemptState.PENDING.value,
+                    tries=0, error_code=None, error_reason=None, created_at=now, sent_at=None, updated_at=now,
+                )
+                new_attempts.append(attempt)
+            to_send.append((message, attempt))
+        if new_attempts or expired:
+            async with self._ctx.db.transaction() as session:
+                await MessageRepository(session, tenant_id).add_attempts(new_attempts)
+                queued = [StatusChange(a.message_id, MessageStatus.QUEUED, now) for a in new_attempts]
+                await apply_status_changes(session, tenant_id, queued + expired, self._callbacks,
+                                           channel_type="-")
+        if not to_send:
+            return
+        outcomes = await asyncio.gather(*(self._send_one(tenant_id, m, a, submissions[m.submission_id])
+                                          for m, a in to_send))
+        await self._record(tenant_id, job, list(outcomes))
+
+    async def _send_one(self, tenant_id: str, message: Message, attempt: DeliveryAttempt,
+                        submission: Submission) -> _Outcome:
+        outcome = _Outcome(message=message, attempt=attempt)
+        chatbot: ResolvedChatbot = await self._directory.chatbot(tenant_id, message.chatbot_id)
+        adapter = self._ctx.adapter(chatbot.endpoint.type)
+        outbound = OutboundMessage(
+            message_id=message.id, recipient=message.recipient, content=self._content(submission),
+            traffic_class=TrafficClass(message.traffic_class), fallback_text=submission.fallback_text,
+            expires_at=submission.expires_at,
+        )
+        started = time.perf_counter()
+        async with self._in_flight:
+            try:
+                outcome.result = await adapter.send(chatbot.endpoint, chatbot.account, outbound)
+            except ChannelError as exc:
+                outcome.error = exc
+        label = "ok" if outcome.result else type(outcome.error).__name__
+        metrics.CARRIER_CALLS.labels(chatbot.endpoint.type, label).observe(time.perf_counter() - started)
+        return outcome
+
+    def _content(self, submission: Submission) -> Content:
+        content = self._contents.get(submission.id)
+        if content is None:
+            content = _content_adapter.validate_python(submission.content)
+            if len(self._contents) > 1024:
+                self._contents.clear()
+            self._contents[submission.id] = content
+        return content
+
+    async def _record(self, tenant_id: str, job: Job, outcomes: list[_Outcome]) -> None:
+        now = utcnow()
+        changes: list[StatusChange] = []
+        attempt_updates: list[dict[str, Any]] = []
+        retry_ids: list[str] = []
+        retry_delay = 0.0
+        max_tries = self._ctx.settings.carrier_max_attempts
+        for outcome in outcomes:
+            attempt, tries = outcome.attempt, outcome.attempt.tries + 1
+            if outcome.result is not None:
+                attempt_updates.append({"id": attempt.id, "state": AttemptState.SENT.value, "tries": tries,
+                                        "carrier_message_id": outcome.result.carrier_message_id,
+                                        "sent_at": outcome.result.accepted_at, "updated_at": now,
+                                        "error_code": None, "error_reason": None})
+                changes.append(StatusChange(attempt.message_id, MessageStatus.SENT, now,
+                                            carrier_status=outcome.result.carrier_status))
+                continue
+            error = outcome.error
+            assert error is not None
+            permanent = isinstance(error, PermanentChannelError)
+            if permanent or tries >= max_tries:
+                reason = str(error) if permanent else f"gave up after {tries} tries: {error}"
+                attempt_updates.append({"id": attempt.id, "state": AttemptState.FAILED.value, "tries": tries,
+                                        "error_code": error.carrier_code, "error_reason": reason, "updated_at": now})
+                changes.append(StatusChange(attempt.message_id, MessageStatus.FAILED, now, reason,
+                                            carrier_status=error.carrier_code))
+            else:
+                attempt_updates.append({"id": attempt.id, "state": AttemptState.PENDING.value, "tries": tries,
+                                        "error_code": error.carrier_code, "error_reason": str(error),
+                                        "updated_at": now})
+                retry_ids.append(attempt.message_id)
+                delay = backoff_delay(tries)
+                if isinstance(error, RateLimited) and error.retry_after:
+                    delay = max(delay, error.retry_after)
+                retry_delay = max(retry_delay, delay)
+        channel_type = (await self._directory.chatbot(tenant_id, outcomes[0].message.chatbot_id)).endpoint.type
+        async with self._ctx.db.transaction() as session:
+            await MessageRepository(session, tenant_id).update_attempts(attempt_updates)
+            await apply_status_changes(session, tenant_id, changes, self._callbacks, channel_type=channel_type)
+            if retry_ids:
+                # Retried messages go back as a job of their own so the rest of the batch is done.
+                await self._ctx.queue.enqueue(session, [NewJob(
+                    topic=TOPIC_SEND, priority=job.priority, tenant_id=tenant_id, delay_seconds=retry_delay,
+                    payload={"tenant_id": tenant_id, "message_ids": retry_ids},
+                )])
+        if retry_ids:
+            log.info("carrier call will be retried", extra={"count": len(retry_ids), "delay": round(retry_delay, 2)})

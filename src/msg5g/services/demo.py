@@ -1,0 +1,61 @@
+"""The demo tenant that `make run` seeds: one business, one chatbot on a simulated China Mobile
+channel, one API key and one admin login. Seeding twice changes nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from msg5g.domain.messages import TrafficClass
+from msg5g.services.bundle import Services
+
+DEMO_TENANT_ID = "00000000-0000-7000-8000-000000000001"
+DEMO_CHANNEL_ID = "00000000-0000-7000-8000-0000000000c1"
+DEMO_CARRIER_CHATBOT_ID = "125200401111528"
+DEMO_APP_ID = "125200401111528"
+DEMO_ADMIN_EMAIL = "admin@demo.msg5g.local"
+
+
+@dataclass
+class DemoAccount:
+    tenant_id: str
+    business_id: str
+    chatbot_id: str
+    channel_id: str
+    api_key: str
+    callback_secret: str
+    admin_email: str
+    admin_password: str
+    carrier_chatbot_id: str
+    carrier_app_id: str
+    carrier_password: str
+
+
+async def seed_demo(services: Services, *, simulator_url: str, state_file: Path) -> DemoAccount:
+    if state_file.exists() and await services.provisioning.tenant_exists(DEMO_TENANT_ID):
+        return DemoAccount(**json.loads(state_file.read_text()))
+    provisioning = services.provisioning
+    if not await provisioning.tenant_exists(DEMO_TENANT_ID):
+        await provisioning.create_tenant("Demo Tenant 演示租户", tenant_id=DEMO_TENANT_ID)
+        await provisioning.create_channel("cmcc", "China Mobile (simulated)", simulator_url, channel_id=DEMO_CHANNEL_ID)
+    business_id, secret = await provisioning.create_business(DEMO_TENANT_ID, "Loan reminders 贷款提醒",
+                                                             TrafficClass.NOTIFICATION)
+    carrier_password = "demo-carrier-password"
+    chatbot_id = await provisioning.create_chatbot(
+        DEMO_TENANT_ID, channel_id=DEMO_CHANNEL_ID, business_id=business_id, name="Demo bot 演示机器人",
+        carrier_chatbot_id=DEMO_CARRIER_CHATBOT_ID,
+        address=f"sip:{DEMO_CARRIER_CHATBOT_ID}@botplatform.rcs.chinamobile.com",
+        credentials={"app_id": DEMO_APP_ID, "password": carrier_password},
+    )
+    _, api_key = await services.api_keys.create(DEMO_TENANT_ID, business_id, "demo key")
+    admin_password = "demo-admin-password"
+    await services.admins.create(DEMO_ADMIN_EMAIL, admin_password, tenant_id=DEMO_TENANT_ID, display_name="Demo admin")
+    account = DemoAccount(
+        tenant_id=DEMO_TENANT_ID, business_id=business_id, chatbot_id=chatbot_id, channel_id=DEMO_CHANNEL_ID,
+        api_key=api_key, callback_secret=secret, admin_email=DEMO_ADMIN_EMAIL, admin_password=admin_password,
+        carrier_chatbot_id=DEMO_CARRIER_CHATBOT_ID, carrier_app_id=DEMO_APP_ID, carrier_password=carrier_password,
+    )
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps(asdict(account), indent=2))
+    return account

@@ -1,0 +1,81 @@
+"""Creating tenants, businesses, channels and chatbots (the admin issues widen this)."""
+
+from __future__ import annotations
+
+import secrets
+
+from msg5g.domain.errors import NotFound, ValidationFailed
+from msg5g.domain.messages import TrafficClass
+from msg5g.kit.clock import utcnow
+from msg5g.kit.ids import new_id
+from msg5g.services.context import ServiceContext
+from msg5g.storage.repositories import BusinessRepository, ChatbotRepository, PlatformRepository
+from msg5g.storage.tables import Business, CarrierChatbotIndex, Channel, Chatbot, Tenant
+
+
+class Provisioning:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def create_tenant(self, name: str, *, tenant_id: str | None = None) -> str:
+        tenant_id = tenant_id or new_id()
+        async with self._ctx.db.transaction() as session:
+            await PlatformRepository(session).add(Tenant(id=tenant_id, name=name, created_at=utcnow()))
+        return tenant_id
+
+    async def tenant_exists(self, tenant_id: str) -> bool:
+        async with self._ctx.db.reader() as session:
+            return await PlatformRepository(session).tenant(tenant_id) is not None
+
+    async def create_business(
+        self, tenant_id: str, name: str, traffic_class: TrafficClass, *, callback_url: str | None = None,
+        callback_secret: str | None = None,
+    ) -> tuple[str, str]:
+        """Returns (business id, callback signing secret)."""
+        business_id = new_id()
+        secret = callback_secret or secrets.token_urlsafe(32)
+        async with self._ctx.db.transaction() as session:
+            await BusinessRepository(session, tenant_id).add(Business(
+                id=business_id, tenant_id=tenant_id, name=name, traffic_class=traffic_class.value,
+                callback_url=callback_url, callback_secret=secret, created_at=utcnow(),
+            ))
+        return business_id, secret
+
+    async def create_channel(self, channel_type: str, name: str, base_url: str, *, channel_id: str | None = None) -> str:
+        self._ctx.registry.adapter_type(channel_type)  # refuses an unknown type
+        channel_id = channel_id or new_id()
+        async with self._ctx.db.transaction() as session:
+            await PlatformRepository(session).add(Channel(
+                id=channel_id, type=channel_type, name=name, base_url=base_url, settings={}, created_at=utcnow(),
+            ))
+        return channel_id
+
+    async def create_chatbot(
+        self, tenant_id: str, *, channel_id: str, business_id: str, name: str, carrier_chatbot_id: str,
+        address: str, credentials: dict[str, str],
+    ) -> str:
+        chatbot_id = new_id()
+        async with self._ctx.db.transaction() as session:
+            platform = PlatformRepository(session)
+            if await platform.channel(channel_id) is None:
+                raise NotFound("no such channel", code="channel_not_found", field="channel_id")
+            if await platform.chatbot_owner(channel_id, carrier_chatbot_id) is not None:
+                raise ValidationFailed("that carrier chatbot id is already registered on this channel",
+                                       code="chatbot_exists", field="carrier_chatbot_id")
+            if await BusinessRepository(session, tenant_id).get(business_id) is None:
+                raise NotFound("no such business", code="business_not_found", field="business_id")
+            await ChatbotRepository(session, tenant_id).add(Chatbot(
+                id=chatbot_id, tenant_id=tenant_id, channel_id=channel_id, business_id=business_id, name=name,
+                carrier_chatbot_id=carrier_chatbot_id, address=address, credentials=credentials, created_at=utcnow(),
+            ))
+            await platform.add(CarrierChatbotIndex(channel_id=channel_id, carrier_chatbot_id=carrier_chatbot_id,
+                                                   tenant_id=tenant_id, chatbot_id=chatbot_id))
+        return chatbot_id
+
+    async def chatbots(self, tenant_id: str) -> list[tuple[str, str]]:
+        async with self._ctx.db.reader() as session:
+            return [(c.id, c.name) for c in await ChatbotRepository(session, tenant_id).list()]
+
+    async def businesses(self, tenant_id: str) -> list[tuple[str, str]]:
+        async with self._ctx.db.reader() as session:
+            return [(b.id, b.name) for b in await BusinessRepository(session, tenant_id).list()]

@@ -1,0 +1,758 @@
+"""The simulated China Mobile MaaP as a Starlette app: downlink API, notifications, control API."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, cast
+from urllib.parse import parse_qs, quote, urlencode
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from . import ui
+from .constants import (
+    DEFAULT_REPORTS,
+    DESC_NOT_CAPABLE,
+    DESC_SMS,
+    DESC_UP2,
+    DOWNLINK_FAMILIES,
+    HTTP_AUTH,
+    HTTP_CONTENT_TYPE,
+    HTTP_POLICY,
+    HTTP_TOO_LARGE,
+    POL0003_TEXT,
+    POL_AUTH,
+    POL_TOO_MANY,
+    REPORT_REQUESTS,
+    SENT_DELAY_MS,
+    ST_DELIVERED,
+    ST_DISPLAYED,
+    ST_IMPOSSIBLE,
+    ST_SENT,
+    ST_TO_NETWORK,
+    SVC_ADDRESS,
+    SVC_GENERIC,
+    TRAFFIC_TYPES,
+)
+from .content import ContentError, Part, parse_body
+from .notifier import Chain, Notifier, Step
+from .settings import (
+    ADDRESS_FORMS,
+    CAPABILITIES,
+    AddressForm,
+    Capability,
+    ChatbotAccount,
+    ConfigError,
+    SimulatorSettings,
+)
+from .state import HANG, DeliveredAs, Handset, InboxEntry, MessageRecord, SimState, StoredContent
+from .uplink import UplinkError, build_uplink
+from .wire import (
+    InboundFields,
+    OutboundRequest,
+    WireError,
+    build_inbound_notification,
+    build_request_error,
+    build_send_response,
+    chatbot_id_from_uri,
+    chatbot_uri,
+    ims_orig_user,
+    ims_sip_uri,
+    invalid,
+    is_tel_uri,
+    nginx_page,
+    normalize_number,
+    parse_basic,
+    parse_http_date,
+    parse_outbound_request,
+    peek_message_id,
+    signature,
+    signature_matches,
+    tel_uri,
+)
+
+log = logging.getLogger(__name__)
+
+XML = "application/xml"
+_BOOLEANS = {"true": True, "false": False}
+_ENCODINGS = frozenset({"utf8", "utf-8", "base64"})
+
+
+class ControlError(Exception):
+    """A control-API request that is answered with {"error": ...}."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _auth_error(text: str, variables: str = "") -> WireError:
+    return WireError(POL_AUTH, text, variables, status=HTTP_AUTH)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+class Simulator:
+    """Holds state and notifier; its methods are the route endpoints."""
+
+    def __init__(self, settings: SimulatorSettings) -> None:
+        self.settings = settings
+        self.state = SimState(settings)
+        self.notifier = Notifier(settings, self.state)
+
+    async def start(self) -> None:
+        await self.notifier.start()
+
+    async def close(self) -> None:
+        await self.notifier.close()
+
+    # ------------------------------------------------------------------ downlink (§1.1, §1.2)
+
+    async def downlink(self, request: Request) -> Response:
+        state = self.state
+        state.stats.requests += 1
+        body = await request.body()
+        fault = state.take_fault()
+        latency = state.faults.latency_ms
+        if latency > 0:
+            await asyncio.sleep(latency / 1000.0)
+        if fault is not None:
+            return await self._fault_answer(fault, body, request)
+        try:
+            return self._accept(request, body)
+        except WireError as error:
+            state.count_rejection(error.code)
+            headers = {"WWW-Authenticate": 'Basic realm="MaaP"'} if error.status == HTTP_AUTH else None
+            return Response(build_request_error(error), error.status, headers, media_type=XML)
+
+    async def _fault_answer(self, fault: int | str, body: bytes, request: Request) -> Response:
+        # A faulted request never reaches the MaaP proper: not accepted, not delivered. It still
+        # counts as "received" so a test can see the client's retry arrive.
+        chatbot_id = chatbot_id_from_uri(str(request.path_params.get("chatbot_uri", "")))
+        message_id = peek_message_id(body) if chatbot_id else None
+        if chatbot_id and message_id:
+            record = self.state.record(chatbot_id, message_id)
+            record.received += 1
+            record.faulted += 1
+        if fault == HANG:
+            await asyncio.sleep(self.state.faults.hang_seconds)
+            status = 504
+        else:
+            status = int(fault)
+        return Response(nginx_page(status), status, {"Server": "nginx"}, media_type="text/html")
+
+    def _accept(self, request: Request, body: bytes) -> Response:
+        settings = self.settings
+        state = self.state
+        params = request.path_params
+        family = params["family"]
+        if family not in DOWNLINK_FAMILIES:
+            raise WireError(SVC_GENERIC, f"Unknown API family {family!r}", family, status=404)
+        uri = params["chatbot_uri"]
+        chatbot_id = chatbot_id_from_uri(uri)
+        entry = state.accounts.get(chatbot_id) if chatbot_id else None
+        if entry is None:
+            raise _auth_error(f"Unknown chatbot {uri}", uri)
+        self._authenticate(request, entry.account.app_id, entry.token)
+        content_type = request.headers.get("content-type", "")
+        if content_type.partition(";")[0].strip().lower() != XML:
+            raise WireError(
+                SVC_GENERIC,
+                f"Unsupported Content-Type {content_type!r}, expected application/xml",
+                "Content-Type",
+                status=HTTP_CONTENT_TYPE,
+            )
+        if len(body) > settings.max_body_bytes:
+            raise WireError(SVC_GENERIC, "Request body too large", "bodyText", status=HTTP_TOO_LARGE)
+        req = parse_outbound_request(body, strict=settings.strict_schema)
+        client_message_id = req.get("messageId") or None
+        record = state.record(entry.account.chatbot_id, client_message_id) if client_message_id else None
+        if record is not None:
+            record.received += 1
+        try:
+            destinations, content = self._validate(req, entry.account)
+        except WireError:
+            if record is not None:
+                record.rejected += 1
+            raise
+        if record is None:
+            record = state.record(entry.account.chatbot_id, str(uuid.uuid4()))
+            record.received += 1
+        record.accepted += 1
+        if record.content is None:
+            record.content = content
+            record.link = self._resource_url(request, family, uri, record.message_id)
+        fresh = [d for d in destinations if d not in record.recipients]
+        if not fresh:
+            state.stats.duplicates += 1
+        for destination in fresh:
+            self._deliver(record, destination)
+        state.stats.accepted += 1
+        answer = build_send_response(record.message_id, req.get("clientCorrelator") or None, destinations, record.link)
+        return Response(answer, 201, {"Location": record.link}, media_type=XML)
+
+    def _authenticate(self, request: Request, app_id: str, token: str) -> None:
+        """§1.8: Basic base64(appId:hex(sha256(hex(sha256(password)) + Date))), Date fresh."""
+        headers = request.headers
+        credentials = parse_basic(headers.get("authorization"))
+        if credentials is None:
+            raise _auth_error("Missing or malformed Basic Authorization header", "Authorization")
+        given_app_id, given_signature = credentials
+        if given_app_id != app_id:
+            raise _auth_error(f"appId {given_app_id!r} is not the appId of this chatbot", given_app_id)
+        date = headers.get("date")
+        if not date:
+            raise _auth_error("Missing Date header", "Date")
+        sent_at = parse_http_date(date)
+        if sent_at is None:
+            raise _auth_error(f"Malformed Date header {date!r}", "Date")
+        if abs(time.time() - sent_at) > self.settings.date_skew_seconds:
+            raise _auth_error(f"Date header {date!r} is outside the allowed clock skew", "Date")
+        if not signature_matches(signature(token, date), given_signature):
+            raise _auth_error("Authorization signature does not match", "Authorization")
+
+    def _validate(self, req: OutboundRequest, account: ChatbotAccount) -> tuple[list[str], StoredContent]:
+        strict = self.settings.strict_schema
+        raw = req.destinations
+        if not raw or not all(raw):
+            raise invalid("Missing mandatory field destinationAddress", "destinationAddress")
+        if len(raw) > self.settings.max_destinations:
+            # §1.2 / §1.6: stated code and text.
+            raise WireError(POL_TOO_MANY, POL0003_TEXT, "destinationAddress", status=HTTP_POLICY)
+        destinations = list(dict.fromkeys(raw))
+        for destination in destinations:
+            if not is_tel_uri(destination):
+                raise WireError(
+                    SVC_ADDRESS, f"Invalid destinationAddress {destination!r}, expected tel:+<digits>", destination
+                )
+        sender = req.get("senderAddress")
+        if not sender:
+            raise invalid("Missing mandatory field senderAddress", "senderAddress")
+        matches = sender == account.uri if strict else chatbot_id_from_uri(sender) == account.chatbot_id
+        if not matches:
+            raise invalid(f"senderAddress {sender!r} does not match the chatbot {account.uri}", sender)
+        content_type = req.get("contentType")
+        if not content_type:
+            raise invalid("Missing mandatory field contentType", "contentType")
+        body_text = req.get("bodyText")
+        if body_text is None:
+            raise invalid("Missing mandatory field bodyText", "bodyText")
+        body_text = self._decode(body_text, req.get("contentEncoding"), "bodyText")
+        reports = self._reports(req.report_requests)
+        traffic_type = req.get("trafficType")
+        if strict and traffic_type is not None and traffic_type not in TRAFFIC_TYPES:
+            raise invalid(f"Invalid trafficType {traffic_type!r}", "trafficType")
+        try:
+            parse_body(content_type, body_text, strict=strict)
+        except ContentError as exc:
+            raise invalid(f"Invalid rich content at {exc.path}: {exc.reason}", exc.path) from None
+        content = StoredContent(
+            content_type=content_type,
+            body_text=body_text,
+            conversation_id=req.get("conversationID") or None,
+            contribution_id=req.get("contributionID") or None,
+            reports=reports,
+            traffic_type=traffic_type,
+        )
+        self._boolean(req, "storeSupported")
+        if self._boolean(req, "fallbackSupported"):
+            fallback_type = req.get("fallbackContentType") or "text/plain"
+            fallback = req.get("rcsBodyText")
+            if fallback is None and strict:
+                raise invalid("fallbackSupported needs rcsBodyText", "rcsBodyText")
+            if fallback is not None:
+                encoding = req.get("fallbackEncoding") or req.get("fallbackContentEncoding")
+                fallback = self._decode(fallback, encoding, "rcsBodyText")
+                if strict:
+                    try:
+                        parse_body(fallback_type, fallback, strict=True)
+                    except ContentError as exc:
+                        raise invalid(f"Invalid rcsBodyText at {exc.path}: {exc.reason}", "rcsBodyText") from None
+                content.rcs_fallback_type, content.rcs_fallback = fallback_type, fallback
+        if self._boolean(req, "shortMessageSupported"):
+            sms = req.get("smsBodyText")
+            if not sms and strict:
+                raise invalid("shortMessageSupported needs smsBodyText", "smsBodyText")
+            content.sms_text = sms or None
+        return destinations, content
+
+    def _decode(self, text: str, encoding: str | None, name: str) -> str:
+        if encoding is None:
+            return text
+        lowered = encoding.strip().lower()
+        if lowered == "base64":
+            try:
+                return base64.b64decode(text.strip(), validate=False).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise invalid(f"{name} is not valid base64 UTF-8", name) from None
+        if self.settings.strict_schema and lowered not in _ENCODINGS:
+            raise invalid(f"Unsupported contentEncoding {encoding!r}", "contentEncoding")
+        return text
+
+    def _reports(self, values: list[str]) -> frozenset[str]:
+        if not values:
+            return DEFAULT_REPORTS
+        unknown = [v for v in values if v not in REPORT_REQUESTS]
+        if unknown and self.settings.strict_schema:
+            raise invalid(f"Unknown reportRequest {unknown[0]!r}", "reportRequest")
+        return frozenset(v for v in values if v in REPORT_REQUESTS)
+
+    def _boolean(self, req: OutboundRequest, name: str) -> bool:
+        value = req.get(name)
+        if value is None or value == "":
+            return False
+        parsed = _BOOLEANS.get(value.lower())
+        if parsed is None:
+            if self.settings.strict_schema:
+                raise invalid(f"{name} must be true or false, got {value!r}", name)
+            return False
+        return parsed
+
+    def _resource_url(self, request: Request, family: str, uri: str, message_id: str) -> str:
+        host = request.headers.get("host", "localhost")
+        scheme = request.scope.get("scheme", "http")
+        return (
+            f"{scheme}://{host}{self.settings.path_prefix}/messaging/{family}/outbound/"
+            f"{quote(uri, safe='')}/requests/{message_id}"
+        )
+
+    # ------------------------------------------------------------------ delivery (§1.3, §3.5)
+
+    def _deliver(self, record: MessageRecord, destination: str) -> None:
+        state = self.state
+        stats = state.stats
+        content = record.content
+        if content is None:  # set by _accept before any recipient is delivered
+            return
+        number = destination[4:]
+        handset = state.handset(number)
+        capability = handset.capability
+        if capability == "offline":
+            record.recipients[destination] = "held"
+            handset.held.append(record)
+            stats.held += 1
+            return
+        faults = state.faults
+        reports = content.reports
+        steps: list[Step] = []
+        if "Sent" in reports:
+            steps.append(Step(ST_SENT, None, SENT_DELAY_MS / 1000.0))
+        now = time.time()
+        if capability in ("up2", "up1"):
+            delivered_as: DeliveredAs = "rcs" if capability == "up2" else "up1"
+            handset.inbox.append(InboxEntry(record.message_id, record.chatbot_id, delivered_as, content, now))
+            record.recipients[destination] = "delivered"
+            record.delivered += 1
+            stats.delivered += 1
+            pair: list[tuple[str, str | None]] = []
+            if "Delivered" in reports:
+                pair.append((ST_DELIVERED, DESC_UP2 if capability == "up2" else None))
+            if "Displayed" in reports:
+                pair.append((ST_DISPLAYED, None))
+            if faults.out_of_order:
+                pair.reverse()
+            delays = (faults.delivered_delay_ms, faults.displayed_delay_ms)
+            steps.extend(Step(s, d, delays[i] / 1000.0) for i, (s, d) in enumerate(pair))
+        elif content.sms_text is not None:
+            handset.inbox.append(InboxEntry(record.message_id, record.chatbot_id, "sms", content, now))
+            record.recipients[destination] = "sms"
+            record.delivered += 1
+            stats.delivered += 1
+            stats.sms_fallbacks += 1
+            if reports & {"Delivered", "SMS"}:
+                steps.append(Step(ST_TO_NETWORK, DESC_SMS, faults.delivered_delay_ms / 1000.0))
+        else:
+            record.recipients[destination] = "failed"
+            stats.delivery_impossible += 1
+            if "Failed" in reports:
+                steps.append(Step(ST_IMPOSSIBLE, DESC_NOT_CAPABLE, faults.delivered_delay_ms / 1000.0))
+        if steps:
+            copies = 2 if faults.duplicate_notifications else 1
+            self.notifier.start_chain(
+                Chain(record, self._notify_address(handset), steps, copies, generation=state.generation)
+            )
+
+    def _notify_address(self, handset: Handset) -> str:
+        form = handset.address_form
+        if form is None:
+            ratio = self.settings.sip_address_ratio
+            form = "sip" if ratio > 0 and self.state.rng.random() < ratio else "tel"
+        if form == "sip":
+            return ims_sip_uri(handset.number, self.settings.ims_domain)
+        return tel_uri(handset.number)
+
+    def _flush_held(self, handset: Handset) -> None:
+        held, handset.held = handset.held, []
+        destination = tel_uri(handset.number)
+        for record in held:
+            if record.recipients.get(destination) == "held":
+                del record.recipients[destination]
+                self._deliver(record, destination)
+
+    # ------------------------------------------------------------------ uplink (§1.4)
+
+    async def send_uplink(self, number: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        state = self.state
+        chatbot_id = str(payload.get("chatbot_id", ""))
+        entry = state.accounts.get(chatbot_id)
+        if entry is None:
+            raise ControlError(404, f"unknown chatbot_id {chatbot_id!r}")
+        try:
+            content = build_uplink(payload, entry.account.uri)
+        except UplinkError as exc:
+            raise ControlError(400, str(exc)) from None
+        form = payload.get("sender_form", "tel")
+        if form not in ADDRESS_FORMS:
+            raise ControlError(400, f"sender_form must be one of {ADDRESS_FORMS}")
+        domain = self.settings.ims_domain
+        sender = tel_uri(number) if form == "tel" else ims_sip_uri(number, domain)
+        orig_user = tel_uri(number) if form == "tel" else ims_orig_user(number, domain)
+        conversation_id, reply_to = str(uuid.uuid4()), None
+        in_reply_to = payload.get("in_reply_to")
+        if in_reply_to is not None:
+            record = state.find_record(str(in_reply_to), chatbot_id)
+            if record is None or record.content is None:
+                raise ControlError(404, f"unknown in_reply_to message {in_reply_to!r}")
+            # [I] the reply joins the downlink's conversation and points at its contribution.
+            conversation_id = record.content.conversation_id or conversation_id
+            reply_to = record.content.contribution_id
+        message_id = str(uuid.uuid4()) if content.has_message_id else None
+        contribution_id = str(uuid.uuid4())
+        xml = build_inbound_notification(
+            InboundFields(
+                destination=entry.account.uri,
+                sender=sender,
+                orig_user=orig_user,
+                message_id=message_id,
+                content_type=content.content_type,
+                body_text=content.body_text,
+                content_encoding=content.content_encoding,
+                conversation_id=conversation_id,
+                contribution_id=contribution_id,
+                in_reply_to_contribution_id=reply_to,
+                date_time=_iso(time.time()),
+            )
+        )
+        url = f"{entry.account.notify_url.rstrip('/')}/InboundMessageNotification/{chatbot_id}"
+        status, error, attempts = await self.notifier.post_with_retries(url, entry, xml)
+        ok = status is not None and 200 <= status < 300
+        if ok:
+            state.stats.uplinks_sent += 1
+        else:
+            state.stats.uplinks_failed += 1
+        result: dict[str, Any] = {
+            "message_id": message_id,
+            "status": status,
+            "ok": ok,
+            "attempts": attempts,
+            "error": error,
+            "kind": content.kind,
+            "chatbot_id": chatbot_id,
+            "sender_address": sender,
+            "content_type": content.content_type,
+            "content_encoding": content.content_encoding,
+            "body_text": content.plain_body,
+            "conversation_id": conversation_id,
+            "contribution_id": contribution_id,
+            "in_reply_to_contribution_id": reply_to,
+            "sent_at": _iso(time.time()),
+        }
+        state.handset(number).uplinks.append(result)
+        return result
+
+    # ------------------------------------------------------------------ control API
+
+    async def healthz(self, _request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def list_chatbots(self, _request: Request) -> Response:
+        return JSONResponse([self._chatbot_json(e.account) for e in self.state.accounts.values()])
+
+    async def put_chatbot(self, request: Request) -> Response:
+        chatbot_id = request.path_params["chatbot_id"]
+        payload = await _json_object(request)
+        try:
+            account = ChatbotAccount.from_mapping(payload, chatbot_id=chatbot_id)
+        except ConfigError as exc:
+            return _control_error(400, str(exc))
+        created = chatbot_id not in self.state.accounts
+        self.state.put_account(account)
+        return JSONResponse(self._chatbot_json(account), 201 if created else 200)
+
+    async def delete_chatbot(self, request: Request) -> Response:
+        if self.state.accounts.pop(request.path_params["chatbot_id"], None) is None:
+            return _control_error(404, "unknown chatbot")
+        return Response(status_code=204)
+
+    @staticmethod
+    def _chatbot_json(account: ChatbotAccount) -> dict[str, Any]:
+        return {
+            "chatbot_id": account.chatbot_id,
+            "chatbot_uri": account.uri,
+            "app_id": account.app_id,
+            "notify_url": account.notify_url,
+        }
+
+    def _number(self, request: Request) -> str:
+        number = normalize_number(request.path_params["number"])
+        if number is None:
+            raise ControlError(400, f"not a phone number: {request.path_params['number']!r}")
+        return number
+
+    async def put_handset(self, request: Request) -> Response:
+        number = self._number(request)
+        payload = await _json_object(request)
+        self.apply_handset(number, payload)
+        return JSONResponse(self._handset_json(self.state.handset(number)))
+
+    def apply_handset(self, number: str, payload: Mapping[str, Any]) -> None:
+        capability = payload.get("capability")
+        if capability is not None and capability not in CAPABILITIES:
+            raise ControlError(400, f"capability must be one of {CAPABILITIES}")
+        form = payload.get("address_form")
+        if form is not None and form not in ADDRESS_FORMS:
+            raise ControlError(400, f"address_form must be one of {ADDRESS_FORMS} or null")
+        handset = self.state.handset(number)
+        handset.pinned = True
+        if "address_form" in payload:
+            handset.address_form = cast(AddressForm | None, form)
+        if capability is not None:
+            handset.capability = cast(Capability, capability)
+            if capability != "offline" and handset.held:
+                # Store and forward: what was held while offline goes out now.
+                self._flush_held(handset)
+
+    async def get_handset(self, request: Request) -> Response:
+        number = self._number(request)
+        handset = self.state.handsets.get(number)
+        if handset is None:
+            handset = Handset(number, self.settings.default_capability)
+        return JSONResponse(self._handset_json(handset, uplinks=True))
+
+    @staticmethod
+    def _handset_json(handset: Handset, *, uplinks: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "number": handset.number,
+            "capability": handset.capability,
+            "address_form": handset.address_form,
+            "inbox_count": len(handset.inbox),
+            "held_count": len(handset.held),
+        }
+        if uplinks:
+            out["uplinks"] = list(handset.uplinks)
+        return out
+
+    async def get_inbox(self, request: Request) -> Response:
+        number = self._number(request)
+        handset = self.state.handsets.get(number)
+        entries = list(handset.inbox) if handset else []
+        return JSONResponse([self.render_entry(e) for e in entries])
+
+    def render_entry(self, entry: InboxEntry) -> dict[str, Any]:
+        content = entry.content
+        out: dict[str, Any] = {
+            "message_id": entry.message_id,
+            "chatbot_id": entry.chatbot_id,
+            "chatbot_uri": chatbot_uri(entry.chatbot_id),
+            "delivered_as": entry.delivered_as,
+            "content_type": content.content_type,
+            "conversation_id": content.conversation_id,
+            "contribution_id": content.contribution_id,
+            "received_at": _iso(entry.received_at),
+            "text": None,
+            "card": None,
+            "chips": None,
+            "file": None,
+            "sms": None,
+            "rcs_fallback": None,
+            "parts": [],
+        }
+        if entry.delivered_as == "sms":
+            out["sms"] = content.sms_text
+            return out
+        content_type, body = content.content_type, content.body_text
+        if entry.delivered_as == "up1" and content.rcs_fallback is not None:
+            out["rcs_fallback"] = content.rcs_fallback
+            content_type, body = content.rcs_fallback_type or "text/plain", content.rcs_fallback
+        try:
+            parts = parse_body(content_type, body, strict=False)
+        except ContentError:
+            parts = [Part(content_type, "other", text=body)]
+        for part in parts:
+            slot = {"text": "text", "card": "card", "chips": "chips", "file": "file"}.get(part.kind)
+            if slot and out[slot] is None:
+                out[slot] = part.text if part.kind == "text" else part.data
+        out["parts"] = [p.as_json() for p in parts]
+        return out
+
+    async def post_uplink(self, request: Request) -> Response:
+        number = self._number(request)
+        payload = await _json_object(request)
+        return JSONResponse(await self.send_uplink(number, payload))
+
+    async def get_message(self, request: Request) -> Response:
+        record = self.state.find_record(request.path_params["message_id"], request.query_params.get("chatbot_id"))
+        if record is None:
+            return _control_error(404, "unknown message id")
+        return JSONResponse(record.as_json())
+
+    async def get_stats(self, _request: Request) -> Response:
+        out = self.state.stats.as_json()
+        out["pending_notifications"] = self.notifier.pending
+        out["messages_tracked"] = len(self.state.messages)
+        out["handsets_tracked"] = len(self.state.handsets)
+        return JSONResponse(out)
+
+    async def reset(self, _request: Request) -> Response:
+        self.state.reset()
+        return JSONResponse({"status": "reset"})
+
+    async def get_faults(self, _request: Request) -> Response:
+        return JSONResponse(self.state.faults.as_dict())
+
+    async def put_faults(self, request: Request) -> Response:
+        payload = await _json_object(request)
+        try:
+            self.state.faults = self.state.faults.updated(payload)
+        except ConfigError as exc:
+            return _control_error(400, str(exc))
+        return JSONResponse(self.state.faults.as_dict())
+
+    # ------------------------------------------------------------------ handset web page
+
+    async def page(self, request: Request) -> Response:
+        raw = request.query_params.get("number", "")
+        number = normalize_number(raw) if raw else None
+        handset = self.state.handsets.get(number) if number else None
+        entries = [self.render_entry(e) for e in handset.inbox] if handset else []
+        html = ui.render_page(
+            chatbots=[e.account for e in self.state.accounts.values()],
+            handsets=list(self.state.handsets.values())[-200:],
+            number=number,
+            handset=handset,
+            entries=entries,
+            selected_chatbot=request.query_params.get("chatbot_id"),
+            notice=request.query_params.get("notice"),
+        )
+        return HTMLResponse(html)
+
+    async def ui_uplink(self, request: Request) -> Response:
+        form = _form(await request.body())
+        number = normalize_number(form.get("number", ""))
+        if number is None:
+            return _control_error(400, "not a phone number")
+        payload: dict[str, Any] = {"chatbot_id": form.get("chatbot_id", "")}
+        kind = form.get("kind", "text")
+        if kind == "postback":
+            payload["postback"] = {"data": form.get("data", ""), "display_text": form.get("display_text", "")}
+        elif kind == "action":
+            payload["action"] = {"display_text": form.get("display_text", "")}
+            if form.get("data"):
+                payload["action"]["data"] = form["data"]
+        else:
+            payload["text"] = form.get("text", "")
+            payload["base64"] = form.get("base64") == "on"
+        if form.get("in_reply_to"):
+            payload["in_reply_to"] = form["in_reply_to"]
+        try:
+            result = await self.send_uplink(number, payload)
+            notice = f"sent {result['kind']}: CSP answered {result['status']}"
+        except ControlError as exc:
+            notice = f"not sent: {exc.message}"
+        return self._back_to_page(number, form.get("chatbot_id"), notice)
+
+    async def ui_capability(self, request: Request) -> Response:
+        form = _form(await request.body())
+        number = normalize_number(form.get("number", ""))
+        if number is None:
+            return _control_error(400, "not a phone number")
+        try:
+            self.apply_handset(number, {"capability": form.get("capability")})
+            notice = f"capability set to {form.get('capability')}"
+        except ControlError as exc:
+            notice = exc.message
+        return self._back_to_page(number, None, notice)
+
+    @staticmethod
+    def _back_to_page(number: str, chatbot_id: str | None, notice: str) -> Response:
+        query = {"number": number, "notice": notice}
+        if chatbot_id:
+            query["chatbot_id"] = chatbot_id
+        return RedirectResponse("/_sim/?" + urlencode(query), status_code=303)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    try:
+        data = orjson.loads(body) if body.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise ControlError(400, f"invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ControlError(400, "the body must be a JSON object")
+    return data
+
+
+def _form(body: bytes) -> dict[str, str]:
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {key: values[-1] for key, values in parsed.items()}
+
+
+def _control_error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _on_control_error(_request: Request, exc: Exception) -> Response:
+    error = cast(ControlError, exc)
+    return _control_error(error.status, error.message)
+
+
+def create_app(settings: SimulatorSettings | None = None) -> Starlette:
+    """Build the simulator app; the notifier's HTTP session lives in the app lifespan."""
+    sim = Simulator(settings or SimulatorSettings())
+    prefix = sim.settings.path_prefix
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await sim.start()
+        try:
+            yield
+        finally:
+            await sim.close()
+
+    routes = [
+        # §1.1 / §6.1: one pattern for every family; the endpoint rejects unknown families.
+        Route(prefix + "/messaging/{family:path}/outbound/{chatbot_uri}/requests", sim.downlink, methods=["POST"]),
+        Route("/_sim/healthz", sim.healthz, methods=["GET"]),
+        Route("/_sim/", sim.page, methods=["GET"]),
+        Route("/_sim/ui/uplink", sim.ui_uplink, methods=["POST"]),
+        Route("/_sim/ui/capability", sim.ui_capability, methods=["POST"]),
+        Route("/_sim/chatbots", sim.list_chatbots, methods=["GET"]),
+        Route("/_sim/chatbots/{chatbot_id}", sim.put_chatbot, methods=["PUT"]),
+        Route("/_sim/chatbots/{chatbot_id}", sim.delete_chatbot, methods=["DELETE"]),
+        Route("/_sim/handsets/{number}", sim.put_handset, methods=["PUT"]),
+        Route("/_sim/handsets/{number}", sim.get_handset, methods=["GET"]),
+        Route("/_sim/handsets/{number}/inbox", sim.get_inbox, methods=["GET"]),
+        Route("/_sim/handsets/{number}/uplink", sim.post_uplink, methods=["POST"]),
+        Route("/_sim/messages/{message_id}", sim.get_message, methods=["GET"]),
+        Route("/_sim/stats", sim.get_stats, methods=["GET"]),
+        Route("/_sim/reset", sim.reset, methods=["POST"]),
+        Route("/_sim/faults", sim.get_faults, methods=["GET"]),
+        Route("/_sim/faults", sim.put_faults, methods=["PUT"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={ControlError: _on_control_error})
+    app.state.simulator = sim
+    return app

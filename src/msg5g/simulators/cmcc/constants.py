@@ -1,0 +1,126 @@
+"""Every wire fact the CMCC simulator relies on, with its source.
+
+Section numbers (§) refer to /work/shared/reference/protocols.md. Facts the reference states are
+in the first block; everything the simulator had to decide on its own is in the ``[I]`` block at
+the bottom, so a reviewer can check all guesses in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- stated by the reference ------------------------------------------------------------------
+
+# §1.1 / §1.2: OMA REST NetAPI messaging namespace (request, response, notifications).
+NS_MESSAGING: Final = "urn:oma:xml:rest:netapi:messaging:1"
+# §1.2: whole-request failures are `common:requestError` in this namespace.
+NS_COMMON: Final = "urn:oma:xml:rest:netapi:common:1"
+# §2.4: FT-HTTP file descriptor and its extension namespace.
+NS_FTHTTP: Final = "urn:gsma:params:xml:ns:rcs:rcs:fthttp"
+NS_FTHTTP_EXT: Final = "urn:gsma:params:xml:ns:rcs:rcs:up:fthttpext"
+# §1.4: spam report body.
+NS_SPAM_REPORT: Final = "urn:gsma:params:xml:ns:rcs:rcs:spamreport"
+
+# §0: CMCC chatbot URI is sip:{chatbotId}@botplatform.rcs.chinamobile.com.
+CHATBOT_DOMAIN: Final = "botplatform.rcs.chinamobile.com"
+
+# §1.1 (endpoint table) and §6.1: the API families a downlink may be posted under.
+DOWNLINK_FAMILIES: Final = (
+    "v1",
+    "group/v1",
+    "interaction/v1",
+    "group/plain",
+    "group/template",
+    "interaction/template",
+)
+
+# §0, §2: GSMA chatbot content types.
+CT_TEXT: Final = "text/plain"
+CT_MULTIPART: Final = "multipart/mixed"
+CT_BOTMESSAGE: Final = "application/vnd.gsma.botmessage.v1.0+json"
+CT_BOTSUGGESTION: Final = "application/vnd.gsma.botsuggestion.v1.0+json"
+CT_SUGGESTION_RESPONSE: Final = "application/vnd.gsma.botsuggestion.response.v1.0+json"
+CT_SHARED_CLIENT_DATA: Final = "application/vnd.gsma.botsharedclientdata.v1.0+json"
+CT_FTHTTP: Final = "application/vnd.gsma.rcs-ft-http+xml"
+CT_SPAM_REPORT: Final = "application/vnd.gsma.rcsspam-report+xml"
+# §3.2: CMCC template sends carry `static-template` with {"templateID": ...}.
+CT_STATIC_TEMPLATE: Final = "static-template"
+
+# §1.1 notes: reportRequest values seen for CMCC.
+REPORT_REQUESTS: Final = frozenset({"Sent", "Delivered", "Displayed", "Failed", "SMS"})
+# §1.1: trafficType values listed.
+TRAFFIC_TYPES: Final = frozenset({"advertisement", "payment", "premium", "subscription", "token"})
+
+# §1.2 / §1.3: delivery statuses used by this simulator.
+ST_WAITING: Final = "MessageWaiting"
+ST_SENT: Final = "MessageSent"
+ST_DELIVERED: Final = "DeliveredToTerminal"
+ST_DISPLAYED: Final = "MessageDisplayed"
+ST_IMPOSSIBLE: Final = "DeliveryImpossible"
+ST_TO_NETWORK: Final = "DeliveredToNetwork"
+# §1.3 / §3.5: DeliveredToTerminal description "UP2" = delivered as chatbot message to UP2.x;
+# DeliveredToNetwork description "SMS" = converted to SMS.
+DESC_UP2: Final = "UP2"
+DESC_SMS: Final = "SMS"
+
+# §1.2 / §1.6: more than 100 recipients is rejected with POL0003 and this text.
+MAX_DESTINATIONS: Final = 100
+POL0003_TEXT: Final = "Too many addresses specified in message part %1"
+
+# §1.4: serviceCapability block as seen in inbound notifications.
+SERVICE_CAPABILITY_ID: Final = "ChatbotSA"
+SERVICE_CAPABILITY_VERSION: Final = '+g.gsma.rcs.botversion="#=1"'
+
+# §1.1: geo push fallback text uses gcj02 and an uncertainty radius.
+GEO_CRS: Final = "gcj02"
+
+# --- [I] inferred: not stated by the reference ------------------------------------------------
+
+# [I] OMA-style exception ids (the reference only shows POL0003). HTTP statuses follow the
+# OMA REST convention: ServiceException -> 400, PolicyException -> 403, auth -> 401.
+POL_AUTH: Final = "POL0001"  # 401: missing/wrong Authorization, unknown chatbot, bad/stale Date
+POL_TOO_MANY: Final = "POL0003"  # 403: more than MAX_DESTINATIONS recipients
+SVC_GENERIC: Final = "SVC0001"  # 415 wrong Content-Type, 413 body too large, 404 unknown path
+SVC_INVALID: Final = "SVC0002"  # 400 malformed XML / missing field / sender mismatch / bad content
+SVC_ADDRESS: Final = "SVC0004"  # 400 a destinationAddress that is not tel:+digits / sip:+digits@
+HTTP_AUTH: Final = 401
+HTTP_POLICY: Final = 403
+HTTP_INVALID: Final = 400
+HTTP_CONTENT_TYPE: Final = 415
+HTTP_TOO_LARGE: Final = 413
+
+# [I] DeliveryImpossible description for a number that cannot receive 5G messages (§1.3 says
+# "app error code (SVCxxxx)"; the number is ours).
+DESC_NOT_CAPABLE: Final = "SVC0004"
+
+# [I] The reference documents no MaaP->CSP auth for CMCC. Notifications and uplinks therefore
+# carry the same Basic scheme as downlinks (§1.8) with the chatbot's appId/password and a fresh
+# Date header, so a CSP can verify them with the code it already has.
+NOTIFY_AUTH_SAME_AS_DOWNLINK: Final = True
+
+# [I] With no reportRequest at all, the simulator reports Delivered, Displayed and Failed
+# (Failed so that the CSP learns of a DeliveryImpossible); "Sent" only when asked for.
+DEFAULT_REPORTS: Final = frozenset({"Delivered", "Displayed", "Failed"})
+
+# [I] "Sent" reports go out right after acceptance; SMS conversions report DeliveredToNetwork
+# when Delivered or SMS was asked for and never report Displayed (SMS has no read receipt).
+SENT_DELAY_MS: Final = 0.0
+
+# [I] IMS domain used for SIP-form user addresses (§1.4 shows bj./zj. prefixes).
+IMS_DOMAIN: Final = "bj.ims.mnc000.mcc460.3gppnetwork.org"
+
+# [I] Uplink dateTime is xsd:dateTime in UTC with a Z suffix.
+# [I] Uplink conversationID follows the replied-to downlink; contributionID is fresh and
+# inReplyToContributionID carries the downlink's contributionID.
+
+# [I] nginx-style page for injected 5xx; the reference says nginx pages were seen on test beds (§6.15).
+NGINX_REASONS: Final = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
+BURST_STATUSES: Final = (500, 502, 503)
+
+# [I] Body and parsing limits of the simulated MaaP.
+MAX_BODY_BYTES: Final = 8 * 1024 * 1024

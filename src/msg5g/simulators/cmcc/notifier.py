@@ -1,0 +1,206 @@
+"""MaaP -> CSP HTTP: delivery notifications through a queue and a sender pool, uplinks directly.
+
+One aiohttp session (bounded connector) is shared by everything. Status reports for one recipient
+form a chain: the next status is only scheduled once the previous one was sent or given up, so
+Delivered cannot overtake Displayed unless the `out_of_order` fault asks for it. Delays and
+retry backoffs are loop timers, not sleeping tasks, so thousands of pending reports cost little.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from .settings import SimulatorSettings
+from .state import AccountEntry, MessageRecord, Notification, SimState
+from .wire import basic_authorization, build_delivery_notification, http_date_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Step:
+    status: str
+    description: str | None
+    delay_s: float
+
+
+@dataclass(slots=True)
+class Chain:
+    """The status reports still owed to one recipient of one message."""
+
+    record: MessageRecord
+    address: str
+    steps: list[Step]
+    copies: int = 1
+    # Chains from before a /_sim/reset are dropped instead of reporting into the new run.
+    generation: int = 0
+    index: int = 0
+    copy: int = 0
+    attempt: int = 0
+
+
+class Notifier:
+    def __init__(self, settings: SimulatorSettings, state: SimState) -> None:
+        self.settings = settings
+        self.state = state
+        self._session: aiohttp.ClientSession | None = None
+        self._queue: asyncio.Queue[Chain] = asyncio.Queue(maxsize=settings.notify_queue_size)
+        self._workers: list[asyncio.Task[None]] = []
+        self._overflow: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = True
+        self._give_ups = 0
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        connector = aiohttp.TCPConnector(limit=self.settings.notify_connection_limit, ttl_dns_cache=300)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.settings.notify_timeout_seconds),
+        )
+        self._closed = False
+        self._workers = [
+            asyncio.create_task(self._worker(), name=f"cmcc-notifier-{i}")
+            for i in range(max(1, self.settings.notify_workers))
+        ]
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in [*self._workers, *self._overflow]:
+            task.cancel()
+        await asyncio.gather(*self._workers, *self._overflow, return_exceptions=True)
+        self._workers.clear()
+        self._overflow.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    # -- scheduling --
+
+    def start_chain(self, chain: Chain) -> None:
+        self._schedule(chain, chain.steps[0].delay_s)
+
+    def _schedule(self, chain: Chain, delay_s: float) -> None:
+        if self._closed or self._loop is None:
+            return
+        if delay_s <= 0:
+            self._enqueue(chain)
+        else:
+            self._loop.call_later(delay_s, self._enqueue, chain)
+
+    def _enqueue(self, chain: Chain) -> None:
+        if self._closed:
+            return
+        try:
+            self._queue.put_nowait(chain)
+        except asyncio.QueueFull:
+            # Backpressure without dropping: park the chain on a task until a sender frees room.
+            task = asyncio.ensure_future(self._queue.put(chain))
+            self._overflow.add(task)
+            task.add_done_callback(self._overflow.discard)
+
+    async def _worker(self) -> None:
+        while True:
+            chain = await self._queue.get()
+            try:
+                await self._send_step(chain)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug must not kill the sender pool
+                log.exception("notification chain failed")
+
+    async def _send_step(self, chain: Chain) -> None:
+        if chain.generation != self.state.generation:
+            return
+        record = chain.record
+        step = chain.steps[chain.index]
+        entry = self.state.accounts.get(record.chatbot_id)
+        if entry is None:
+            self._finish_step(chain, ok=False, http_status=None)
+            return
+        body = build_delivery_notification(
+            chain.address, record.message_id, step.status, step.description, record.link or None
+        )
+        url = f"{entry.account.notify_url.rstrip('/')}/DeliveryInfoNotification/{record.chatbot_id}"
+        status, _error = await self.post(url, entry, body)
+        chain.attempt += 1
+        ok = status is not None and 200 <= status < 300
+        if not ok and chain.attempt <= self.settings.notify_retries:
+            self.state.stats.notification_retries += 1
+            backoff = self.settings.notify_backoff_ms / 1000.0 * (2 ** (chain.attempt - 1))
+            self._schedule(chain, backoff)
+            return
+        self._finish_step(chain, ok=ok, http_status=status)
+
+    def _finish_step(self, chain: Chain, *, ok: bool, http_status: int | None) -> None:
+        step = chain.steps[chain.index]
+        stats = self.state.stats
+        chain.record.notifications.append(
+            Notification(chain.address, step.status, step.description, ok, http_status, chain.attempt, time.time())
+        )
+        if ok:
+            stats.notifications_sent += 1
+        else:
+            stats.notifications_failed += 1
+            self._give_ups += 1
+            # A dead CSP would otherwise flood the log at benchmark rates.
+            level = logging.WARNING if self._give_ups % 1000 == 1 else logging.DEBUG
+            log.log(
+                level,
+                "gave up on %s for %s (HTTP %s), %d give-ups so far",
+                step.status,
+                chain.record.message_id,
+                http_status,
+                self._give_ups,
+            )
+        chain.attempt = 0
+        chain.copy += 1
+        if chain.copy < chain.copies:
+            self._enqueue(chain)
+            return
+        chain.copy = 0
+        chain.index += 1
+        if chain.index < len(chain.steps):
+            self._schedule(chain, chain.steps[chain.index].delay_s)
+
+    # -- HTTP --
+
+    async def post(self, url: str, entry: AccountEntry, body: bytes) -> tuple[int | None, str | None]:
+        """One signed POST; returns (HTTP status, None) or (None, connection error text)."""
+        if self._session is None:
+            return None, "notifier is not running"
+        date = http_date_now()
+        headers = {
+            # [I] same Basic scheme as downlinks (§1.8); see constants.NOTIFY_AUTH_SAME_AS_DOWNLINK.
+            "Authorization": basic_authorization(entry.account.app_id, entry.token, date),
+            "Date": date,
+            "Content-Type": "application/xml",
+        }
+        try:
+            async with self._session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                return response.status, None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+
+    async def post_with_retries(self, url: str, entry: AccountEntry, body: bytes) -> tuple[int | None, str | None, int]:
+        """Signed POST with the notification retry policy; returns (status, error, attempts)."""
+        attempts = 0
+        while True:
+            status, error = await self.post(url, entry, body)
+            attempts += 1
+            if status is not None and 200 <= status < 300:
+                return status, None, attempts
+            if attempts > self.settings.notify_retries:
+                return status, error, attempts
+            self.state.stats.notification_retries += 1
+            await asyncio.sleep(self.settings.notify_backoff_ms / 1000.0 * (2 ** (attempts - 1)))

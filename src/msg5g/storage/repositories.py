@@ -1,0 +1,275 @@
+"""Repositories: every query the platform runs.
+
+Tenant-owned repositories take the tenant id in their constructor and apply it to every statement
+in one place (`_where_tenant`), so no caller can forget it; a second tenant's id never reads or
+changes the first tenant's rows. `PlatformRepository` holds the few deliberately cross-tenant
+lookups (credentials, channels, the carrier chatbot index), each resolving *to* a tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msg5g.storage.tables import (
+    AdminUser,
+    ApiKey,
+    Business,
+    CallbackDelivery,
+    CarrierChatbotIndex,
+    Channel,
+    Chatbot,
+    DeliveryAttempt,
+    InboundMessageRow,
+    Message,
+    MessageEvent,
+    Submission,
+    Tenant,
+    TenantBase,
+)
+
+RowT = TypeVar("RowT", bound=TenantBase)
+
+
+class PlatformRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, row: Tenant | ApiKey | AdminUser | Channel | CarrierChatbotIndex) -> None:
+        self.session.add(row)
+        await self.session.flush()
+
+    async def tenant(self, tenant_id: str) -> Tenant | None:
+        return await self.session.get(Tenant, tenant_id)
+
+    async def tenants(self) -> Sequence[Tenant]:
+        return (await self.session.scalars(select(Tenant).order_by(Tenant.created_at))).all()
+
+    async def api_key_by_prefix(self, prefix: str) -> ApiKey | None:
+        return await self.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+
+    async def channel(self, channel_id: str) -> Channel | None:
+        return await self.session.get(Channel, channel_id)
+
+    async def channels(self) -> Sequence[Channel]:
+        return (await self.session.scalars(select(Channel).order_by(Channel.created_at))).all()
+
+    async def chatbot_owner(self, channel_id: str, carrier_chatbot_id: str) -> CarrierChatbotIndex | None:
+        return await self.session.get(CarrierChatbotIndex, (channel_id, carrier_chatbot_id))
+
+    async def admin_user_by_email(self, email: str) -> AdminUser | None:
+        return await self.session.scalar(select(AdminUser).where(AdminUser.email == email.lower()))
+
+    async def admin_user(self, user_id: str) -> AdminUser | None:
+        return await self.session.get(AdminUser, user_id)
+
+
+class _TenantScoped:
+    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+        if not tenant_id:
+            raise ValueError("a tenant-scoped repository needs a tenant id")
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def _where_tenant(self, statement: Select[tuple[RowT]], table: type[RowT]) -> Select[tuple[RowT]]:
+        return statement.where(table.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
+
+    async def _get(self, table: type[RowT], row_id: str) -> RowT | None:
+        statement = self._where_tenant(select(table), table).where(table.id == row_id)  # type: ignore[attr-defined]
+        return await self.session.scalar(statement)
+
+    async def _add(self, row: TenantBase) -> None:
+        if row.tenant_id != self.tenant_id:  # type: ignore[attr-defined]
+            raise ValueError("row belongs to another tenant")
+        self.session.add(row)
+        await self.session.flush()
+
+
+class BusinessRepository(_TenantScoped):
+    async def add(self, business: Business) -> None:
+        await self._add(business)
+
+    async def get(self, business_id: str) -> Business | None:
+        return await self._get(Business, business_id)
+
+    async def list(self) -> Sequence[Business]:
+        return (await self.session.scalars(self._where_tenant(select(Business), Business).order_by(Business.name))).all()
+
+
+class ChatbotRepository(_TenantScoped):
+    async def add(self, chatbot: Chatbot) -> None:
+        await self._add(chatbot)
+
+    async def get(self, chatbot_id: str) -> Chatbot | None:
+        return await self._get(Chatbot, chatbot_id)
+
+    async def list(self) -> Sequence[Chatbot]:
+        return (await self.session.scalars(self._where_tenant(select(Chatbot), Chatbot).order_by(Chatbot.name))).all()
+
+
+class MessageRepository(_TenantScoped):
+    async def add_submission(self, submission: Submission, messages: list[dict[str, Any]]) -> None:
+        await self._add(submission)
+        if any(row["tenant_id"] != self.tenant_id for row in messages):
+            raise ValueError("message rows belong to another tenant")
+        # Core executemany: the bulk path (one statement, batched VALUES) for large requests.
+        await self.session.execute(insert(Message), messages)
+
+    async def submission_by_client_id(self, business_id: str, client_message_id: str) -> Submission | None:
+        statement = self._where_tenant(select(Submission), Submission).where(
+            Submission.business_id == business_id, Submission.client_message_id == client_message_id
+        )
+        return await self.session.scalar(statement)
+
+    async def submission(self, submission_id: str) -> Submission | None:
+        return await self._get(Submission, submission_id)
+
+    async def submissions(self, submission_ids: Iterable[str]) -> dict[str, Submission]:
+        statement = self._where_tenant(select(Submission), Submission).where(Submission.id.in_(set(submission_ids)))
+        return {row.id: row for row in await self.session.scalars(statement)}
+
+    async def messages_of_submission(self, submission_id: str) -> Sequence[Message]:
+        statement = self._where_tenant(select(Message), Message).where(Message.submission_id == submission_id)
+        return (await self.session.scalars(statement.order_by(Message.id))).all()
+
+    async def get(self, message_id: str) -> Message | None:
+        return await self._get(Message, message_id)
+
+    async def many(self, message_ids: Iterable[str]) -> list[Message]:
+        statement = self._where_tenant(select(Message), Message).where(Message.id.in_(list(message_ids)))
+        return list(await self.session.scalars(statement))
+
+    async def list(
+        self,
+        *,
+        limit: int,
+        before_id: str | None = None,
+        status: str | None = None,
+        business_id: str | None = None,
+        recipient: str | None = None,
+        chatbot_id: str | None = None,
+    ) -> Sequence[Message]:
+        statement = self._where_tenant(select(Message), Message)
+        if before_id:
+            statement = statement.where(Message.id < before_id)
+        if status:
+            statement = statement.where(Message.status == status)
+        if business_id:
+            statement = statement.where(Message.business_id == business_id)
+        if recipient:
+            statement = statement.where(Message.recipient == recipient)
+        if chatbot_id:
+            statement = statement.where(Message.chatbot_id == chatbot_id)
+        return (await self.session.scalars(statement.order_by(Message.id.desc()).limit(limit))).all()
+
+    async def count_by_status(self) -> dict[str, int]:
+        statement = (
+            select(Message.status, func.count())
+            .where(Message.tenant_id == self.tenant_id)
+            .group_by(Message.status)
+        )
+        return {status: count for status, count in (await self.session.execute(statement)).all()}
+
+    async def set_status(self, message_ids: Sequence[str], status: str, reason: str | None, at: datetime) -> None:
+        if not message_ids:
+            return
+        await self.session.execute(
+            update(Message)
+            .where(Message.tenant_id == self.tenant_id, Message.id.in_(list(message_ids)))
+            .values(status=status, status_reason=reason, updated_at=at)
+        )
+
+    async def add_events(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        if any(row["tenant_id"] != self.tenant_id for row in events):
+            raise ValueError("event rows belong to another tenant")
+        await self.session.execute(insert(MessageEvent), events)
+
+    async def events(self, message_id: str) -> Sequence[MessageEvent]:
+        statement = select(MessageEvent).where(
+            MessageEvent.tenant_id == self.tenant_id, MessageEvent.message_id == message_id
+        )
+        return (await self.session.scalars(statement.order_by(MessageEvent.id))).all()
+
+    async def attempts(self, message_ids: Iterable[str]) -> list[DeliveryAttempt]:
+        statement = self._where_tenant(select(DeliveryAttempt), DeliveryAttempt).where(
+            DeliveryAttempt.message_id.in_(list(message_ids))
+        )
+        return list(await self.session.scalars(statement.order_by(DeliveryAttempt.created_at)))
+
+    async def add_attempts(self, attempts: list[DeliveryAttempt]) -> None:
+        for attempt in attempts:
+            if attempt.tenant_id != self.tenant_id:
+                raise ValueError("attempt belongs to another tenant")
+        self.session.add_all(attempts)
+        await self.session.flush()
+
+    async def update_attempts(self, rows: list[dict[str, Any]]) -> None:
+        """Bulk update by primary key; each row has `id` and the columns to set."""
+        if not rows:
+            return
+        await self.session.execute(
+            update(DeliveryAttempt).where(DeliveryAttempt.tenant_id == self.tenant_id),
+            rows,
+            execution_options={"synchronize_session": None},
+        )
+
+    async def attempt_by_carrier_id(self, chatbot_id: str, carrier_message_id: str) -> DeliveryAttempt | None:
+        statement = self._where_tenant(select(DeliveryAttempt), DeliveryAttempt).where(
+            DeliveryAttempt.chatbot_id == chatbot_id, DeliveryAttempt.carrier_message_id == carrier_message_id
+        )
+        return await self.session.scalar(statement.order_by(DeliveryAttempt.created_at.desc()).limit(1))
+
+
+class InboundRepository(_TenantScoped):
+    async def add(self, row: InboundMessageRow) -> None:
+        await self._add(row)
+
+    async def by_carrier_id(self, chatbot_id: str, carrier_message_id: str) -> InboundMessageRow | None:
+        statement = self._where_tenant(select(InboundMessageRow), InboundMessageRow).where(
+            InboundMessageRow.chatbot_id == chatbot_id, InboundMessageRow.carrier_message_id == carrier_message_id
+        )
+        return await self.session.scalar(statement)
+
+    async def get(self, inbound_id: str) -> InboundMessageRow | None:
+        return await self._get(InboundMessageRow, inbound_id)
+
+    async def list(self, *, limit: int, business_id: str | None = None) -> Sequence[InboundMessageRow]:
+        statement = self._where_tenant(select(InboundMessageRow), InboundMessageRow)
+        if business_id:
+            statement = statement.where(InboundMessageRow.business_id == business_id)
+        return (await self.session.scalars(statement.order_by(InboundMessageRow.received_at.desc()).limit(limit))).all()
+
+
+class CallbackRepository(_TenantScoped):
+    async def add_many(self, rows: list[CallbackDelivery]) -> None:
+        for row in rows:
+            if row.tenant_id != self.tenant_id:
+                raise ValueError("callback belongs to another tenant")
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    async def get(self, delivery_id: str) -> CallbackDelivery | None:
+        return await self._get(CallbackDelivery, delivery_id)
+
+    async def list(self, *, limit: int, state: str | None = None) -> Sequence[CallbackDelivery]:
+        statement = self._where_tenant(select(CallbackDelivery), CallbackDelivery)
+        if state:
+            statement = statement.where(CallbackDelivery.state == state)
+        return (await self.session.scalars(statement.order_by(CallbackDelivery.created_at.desc()).limit(limit))).all()
+
+    async def record_attempt(
+        self, delivery_id: str, *, state: str, attempts: int, last_status: int | None, last_error: str | None,
+        delivered_at: datetime | None,
+    ) -> None:
+        await self.session.execute(
+            update(CallbackDelivery)
+            .where(CallbackDelivery.tenant_id == self.tenant_id, CallbackDelivery.id == delivery_id)
+            .values(state=state, attempts=attempts, last_status=last_status, last_error=last_error,
+                    delivered_at=delivered_at)
+        )

@@ -1,0 +1,244 @@
+"""ORM tables.
+
+Platform-wide tables (tenants and their credentials index, channels, the queue) and tenant-owned
+tables (everything a tenant's traffic produces) live on two separate metadata objects, so that a
+later isolation option can put one tenant's tables in a schema or database of its own. Tenant-owned
+tables therefore carry no foreign keys into platform tables, and every one has `tenant_id`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Id = String(36)
+Timestamp = DateTime(timezone=True)
+# SQLite needs INTEGER PRIMARY KEY for autoincrement; PostgreSQL gets a BIGINT identity.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class PlatformBase(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: Timestamp}
+
+
+class TenantBase(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: Timestamp}
+
+
+# ---- platform-wide -----------------------------------------------------------------------------
+
+
+class Tenant(PlatformBase):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class ApiKey(PlatformBase):
+    """The credential index: resolved before the tenant is known, so it is platform-wide."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id, index=True)
+    business_id: Mapped[str] = mapped_column(Id)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AdminUser(PlatformBase):
+    __tablename__ = "admin_users"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(Id, index=True)  # None: platform admin
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Channel(PlatformBase):
+    """A carrier endpoint plus the CSP's own credentials for it."""
+
+    __tablename__ = "channels"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str] = mapped_column(String(500))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class CarrierChatbotIndex(PlatformBase):
+    """Which tenant's chatbot a carrier callback for (channel, carrier chatbot id) belongs to."""
+
+    __tablename__ = "carrier_chatbot_index"
+    channel_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    carrier_chatbot_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    chatbot_id: Mapped[str] = mapped_column(Id)
+
+
+class QueueEntry(PlatformBase):
+    """The durable embedded queue, which is also the transactional outbox.
+
+    Times are epoch seconds (float) so claims compare numbers, not timestamp strings, on SQLite.
+    """
+
+    __tablename__ = "queue_entries"
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    tenant_id: Mapped[str | None] = mapped_column(Id)
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(10), default="ready")  # ready | dead
+    not_before: Mapped[float] = mapped_column(Float)
+    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_queue_claim", "topic", "state", "priority", "not_before"),)
+
+
+# ---- tenant-owned ------------------------------------------------------------------------------
+
+
+class Business(TenantBase):
+    __tablename__ = "businesses"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    traffic_class: Mapped[str] = mapped_column(String(30))
+    callback_url: Mapped[str | None] = mapped_column(String(1000))
+    callback_secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class Chatbot(TenantBase):
+    __tablename__ = "chatbots"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id, index=True)
+    channel_id: Mapped[str] = mapped_column(Id)
+    business_id: Mapped[str] = mapped_column(Id)  # receives this chatbot's uplinks
+    name: Mapped[str] = mapped_column(String(200))
+    carrier_chatbot_id: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(300))
+    # Encryption at rest arrives with the chatbots issue; until then these are plain JSON.
+    credentials: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class Submission(TenantBase):
+    """One accepted send request: the content once, however many recipients it has."""
+
+    __tablename__ = "submissions"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    business_id: Mapped[str] = mapped_column(Id)
+    chatbot_id: Mapped[str] = mapped_column(Id)
+    content: Mapped[dict[str, Any]]
+    fallback_text: Mapped[str | None] = mapped_column(Text)
+    traffic_class: Mapped[str] = mapped_column(String(30))
+    client_message_id: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    callback_url: Mapped[str | None] = mapped_column(String(1000))
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("tenant_id", "business_id", "client_message_id", name="uq_submission_client_id"),)
+
+
+class Message(TenantBase):
+    __tablename__ = "messages"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    submission_id: Mapped[str] = mapped_column(Id, index=True)
+    business_id: Mapped[str] = mapped_column(Id)
+    chatbot_id: Mapped[str] = mapped_column(Id)
+    recipient: Mapped[str] = mapped_column(String(20))
+    traffic_class: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_messages_tenant_created", "tenant_id", "created_at"),)
+
+
+class DeliveryAttempt(TenantBase):
+    __tablename__ = "delivery_attempts"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    message_id: Mapped[str] = mapped_column(Id, index=True)
+    channel_id: Mapped[str] = mapped_column(Id)
+    chatbot_id: Mapped[str] = mapped_column(Id)
+    carrier_message_id: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[str | None] = mapped_column(String(100))
+    error_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_attempts_carrier_id", "chatbot_id", "carrier_message_id"),)
+
+
+class MessageEvent(TenantBase):
+    """The status history shown to callers; `accepted` is the message's created_at."""
+
+    __tablename__ = "message_events"
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    message_id: Mapped[str] = mapped_column(Id, index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    carrier_status: Mapped[str | None] = mapped_column(String(60))
+    occurred_at: Mapped[datetime]
+
+
+class InboundMessageRow(TenantBase):
+    __tablename__ = "inbound_messages"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    chatbot_id: Mapped[str] = mapped_column(Id)
+    business_id: Mapped[str] = mapped_column(Id)
+    sender: Mapped[str] = mapped_column(String(20))
+    carrier_message_id: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))
+    content: Mapped[dict[str, Any]]
+    conversation_id: Mapped[str | None] = mapped_column(String(100))
+    in_reply_to: Mapped[str | None] = mapped_column(String(100))
+    received_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("chatbot_id", "carrier_message_id", name="uq_inbound_carrier_id"),
+        Index("ix_inbound_tenant_received", "tenant_id", "received_at"),
+    )
+
+
+class CallbackDelivery(TenantBase):
+    __tablename__ = "callback_deliveries"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    business_id: Mapped[str] = mapped_column(Id)
+    url: Mapped[str] = mapped_column(String(1000))
+    event_type: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(20))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_callbacks_tenant_created", "tenant_id", "created_at"),)
+
+
+ALL_METADATA = (PlatformBase.metadata, TenantBase.metadata)
