@@ -1,0 +1,55 @@
+# msg5g: `make run` starts the platform with its carrier simulator; `make test` runs lint and the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help install run test lint fmt bench bench-accept bench-e2e bench-latency browser clean
+
+help:
+	@echo "make run     set up everything, seed the demo tenant and start the platform on http://127.0.0.1:8000"
+	@echo "make test    lint (ruff, mypy, import-linter) then the whole test suite"
+	@echo "make bench   all benchmarks (BENCH_N=20000 recipients by default); bench-accept, bench-e2e, bench-latency"
+	@echo "make lint    ruff, mypy and the layer contracts only"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/msg5g dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix src tests bench
+
+# Debian's chromium for the Playwright test (Playwright's own browser download cannot work here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+		echo "chromium could not be installed: the browser test will be skipped"
+
+test: $(STAMP) lint browser
+	$(BIN)/pytest -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$status
+
+BENCH_N ?= 20000
+bench: bench-accept bench-e2e bench-latency
+
+bench-accept: $(STAMP)
+	$(BIN)/python -m bench.accept --recipients $(BENCH_N)
+
+bench-e2e: $(STAMP)
+	$(BIN)/python -m bench.end_to_end --recipients $(BENCH_N)
+
+bench-latency: $(STAMP)
+	$(BIN)/python -m bench.latency --rate 500 --seconds 10
+
+clean:
+	rm -rf var .mypy_cache .ruff_cache
