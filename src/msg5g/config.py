@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_base_url: str = ""  # how carriers reach our webhooks; defaults to http://host:port
-    secret_key: str = "dev-insecure-secret-change-me"
+    secret_key: str = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside env=dev
     run_workers: bool = True
     send_concurrency: int = Field(default=128, ge=1)
     send_batch_size: int = Field(default=100, ge=1, le=1000)

@@ -144,7 +144,7 @@ def parse_suggestion_response(document: JSON) -> UplinkSuggestionResponse:
             tapped = response[response_type]
             postback = tapped.get("postback") or {}
             return UplinkSuggestionResponse(
-                response_type=response_type,  # type: ignore[arg-type]
+                response_type=response_type,
                 text=tapped.get("displayText"),
                 postback_data=postback.get("data") if isinstance(postback, dict) else None,
             )

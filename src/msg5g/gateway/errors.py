@@ -71,7 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "value_error"}
         if first.get("type") == "json_invalid":
             return error_response(400, "malformed_json", "the body is not valid JSON")
-        message = first.get("msg", "invalid request")
+        message = str(first.get("msg", "invalid request"))
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
         return error_response(422, "invalid_request", message, _field(tuple(first.get("loc", ()))))

@@ -68,5 +68,6 @@ class Queue(Protocol):
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 300.0) -> float:
     """Exponential backoff with jitter: ~base * 2^(attempt-1), spread over [50%, 100%]."""
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-    return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
+    ceiling: float = min(cap, base * (2.0 ** max(0, attempt - 1)))
+    jitter: float = random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
+    return ceiling * jitter

@@ -7,6 +7,7 @@ visibility timeout passes, and is tried again. Handlers are therefore written to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import defaultdict
 
@@ -52,10 +53,8 @@ class SqlQueue:
 
     async def wait(self, topic: str, timeout: float) -> None:
         event = self._wakeups[topic]
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
         event.clear()
 
     async def claim(self, topic: str, limit: int) -> list[Job]:

@@ -81,7 +81,9 @@ class CallbackOutbox:
             "received_at": inbound.received_at.isoformat(),
         })])
 
-    def _row(self, tenant_id: str, business_id: str, url: str, event_type: str, data: dict[str, Any]) -> CallbackDelivery:
+    def _row(
+        self, tenant_id: str, business_id: str, url: str, event_type: str, data: dict[str, Any]
+    ) -> CallbackDelivery:
         event_id = new_id()
         now = utcnow()
         return CallbackDelivery(

@@ -129,7 +129,8 @@ class CarrierWebhooks:
             for report in item.parsed.statuses:
                 attempt = await repo.attempt_by_carrier_id(item.chatbot.account.chatbot_id, report.carrier_message_id)
                 if attempt is None:
-                    log.warning("status for an unknown message", extra={"carrier_message_id": report.carrier_message_id})
+                    log.warning("status for an unknown message",
+                                extra={"carrier_message_id": report.carrier_message_id})
                     continue
                 changes.append(StatusChange(attempt.message_id, report.status, report.occurred_at or now,
                                             report.reason, carrier_status=report.raw_status))
@@ -139,7 +140,8 @@ class CarrierWebhooks:
                     if _attempt_rank(state) > _attempt_rank(AttemptState(str(current))):
                         attempt_updates[attempt.id] = {"id": attempt.id, "state": state.value, "updated_at": now}
         await repo.update_attempts(list(attempt_updates.values()))
-        await apply_status_changes(session, tenant_id, changes, self._callbacks, channel_type=items[0].chatbot.endpoint.type)
+        await apply_status_changes(session, tenant_id, changes, self._callbacks,
+                                   channel_type=items[0].chatbot.endpoint.type)
 
     async def _store_inbound(
         self, session: AsyncSession, tenant_id: str, chatbot: ResolvedChatbot, inbound: InboundMessage

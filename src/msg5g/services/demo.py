@@ -41,7 +41,7 @@ async def seed_demo(services: Services, *, simulator_url: str, state_file: Path)
         await provisioning.create_channel("cmcc", "China Mobile (simulated)", simulator_url, channel_id=DEMO_CHANNEL_ID)
     business_id, secret = await provisioning.create_business(DEMO_TENANT_ID, "Loan reminders 贷款提醒",
                                                              TrafficClass.NOTIFICATION)
-    carrier_password = "demo-carrier-password"
+    carrier_password = "demo-carrier-password"  # noqa: S105 - the simulator's demo account
     chatbot_id = await provisioning.create_chatbot(
         DEMO_TENANT_ID, channel_id=DEMO_CHANNEL_ID, business_id=business_id, name="Demo bot 演示机器人",
         carrier_chatbot_id=DEMO_CARRIER_CHATBOT_ID,
@@ -49,7 +49,7 @@ async def seed_demo(services: Services, *, simulator_url: str, state_file: Path)
         credentials={"app_id": DEMO_APP_ID, "password": carrier_password},
     )
     _, api_key = await services.api_keys.create(DEMO_TENANT_ID, business_id, "demo key")
-    admin_password = "demo-admin-password"
+    admin_password = "demo-admin-password"  # noqa: S105 - printed by `make run` for the demo
     await services.admins.create(DEMO_ADMIN_EMAIL, admin_password, tenant_id=DEMO_TENANT_ID, display_name="Demo admin")
     account = DemoAccount(
         tenant_id=DEMO_TENANT_ID, business_id=business_id, chatbot_id=chatbot_id, channel_id=DEMO_CHANNEL_ID,

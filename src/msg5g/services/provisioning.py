@@ -41,7 +41,9 @@ class Provisioning:
             ))
         return business_id, secret
 
-    async def create_channel(self, channel_type: str, name: str, base_url: str, *, channel_id: str | None = None) -> str:
+    async def create_channel(
+        self, channel_type: str, name: str, base_url: str, *, channel_id: str | None = None
+    ) -> str:
         self._ctx.registry.adapter_type(channel_type)  # refuses an unknown type
         channel_id = channel_id or new_id()
         async with self._ctx.db.transaction() as session:
@@ -74,8 +76,8 @@ class Provisioning:
 
     async def chatbots(self, tenant_id: str) -> list[tuple[str, str]]:
         async with self._ctx.db.reader() as session:
-            return [(c.id, c.name) for c in await ChatbotRepository(session, tenant_id).list()]
+            return [(c.id, c.name) for c in await ChatbotRepository(session, tenant_id).all()]
 
     async def businesses(self, tenant_id: str) -> list[tuple[str, str]]:
         async with self._ctx.db.reader() as session:
-            return [(b.id, b.name) for b in await BusinessRepository(session, tenant_id).list()]
+            return [(b.id, b.name) for b in await BusinessRepository(session, tenant_id).all()]

@@ -55,7 +55,7 @@ class Queries:
         business_id: str | None = None, recipient: str | None = None, chatbot_id: str | None = None,
     ) -> MessagePage:
         async with self._ctx.db.reader() as session:
-            rows = await MessageRepository(session, tenant_id).list(
+            rows = await MessageRepository(session, tenant_id).page(
                 limit=limit + 1, before_id=before, status=status.value if status else None,
                 business_id=business_id, recipient=recipient, chatbot_id=chatbot_id,
             )
@@ -73,18 +73,20 @@ class Queries:
 
     async def inbound(self, tenant_id: str, *, limit: int = 50, business_id: str | None = None) -> InboundPage:
         async with self._ctx.db.reader() as session:
-            rows = await InboundRepository(session, tenant_id).list(limit=limit, business_id=business_id)
+            rows = await InboundRepository(session, tenant_id).recent(limit=limit, business_id=business_id)
         return InboundPage(data=[InboundView(
             id=r.id, chatbot_id=r.chatbot_id, business_id=r.business_id, sender=r.sender, kind=r.kind,
             content=r.content, carrier_message_id=r.carrier_message_id, conversation_id=r.conversation_id,
             in_reply_to=r.in_reply_to, received_at=as_utc(r.received_at),
         ) for r in rows])
 
-    async def callbacks(self, tenant_id: str, *, limit: int = 50, state: str | None = None) -> list[CallbackDeliveryView]:
+    async def callbacks(
+        self, tenant_id: str, *, limit: int = 50, state: str | None = None
+    ) -> list[CallbackDeliveryView]:
         async with self._ctx.db.reader() as session:
-            rows = await CallbackRepository(session, tenant_id).list(limit=limit, state=state)
+            rows = await CallbackRepository(session, tenant_id).recent(limit=limit, state=state)
         return [CallbackDeliveryView(
-            id=r.id, event_type=r.event_type, url=r.url, state=r.state,  # type: ignore[arg-type]
+            id=r.id, event_type=r.event_type, url=r.url, state=r.state,
             attempts=r.attempts, last_status=r.last_status, last_error=r.last_error,
             created_at=as_utc(r.created_at), delivered_at=as_utc(r.delivered_at) if r.delivered_at else None,
         ) for r in rows]

@@ -26,7 +26,9 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"v1={mac.hexdigest()}"
 
 
-def signed_headers(secret: str, body: bytes, event_id: str, event_type: str, now: float | None = None) -> dict[str, str]:
+def signed_headers(
+    secret: str, body: bytes, event_id: str, event_type: str, now: float | None = None
+) -> dict[str, str]:
     timestamp = int(now if now is not None else time.time())
     return {
         "Content-Type": "application/json",

@@ -98,11 +98,11 @@ async def _submit_once(
                         "client_message_id was used before for a different request",
                         code="idempotency_conflict", field="client_message_id",
                     )
-                rows = await messages.messages_of_submission(earlier.id)
+                earlier_messages = await messages.messages_of_submission(earlier.id)
                 return SendResponse(
                     submission_id=earlier.id, client_message_id=earlier.client_message_id, replayed=True,
                     messages=[AcceptedMessage(id=m.id, recipient=m.recipient, status=MessageStatus(m.status))
-                              for m in rows],
+                              for m in earlier_messages],
                 )
         business = await BusinessRepository(session, access.tenant_id).get(access.business_id)
         if business is None:

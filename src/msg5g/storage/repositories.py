@@ -75,12 +75,13 @@ class _TenantScoped:
         self.session = session
         self.tenant_id = tenant_id
 
-    def _where_tenant(self, statement: Select[tuple[RowT]], table: type[RowT]) -> Select[tuple[RowT]]:
+    def _where_tenant(self, statement: Select[RowT], table: type[RowT]) -> Select[RowT]:
         return statement.where(table.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
 
     async def _get(self, table: type[RowT], row_id: str) -> RowT | None:
         statement = self._where_tenant(select(table), table).where(table.id == row_id)  # type: ignore[attr-defined]
-        return await self.session.scalar(statement)
+        row: RowT | None = await self.session.scalar(statement)
+        return row
 
     async def _add(self, row: TenantBase) -> None:
         if row.tenant_id != self.tenant_id:  # type: ignore[attr-defined]
@@ -96,8 +97,9 @@ class BusinessRepository(_TenantScoped):
     async def get(self, business_id: str) -> Business | None:
         return await self._get(Business, business_id)
 
-    async def list(self) -> Sequence[Business]:
-        return (await self.session.scalars(self._where_tenant(select(Business), Business).order_by(Business.name))).all()
+    async def all(self) -> Sequence[Business]:
+        statement = self._where_tenant(select(Business), Business).order_by(Business.name)
+        return (await self.session.scalars(statement)).all()
 
 
 class ChatbotRepository(_TenantScoped):
@@ -107,7 +109,7 @@ class ChatbotRepository(_TenantScoped):
     async def get(self, chatbot_id: str) -> Chatbot | None:
         return await self._get(Chatbot, chatbot_id)
 
-    async def list(self) -> Sequence[Chatbot]:
+    async def all(self) -> Sequence[Chatbot]:
         return (await self.session.scalars(self._where_tenant(select(Chatbot), Chatbot).order_by(Chatbot.name))).all()
 
 
@@ -143,7 +145,7 @@ class MessageRepository(_TenantScoped):
         statement = self._where_tenant(select(Message), Message).where(Message.id.in_(list(message_ids)))
         return list(await self.session.scalars(statement))
 
-    async def list(
+    async def page(
         self,
         *,
         limit: int,
@@ -239,7 +241,7 @@ class InboundRepository(_TenantScoped):
     async def get(self, inbound_id: str) -> InboundMessageRow | None:
         return await self._get(InboundMessageRow, inbound_id)
 
-    async def list(self, *, limit: int, business_id: str | None = None) -> Sequence[InboundMessageRow]:
+    async def recent(self, *, limit: int, business_id: str | None = None) -> Sequence[InboundMessageRow]:
         statement = self._where_tenant(select(InboundMessageRow), InboundMessageRow)
         if business_id:
             statement = statement.where(InboundMessageRow.business_id == business_id)
@@ -257,7 +259,7 @@ class CallbackRepository(_TenantScoped):
     async def get(self, delivery_id: str) -> CallbackDelivery | None:
         return await self._get(CallbackDelivery, delivery_id)
 
-    async def list(self, *, limit: int, state: str | None = None) -> Sequence[CallbackDelivery]:
+    async def recent(self, *, limit: int, state: str | None = None) -> Sequence[CallbackDelivery]:
         statement = self._where_tenant(select(CallbackDelivery), CallbackDelivery)
         if state:
             statement = statement.where(CallbackDelivery.state == state)

@@ -9,7 +9,7 @@ tables therefore carry no foreign keys into platform tables, and every one has `
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -21,11 +21,11 @@ AutoId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class PlatformBase(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, datetime: Timestamp}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: Timestamp}
 
 
 class TenantBase(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, datetime: Timestamp}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: Timestamp}
 
 
 # ---- platform-wide -----------------------------------------------------------------------------
@@ -151,7 +151,9 @@ class Submission(TenantBase):
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
-    __table_args__ = (UniqueConstraint("tenant_id", "business_id", "client_message_id", name="uq_submission_client_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "business_id", "client_message_id", name="uq_submission_client_id"),
+    )
 
 
 class Message(TenantBase):

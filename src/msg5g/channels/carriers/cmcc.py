@@ -312,7 +312,7 @@ def _multipart(parts: list[tuple[str, str, str]]) -> str:
 
 def _file_descriptor(file: MediaFile, thumbnail: MediaFile | None) -> str:
     """§2.4: the FT-HTTP file descriptor, thumbnail first."""
-    root = etree.Element(etree.QName(FT_NS, "file"), nsmap={None: FT_NS})
+    root = etree.Element(etree.QName(FT_NS, "file"), nsmap={None: FT_NS})  # type: ignore[dict-item]
     for role, media in (("thumbnail", thumbnail), ("file", file)):
         if media is None:
             continue
@@ -471,7 +471,7 @@ def _parse_file_descriptor(body: str) -> UplinkFile:
             continue
         url = data.get("url", "")
         files[info.get("type", "file")] = MediaFile(
-            url=url,  # type: ignore[arg-type]
+            url=url,
             content_type=_text(info, "content-type") or "application/octet-stream",
             size=int(_text(info, "file-size") or 0),
             name=_text(info, "file-name") or urlparse(url).path.rsplit("/", 1)[-1] or None,

@@ -47,7 +47,8 @@ async def send_message(body: SendRequest, access: AccessDep, services: ServicesD
 MessageId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@router.get("/messages/{message_id}", response_model=MessageView, responses=_errors, summary="A message and its history")
+@router.get("/messages/{message_id}", response_model=MessageView, responses=_errors,
+            summary="A message and its history")
 async def get_message(message_id: MessageId, access: AccessDep, services: ServicesDep) -> MessageView:
     return await services.queries.message(access.tenant_id, message_id, business_id=access.business_id)
 
