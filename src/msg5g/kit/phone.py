@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
@@ -11,6 +13,15 @@ _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 class InvalidPhoneNumber(ValueError):
     """The text is not a valid mobile number."""
+
+
+# phonenumbers takes ~65 us per number, which alone would cap bulk accept near 15,000 recipients/s.
+# Its China metadata decides mobile validity by at most the first five digits of an 11-digit
+# national number ("1(?:610\\d|740[0-5])\\d{6}|1(?:[38]\\d|...)\\d{8}"), so the verdict phonenumbers
+# gives one number holds for every number sharing those five digits: we ask it once per prefix.
+_CN_MOBILE_SHAPE = re.compile(r"(?:\+86|0086|86)?(1\d{10})")
+_CN_PREFIX_DIGITS = 5
+_cn_prefix_verdicts: dict[str, bool] = {}
 
 
 def normalise_mobile(raw: str, region: str = DEFAULT_REGION) -> str:
@@ -25,6 +36,27 @@ def normalise_mobile(raw: str, region: str = DEFAULT_REGION) -> str:
         text = text[4:]
     elif text.startswith("sip:"):
         text = text[4:].split("@", 1)[0].split(";", 1)[0]
+    if region == "CN" and (shape := _CN_MOBILE_SHAPE.fullmatch(text)):
+        national = shape.group(1)
+        verdict = _cn_prefix_verdicts.get(national[:_CN_PREFIX_DIGITS])
+        if verdict is None:
+            verdict = _is_mobile(national, region)
+            _cn_prefix_verdicts[national[:_CN_PREFIX_DIGITS]] = verdict
+        if not verdict:
+            raise InvalidPhoneNumber(f"not a valid mobile number: {raw!r}")
+        return f"+86{national}"
+    return _normalise_slow(raw, text, region)
+
+
+def _is_mobile(national: str, region: str) -> bool:
+    try:
+        number = phonenumbers.parse(f"+86{national}", region)
+    except NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _MOBILE_TYPES
+
+
+def _normalise_slow(raw: str, text: str, region: str) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:

@@ -1,0 +1,63 @@
+"""Accept latency of single-recipient requests at a fixed offered rate (open loop), workers on."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import aiohttp
+
+from bench.common import load_average, percentile, start_stack
+
+
+async def run(base_url: str, api_key: str, chatbot_id: str, rate: float, seconds: float) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    headers = {"Authorization": f"Bearer {api_key}"}
+    connector = aiohttp.TCPConnector(limit=256)
+
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async def one(index: int) -> None:
+            nonlocal errors
+            body = {"chatbot_id": chatbot_id, "recipients": [f"+86139{index:08d}"],
+                    "content": {"kind": "text", "text": "验证码 123456"}}
+            started = time.perf_counter()
+            async with http.post(f"{base_url}/v1/messages", json=body, headers=headers) as response:
+                await response.read()
+                if response.status != 202:
+                    errors += 1
+                    return
+            latencies.append(time.perf_counter() - started)
+
+        tasks = []
+        total = int(rate * seconds)
+        begin = time.perf_counter()
+        for index in range(total):
+            delay = begin + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(index)))
+        await asyncio.gather(*tasks)
+    return latencies, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    stack = start_stack(workers=True)
+    try:
+        latencies, errors = asyncio.run(run(stack.base_url, stack.api_key, stack.chatbot_id, args.rate, args.seconds))
+    finally:
+        stack.stop()
+    ms = [v * 1000 for v in latencies]
+    print(f"single-recipient accept at {args.rate:.0f} requests/s for {args.seconds:.0f}s (workers sending meanwhile)")
+    print(f"  {len(ms)} accepted, {errors} errors; p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms,"
+          f" max {max(ms):.1f} ms")
+    print(f"  {load_average()}")
+
+
+if __name__ == "__main__":
+    main()
