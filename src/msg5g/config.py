@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     secret_key: str = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside env=dev
     run_workers: bool = True
     send_concurrency: int = Field(default=128, ge=1)
-    send_batch_size: int = Field(default=100, ge=1, le=1000)
+    send_batch_size: int = Field(default=200, ge=1, le=1000)
     callback_concurrency: int = Field(default=32, ge=1)
     callback_timeout_seconds: float = 5.0
     callback_replay_window_seconds: int = 300

@@ -94,7 +94,7 @@ class Platform:
         services = self.services
         settings = self.settings
         workers = [
-            Worker(services.ctx.queue, TOPIC_SEND, services.sender, concurrency=4,
+            Worker(services.ctx.queue, TOPIC_SEND, services.sender, concurrency=8,
                    max_attempts=settings.carrier_max_attempts * 4, idle_poll_seconds=0.2),
             Worker(services.ctx.queue, TOPIC_CALLBACK, services.callback_sender,
                    concurrency=settings.callback_concurrency, max_attempts=settings.callback_max_attempts + 2,

@@ -15,7 +15,8 @@ USER = "+8613900139000"
 
 
 async def _uplink(stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
-    status, answer = await stack.sim("POST", f"/_sim/handsets/{USER}/uplink", {"chatbot_id": CARRIER_CHATBOT_ID, **body})
+    status, answer = await stack.sim("POST", f"/_sim/handsets/{USER}/uplink",
+                                     {"chatbot_id": CARRIER_CHATBOT_ID, **body})
     assert status == 200, answer
     assert answer["status"] == 204, answer  # what our webhook answered the simulated carrier
     return dict(answer)

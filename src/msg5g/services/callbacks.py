@@ -39,17 +39,17 @@ class CallbackOutbox:
     def __init__(self, ctx: ServiceContext, directory: Directory) -> None:
         self._ctx = ctx
         self._directory = directory
+        self._submissions: dict[str, tuple[str | None, str | None]] = {}
 
     async def status_changed(
         self, session: AsyncSession, tenant_id: str, changes: Sequence[tuple[Message, StatusChange]]
     ) -> None:
         if not changes:
             return
-        submissions = await MessageRepository(session, tenant_id).submissions({m.submission_id for m, _ in changes})
+        overrides = await self._submission_callbacks(session, tenant_id, {m.submission_id for m, _ in changes})
         rows = []
         for message, change in changes:
-            submission = submissions.get(message.submission_id)
-            url = submission.callback_url if submission else None
+            url, client_message_id = overrides.get(message.submission_id, (None, None))
             if url is None:
                 url = (await self._directory.business_callback(tenant_id, message.business_id)).url
             if not url:
@@ -57,7 +57,7 @@ class CallbackOutbox:
             rows.append(self._row(tenant_id, message.business_id, url, EVENT_STATUS, {
                 "message_id": message.id,
                 "submission_id": message.submission_id,
-                "client_message_id": submission.client_message_id if submission else None,
+                "client_message_id": client_message_id,
                 "chatbot_id": message.chatbot_id,
                 "recipient": message.recipient,
                 "status": change.status.value,
@@ -66,6 +66,19 @@ class CallbackOutbox:
                 "occurred_at": change.at.isoformat(),
             }))
         await self._store(session, tenant_id, rows)
+
+    async def _submission_callbacks(
+        self, session: AsyncSession, tenant_id: str, submission_ids: set[str]
+    ) -> dict[str, tuple[str | None, str | None]]:
+        """(callback URL override, client_message_id) per submission; immutable, so cached."""
+        missing = submission_ids - self._submissions.keys()
+        if missing:
+            found = await MessageRepository(session, tenant_id).submissions(missing)
+            if len(self._submissions) > 50_000:
+                self._submissions.clear()
+            for submission_id, submission in found.items():
+                self._submissions[submission_id] = (submission.callback_url, submission.client_message_id)
+        return {s: self._submissions[s] for s in submission_ids if s in self._submissions}
 
     async def inbound_received(self, session: AsyncSession, tenant_id: str, inbound: InboundMessageRow) -> None:
         url = (await self._directory.business_callback(tenant_id, inbound.business_id)).url

@@ -126,8 +126,11 @@ class CarrierWebhooks:
         changes: list[StatusChange] = []
         attempt_updates: dict[str, dict[str, Any]] = {}
         for item in items:
+            chatbot_id = item.chatbot.account.chatbot_id
+            carrier_ids = {r.carrier_message_id for r in item.parsed.statuses}
+            attempts = await repo.attempts_by_carrier_ids(chatbot_id, carrier_ids)
             for report in item.parsed.statuses:
-                attempt = await repo.attempt_by_carrier_id(item.chatbot.account.chatbot_id, report.carrier_message_id)
+                attempt = attempts.get(report.carrier_message_id)
                 if attempt is None:
                     log.warning("status for an unknown message",
                                 extra={"carrier_message_id": report.carrier_message_id})

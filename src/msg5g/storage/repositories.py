@@ -221,6 +221,18 @@ class MessageRepository(_TenantScoped):
             execution_options={"synchronize_session": None},
         )
 
+    async def attempts_by_carrier_ids(
+        self, chatbot_id: str, carrier_message_ids: Iterable[str]
+    ) -> dict[str, DeliveryAttempt]:
+        """The latest attempt per carrier message id."""
+        statement = self._where_tenant(select(DeliveryAttempt), DeliveryAttempt).where(
+            DeliveryAttempt.chatbot_id == chatbot_id, DeliveryAttempt.carrier_message_id.in_(list(carrier_message_ids))
+        )
+        found: dict[str, DeliveryAttempt] = {}
+        for attempt in await self.session.scalars(statement.order_by(DeliveryAttempt.created_at)):
+            found[attempt.carrier_message_id or ""] = attempt
+        return found
+
     async def attempt_by_carrier_id(self, chatbot_id: str, carrier_message_id: str) -> DeliveryAttempt | None:
         statement = self._where_tenant(select(DeliveryAttempt), DeliveryAttempt).where(
             DeliveryAttempt.chatbot_id == chatbot_id, DeliveryAttempt.carrier_message_id == carrier_message_id
