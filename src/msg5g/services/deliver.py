@@ -14,7 +14,6 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -87,14 +86,18 @@ class Sender:
                 )
                 new_attempts.append(attempt)
             to_send.append((message, attempt))
-        if expired:
+        if new_attempts or expired:
+            # The pending attempt is committed before the carrier call: the carrier's reports can
+            # arrive before its answer does, and they are matched to this attempt.
             async with self._ctx.db.transaction() as session:
-                await apply_status_changes(session, tenant_id, expired, self._callbacks, channel_type="-")
+                await MessageRepository(session, tenant_id).add_attempts(new_attempts)
+                queued = [StatusChange(a.message_id, MessageStatus.QUEUED, now) for a in new_attempts]
+                await apply_status_changes(session, tenant_id, queued + expired, self._callbacks, channel_type="-")
         if not to_send:
             return
         outcomes = await asyncio.gather(*(self._send_one(tenant_id, m, a, submissions[m.submission_id])
                                           for m, a in to_send))
-        await self._record(tenant_id, job, list(outcomes), new_attempts, queued_at=now)
+        await self._record(tenant_id, job, list(outcomes))
 
     async def _send_one(self, tenant_id: str, message: Message, attempt: DeliveryAttempt,
                         submission: Submission) -> _Outcome:
@@ -125,16 +128,9 @@ class Sender:
             self._contents[submission.id] = content
         return content
 
-    async def _record(self, tenant_id: str, job: Job, outcomes: list[_Outcome], new_attempts: list[DeliveryAttempt],
-                      *, queued_at: datetime) -> None:
-        """One transaction per job: new attempts (`queued` as of pickup) and every carrier answer.
-
-        Writing the pending attempts before the carrier call would add a transaction per job and
-        buy nothing: a job that dies before this commit is run again and resends with the same
-        carrier messageId, which the carrier deduplicates.
-        """
+    async def _record(self, tenant_id: str, job: Job, outcomes: list[_Outcome]) -> None:
         now = utcnow()
-        changes = [StatusChange(a.message_id, MessageStatus.QUEUED, queued_at) for a in new_attempts]
+        changes: list[StatusChange] = []
         attempt_updates: list[dict[str, Any]] = []
         retry_ids: list[str] = []
         retry_delay = 0.0
@@ -169,9 +165,7 @@ class Sender:
                 retry_delay = max(retry_delay, delay)
         channel_type = (await self._directory.chatbot(tenant_id, outcomes[0].message.chatbot_id)).endpoint.type
         async with self._ctx.db.transaction() as session:
-            repo = MessageRepository(session, tenant_id)
-            await repo.add_attempts(new_attempts)
-            await repo.update_attempts(attempt_updates)
+            await MessageRepository(session, tenant_id).update_attempts(attempt_updates)
             await apply_status_changes(session, tenant_id, changes, self._callbacks, channel_type=channel_type)
             if retry_ids:
                 # Retried messages go back as a job of their own so the rest of the batch is done.
