@@ -98,11 +98,13 @@ async def _submit_once(
                         "client_message_id was used before for a different request",
                         code="idempotency_conflict", field="client_message_id",
                     )
-                earlier_messages = await messages.messages_of_submission(earlier.id)
+                by_recipient = {m.recipient: m for m in await messages.messages_of_submission(earlier.id)}
+                # The same request has the same recipients: answer in the order it listed them.
+                replayed = [by_recipient[r] for r in dict.fromkeys(request.recipients) if r in by_recipient]
                 return SendResponse(
                     submission_id=earlier.id, client_message_id=earlier.client_message_id, replayed=True,
                     messages=[AcceptedMessage(id=m.id, recipient=m.recipient, status=MessageStatus(m.status))
-                              for m in earlier_messages],
+                              for m in replayed],
                 )
         business = await BusinessRepository(session, access.tenant_id).get(access.business_id)
         if business is None:
