@@ -78,10 +78,13 @@ async def test_retry_and_dead_letter(database: Database) -> None:
 
 async def test_enqueue_rolls_back_with_its_transaction(database: Database) -> None:
     queue = SqlQueue(database, visibility_timeout=30)
-    with pytest.raises(RuntimeError):
+    async def failing_request() -> None:
         async with database.transaction() as session:
             await queue.enqueue(session, [NewJob("t", {"n": 1})])
             raise RuntimeError("the request failed after enqueueing")
+
+    with pytest.raises(RuntimeError):
+        await failing_request()
     assert await queue.claim("t", 1) == []
 
 
@@ -98,5 +101,6 @@ async def test_repositories_never_cross_tenants(database: Database) -> None:
         assert await BusinessRepository(session, "tenant-b").get("b-1") is None
         assert await BusinessRepository(session, "tenant-b").all() == []
         found = await BusinessRepository(session, "tenant-a").get("b-1")
-        assert found is not None and found.name == "A"
+        assert found is not None
+        assert found.name == "A"
 
