@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email.utils
 import hashlib
 import socket
@@ -19,7 +20,6 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 import aiohttp
-import pytest
 import pytest_asyncio
 import uvicorn
 from aiohttp import web
@@ -166,9 +166,7 @@ class CspReceiver:
         app_id, password = self.accounts.get(chatbot_id, ("", ""))
         headers = dict(request.headers)
         ok = check_basic(headers.get("Authorization"), headers.get("Date"), app_id, password)
-        self.received.append(
-            Received(request.match_info["kind"], chatbot_id, headers, await request.read(), ok)
-        )
+        self.received.append(Received(request.match_info["kind"], chatbot_id, headers, await request.read(), ok))
         self._event.set()
         status = self.plan.pop(0) if self.plan else 204
         return web.Response(status=status)
@@ -189,15 +187,15 @@ class CspReceiver:
             if remaining <= 0:
                 raise AssertionError(f"expected {count} {kind}, got {len(self.of(kind))}")
             self._event.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), remaining)
-            except TimeoutError:
-                pass
         return self.of(kind)
 
 
 def _bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets of such a
+    # listener, and without it every keep-alive response stalls 40 ms on delayed ACKs.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
@@ -205,9 +203,7 @@ def _bound_socket() -> socket.socket:
 
 @pytest_asyncio.fixture
 async def csp() -> AsyncIterator[CspReceiver]:
-    receiver = CspReceiver(
-        accounts={BOT_ID: (BOT_APP_ID, BOT_PASSWORD), OTHER_BOT_ID: (OTHER_APP_ID, OTHER_PASSWORD)}
-    )
+    receiver = CspReceiver(accounts={BOT_ID: (BOT_APP_ID, BOT_PASSWORD), OTHER_BOT_ID: (OTHER_APP_ID, OTHER_PASSWORD)})
     app = web.Application()
     app.router.add_post("/csp/{kind}/{chatbot_id}", receiver.handle)
     runner = web.AppRunner(app, access_log=None)
@@ -220,6 +216,17 @@ async def csp() -> AsyncIterator[CspReceiver]:
         yield receiver
     finally:
         await runner.cleanup()
+
+
+class _PromptServer(uvicorn.Server):
+    """uvicorn.Server whose main loop ends as soon as asked (the stock one polls every 100 ms)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.stop_event = asyncio.Event()
+
+    async def main_loop(self) -> None:
+        await self.stop_event.wait()
 
 
 @dataclass
@@ -274,7 +281,7 @@ SimFactory = Callable[..., Awaitable[Sim]]
 @pytest_asyncio.fixture
 async def make_sim(csp: CspReceiver) -> AsyncIterator[SimFactory]:
     """Start simulators on free loopback ports; keyword arguments override SimulatorSettings."""
-    started: list[tuple[uvicorn.Server, asyncio.Task[None], aiohttp.ClientSession]] = []
+    started: list[tuple[_PromptServer, asyncio.Task[None], aiohttp.ClientSession]] = []
 
     async def start(**overrides: Any) -> Sim:
         faults = overrides.pop("faults", {})
@@ -292,7 +299,7 @@ async def make_sim(csp: CspReceiver) -> AsyncIterator[SimFactory]:
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, ws="none", lifespan="on", timeout_graceful_shutdown=1
         )
-        server = uvicorn.Server(config)
+        server = _PromptServer(config)
         sock = _bound_socket()
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
@@ -310,6 +317,7 @@ async def make_sim(csp: CspReceiver) -> AsyncIterator[SimFactory]:
         for server, task, session in started:
             await session.close()
             server.should_exit = True
+            server.stop_event.set()
             await task
 
 

@@ -7,11 +7,15 @@ import base64
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
 from lxml import etree
+
+from msg5g.simulators.cmcc import ChatbotAccount, ConfigError, SimulatorSettings
+from msg5g.simulators.cmcc import __main__ as cli
 
 from .conftest import (
     BOT_APP_ID,
@@ -62,7 +66,9 @@ def card(title: str = "Card", suggestions: list[dict[str, Any]] | None = None, *
 
 
 def single_card(content: dict[str, Any]) -> str:
-    return json.dumps({"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": content}}})
+    return json.dumps(
+        {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": content}}}
+    )
 
 
 def carousel(count: int) -> str:
@@ -81,8 +87,11 @@ def error_of(body: bytes) -> tuple[str, str, str | None, str | None]:
     root = xml_root(body)
     assert root.tag == f"{{{NS_COMMON}}}requestError"
     exception = root[0]
-    return exception.tag, exception.findtext("exceptionId") or "", exception.findtext("text"), exception.findtext(
-        "variables"
+    return (
+        exception.tag,
+        exception.findtext("exceptionId") or "",
+        exception.findtext("text"),
+        exception.findtext("variables"),
     )
 
 
@@ -108,9 +117,7 @@ async def test_text_send_answers_201_and_notifies_delivered_then_displayed(sim: 
     assert child_text(root, "messageId") == message_id
     assert child_text(root, "clientCorrelator") == "567895"
     infos = root.findall("deliveryInfoList/deliveryInfo")
-    assert [(i.findtext("address"), i.findtext("deliveryStatus")) for i in infos] == [
-        (f"tel:{USER}", "MessageWaiting")
-    ]
+    assert [(i.findtext("address"), i.findtext("deliveryStatus")) for i in infos] == [(f"tel:{USER}", "MessageWaiting")]
 
     received = await csp.wait_for("DeliveryInfoNotification", 2)
     assert all(r.auth_ok for r in received), [r.headers for r in received]
@@ -132,7 +139,8 @@ async def test_text_send_answers_201_and_notifies_delivered_then_displayed(sim: 
 async def test_generated_message_id_when_client_sends_none(sim: Sim, csp: CspReceiver) -> None:
     root = await send_ok(sim, outbound_xml())
     message_id = child_text(root, "messageId")
-    assert message_id and uuid.UUID(message_id)
+    assert message_id
+    assert uuid.UUID(message_id)
     received = await csp.wait_for("DeliveryInfoNotification", 1)
     assert received[0].delivery()["messageId"] == message_id
 
@@ -140,7 +148,8 @@ async def test_generated_message_id_when_client_sends_none(sim: Sim, csp: CspRec
 @pytest.mark.asyncio
 async def test_url_encoded_chatbot_uri_accepted(sim: Sim, csp: CspReceiver) -> None:
     url = sim.downlink_url(encoded=True)
-    assert "sip%3A" in str(url) and "%40" in str(url)
+    assert "sip%3A" in str(url)
+    assert "%40" in str(url)
     root = await send_ok(sim, outbound_xml(), url=url)
     assert child_text(root, "messageId")
     await csp.wait_for("DeliveryInfoNotification", 1)
@@ -215,7 +224,8 @@ async def test_stale_date_rejected(sim: Sim) -> None:
     assert status == 401
     _, code, text, _ = error_of(body)
     assert code == "POL0001"
-    assert text and "Date" in text
+    assert text
+    assert "Date" in text
 
 
 @pytest.mark.asyncio
@@ -372,7 +382,8 @@ async def test_carousel_size_limits(sim: Sim, count: int) -> None:
     _, code, text, variables = error_of(body)
     assert code == "SVC0002"
     assert variables == "$.message.generalPurposeCardCarousel.content"
-    assert text and variables in text
+    assert text
+    assert variables in text
 
 
 @pytest.mark.asyncio
@@ -415,28 +426,83 @@ async def test_twelve_chips_rejected(sim: Sim) -> None:
     ("doc", "path"),
     [
         ({"message": {}}, "$.message"),
-        ({"message": {"generalPurposeCard": {"layout": {"cardOrientation": "HORIZONTAL"}, "content": card()}}},
-         "$.message.generalPurposeCard.layout.imageAlignment"),
-        ({"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {}}}},
-         "$.message.generalPurposeCard.content"),
-        ({"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},
-                                             "content": {"title": "t" * 201}}}},
-         "$.message.generalPurposeCard.content.title"),
-        ({"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},
-                                             "content": card(media={**media(), "height": "HUGE"})}}},
-         "$.message.generalPurposeCard.content.media.height"),
-        ({"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},
-                                             "content": card(media={**media(), "thumbnailUrl": "https://t/x"})}}},
-         "$.message.generalPurposeCard.content.media.thumbnailContentType"),
-        ({"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},
-                                             "content": card([{"action": {"displayText": "go"}}])}}},
-         "$.message.generalPurposeCard.content.suggestions[0].action"),
-        ({"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": card([
-            {"action": {"displayText": "go", "urlAction": {"openUrl": {"url": "https://x", "application": "app"}}}}
-        ])}}}, "$.message.generalPurposeCard.content.suggestions[0].action.urlAction.openUrl.application"),
-        ({"message": {"generalPurposeCardCarousel": {"layout": {"cardWidth": "LARGE_WIDTH"},
-                                                     "content": [card(), card()]}}},
-         "$.message.generalPurposeCardCarousel.layout.cardWidth"),
+        (
+            {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "HORIZONTAL"}, "content": card()}}},
+            "$.message.generalPurposeCard.layout.imageAlignment",
+        ),
+        (
+            {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {}}}},
+            "$.message.generalPurposeCard.content",
+        ),
+        (
+            {
+                "message": {
+                    "generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {"title": "t" * 201}}
+                }
+            },
+            "$.message.generalPurposeCard.content.title",
+        ),
+        (
+            {
+                "message": {
+                    "generalPurposeCard": {
+                        "layout": {"cardOrientation": "VERTICAL"},
+                        "content": card(media={**media(), "height": "HUGE"}),
+                    }
+                }
+            },
+            "$.message.generalPurposeCard.content.media.height",
+        ),
+        (
+            {
+                "message": {
+                    "generalPurposeCard": {
+                        "layout": {"cardOrientation": "VERTICAL"},
+                        "content": card(media={**media(), "thumbnailUrl": "https://t/x"}),
+                    }
+                }
+            },
+            "$.message.generalPurposeCard.content.media.thumbnailContentType",
+        ),
+        (
+            {
+                "message": {
+                    "generalPurposeCard": {
+                        "layout": {"cardOrientation": "VERTICAL"},
+                        "content": card(suggestions=[{"action": {"displayText": "go"}}]),
+                    }
+                }
+            },
+            "$.message.generalPurposeCard.content.suggestions[0].action",
+        ),
+        (
+            {
+                "message": {
+                    "generalPurposeCard": {
+                        "layout": {"cardOrientation": "VERTICAL"},
+                        "content": card(
+                            suggestions=[
+                                {
+                                    "action": {
+                                        "displayText": "go",
+                                        "urlAction": {"openUrl": {"url": "https://x", "application": "app"}},
+                                    }
+                                }
+                            ]
+                        ),
+                    }
+                }
+            },
+            "$.message.generalPurposeCard.content.suggestions[0].action.urlAction.openUrl.application",
+        ),
+        (
+            {
+                "message": {
+                    "generalPurposeCardCarousel": {"layout": {"cardWidth": "LARGE_WIDTH"}, "content": [card(), card()]}
+                }
+            },
+            "$.message.generalPurposeCardCarousel.layout.cardWidth",
+        ),
     ],
 )
 async def test_invalid_card_rejected_with_json_path(sim: Sim, doc: dict[str, Any], path: str) -> None:
@@ -445,25 +511,35 @@ async def test_invalid_card_rejected_with_json_path(sim: Sim, doc: dict[str, Any
     _, code, text, variables = error_of(body)
     assert code == "SVC0002"
     assert variables == path
-    assert text and path in text
+    assert text
+    assert path in text
 
 
 @pytest.mark.asyncio
 async def test_all_action_kinds_accepted(sim: Sim) -> None:
-    actions = [
+    actions: list[dict[str, Any]] = [
         {"urlAction": {"openUrl": {"url": "https://example.com", "application": "webview", "viewMode": "half"}}},
         {"dialerAction": {"dialPhoneNumber": {"phoneNumber": "+8615300000000"}}},
         {"mapAction": {"showLocation": {"location": {"latitude": 24.6, "longitude": 118.0, "label": "Xiamen"}}}},
         {"mapAction": {"requestLocationPush": {}}},
-        {"calendarAction": {"createCalendarEvent": {"startTime": "2024-03-14T00:00:00Z",
-                                                    "endTime": "2024-03-14T01:00:00Z", "title": "Meeting"}}},
+        {
+            "calendarAction": {
+                "createCalendarEvent": {
+                    "startTime": "2024-03-14T00:00:00Z",
+                    "endTime": "2024-03-14T01:00:00Z",
+                    "title": "Meeting",
+                }
+            }
+        },
         {"composeAction": {"composeTextMessage": {"phoneNumber": "+8615300000000", "text": "hi"}}},
         {"composeAction": {"composeRecordingMessage": {"phoneNumber": "+8615300000000", "type": "AUDIO"}}},
         {"deviceAction": {"requestDeviceSpecifics": {}}},
         {"settingsAction": {"disableAnonymization": {}}},
         {"settingsAction": {"enableDisplayedNotifications": {}}},
     ]
-    suggestions = [{"action": {"displayText": f"a{i}", "postback": {"data": f"p{i}"}, **a}} for i, a in enumerate(actions)]
+    suggestions = [
+        {"action": {"displayText": f"a{i}", "postback": {"data": f"p{i}"}, **a}} for i, a in enumerate(actions)
+    ]
     body = multipart([("text/plain", "all actions", None), (BOTSUGGESTION, chips(*suggestions), None)])
     await send_ok(sim, outbound_xml(content_type='multipart/mixed; boundary="next"', body=body, cdata=True))
 
@@ -490,7 +566,7 @@ async def test_ft_http_file_body_accepted_and_shown(sim: Sim) -> None:
     ft = (
         f'<?xml version="1.0" encoding="UTF-8"?><file xmlns="{NS_FT}">'
         '<file-info type="file"><file-size>52239</file-size><file-name>a.jpg</file-name>'
-        '<content-type>image/jpeg</content-type>'
+        "<content-type>image/jpeg</content-type>"
         '<data url="https://gz01ft.sbc.rcs.chinamobile.com:10001/s/1FD.jpg" until="2030-01-07T14:15:40Z"/>'
         "</file-info></file>"
     )
@@ -545,8 +621,10 @@ async def test_duplicate_message_id_delivered_once(sim: Sim, csp: CspReceiver) -
 async def test_same_message_id_new_recipient_is_delivered(sim: Sim, csp: CspReceiver) -> None:
     message_id = str(uuid.uuid4())
     await send_ok(sim, outbound_xml(message_id=message_id, reports=["Delivered"]))
-    await send_ok(sim, outbound_xml(message_id=message_id, reports=["Delivered"],
-                                    destinations=[f"tel:{USER}", "tel:+8613800000002"]))
+    await send_ok(
+        sim,
+        outbound_xml(message_id=message_id, reports=["Delivered"], destinations=[f"tel:{USER}", "tel:+8613800000002"]),
+    )
     await csp.wait_for("DeliveryInfoNotification", 2)
     await settle(0.05)
     _, record = await sim.control("GET", f"/_sim/messages/{message_id}")
@@ -624,14 +702,16 @@ async def test_notification_gives_up_after_three_retries(sim: Sim, csp: CspRecei
 @pytest.mark.asyncio
 async def test_burst_5xx_then_success(sim: Sim, csp: CspReceiver) -> None:
     status, faults = await sim.control("PUT", "/_sim/faults", {"burst_5xx": 3})
-    assert status == 200 and faults["burst_5xx"] == 3
+    assert status == 200
+    assert faults["burst_5xx"] == 3
     message_id = str(uuid.uuid4())
     xml = outbound_xml(message_id=message_id)
     statuses = []
     for _ in range(3):
         status, body, headers = await sim.send(xml)
         statuses.append(status)
-        assert b"nginx" in body and headers["Content-Type"].startswith("text/html")
+        assert b"nginx" in body
+        assert headers["Content-Type"].startswith("text/html")
     assert statuses == [500, 502, 503]
     await settle(0.05)
     assert csp.received == []
@@ -676,6 +756,20 @@ async def test_latency_fault_delays_the_answer(sim: Sim) -> None:
 
 
 @pytest.mark.asyncio
+async def test_latency_fault_delays_the_answer_not_the_work(sim: Sim, csp: CspReceiver) -> None:
+    await sim.control("PUT", "/_sim/faults", {"latency_ms": 400})
+    message_id = str(uuid.uuid4())
+    with pytest.raises(asyncio.TimeoutError):
+        await sim.send(outbound_xml(message_id=message_id), timeout=0.1)
+    # The client gave up, yet the carrier accepted: the report arrives, and a retry is a duplicate.
+    await csp.wait_for("DeliveryInfoNotification", 2)
+    await sim.control("PUT", "/_sim/faults", {"latency_ms": 0})
+    await send_ok(sim, outbound_xml(message_id=message_id))
+    _, record = await sim.control("GET", f"/_sim/messages/{message_id}")
+    assert (record["received"], record["accepted"], record["delivered"]) == (2, 2, 1)
+
+
+@pytest.mark.asyncio
 async def test_duplicate_notifications_fault(sim: Sim, csp: CspReceiver) -> None:
     await sim.control("PUT", "/_sim/faults", {"duplicate_notifications": True})
     await send_ok(sim, outbound_xml())
@@ -700,9 +794,11 @@ async def test_out_of_order_fault_sends_displayed_first(sim: Sim, csp: CspReceiv
 @pytest.mark.asyncio
 async def test_faults_endpoint_rejects_unknown_keys(sim: Sim) -> None:
     status, body = await sim.control("PUT", "/_sim/faults", {"explode": True})
-    assert status == 400 and "explode" in body["error"]
+    assert status == 400
+    assert "explode" in body["error"]
     status, faults = await sim.control("GET", "/_sim/faults")
-    assert status == 200 and faults["error_rate"] == 0
+    assert status == 200
+    assert faults["error_rate"] == 0
 
 
 @pytest.mark.asyncio
@@ -775,7 +871,8 @@ async def test_sip_address_form_in_notifications(sim: Sim, csp: CspReceiver) -> 
     await send_ok(sim, outbound_xml(reports=["Delivered"]))
     received = await csp.wait_for("DeliveryInfoNotification", 1)
     address = received[0].delivery()["address"] or ""
-    assert address.startswith(f"sip:{USER}@") and address.endswith(".3gppnetwork.org")
+    assert address.startswith(f"sip:{USER}@")
+    assert address.endswith(".3gppnetwork.org")
 
 
 # ---------------------------------------------------------------- uplink (§1.4, §2.3, §2.4)
@@ -784,6 +881,7 @@ async def test_sip_address_form_in_notifications(sim: Sim, csp: CspReceiver) -> 
 async def uplink(sim: Sim, payload: dict[str, Any], number: str = USER) -> dict[str, Any]:
     status, result = await sim.control("POST", f"/_sim/handsets/{number}/uplink", {"chatbot_id": BOT_ID, **payload})
     assert status == 200, result
+    assert isinstance(result, dict)
     return result
 
 
@@ -808,7 +906,9 @@ async def test_uplink_base64_text(sim: Sim, csp: CspReceiver) -> None:
     assert fields["destinationAddress"] == bot_uri()
     assert fields["senderAddress"] == f"tel:{USER}"
     assert fields["messageId"] == result["message_id"]
-    assert fields["conversationID"] and fields["contributionID"] and fields["dateTime"]
+    assert fields["conversationID"]
+    assert fields["contributionID"]
+    assert fields["dateTime"]
 
 
 @pytest.mark.asyncio
@@ -858,9 +958,11 @@ async def test_uplink_file(sim: Sim, csp: CspReceiver) -> None:
     assert main.findtext(f"{{{NS_FT}}}file-name") == "voice.amr"
     assert main.findtext(f"{{{NS_FT}}}content-type") == "audio/amr"
     data = main.find(f"{{{NS_FT}}}data")
-    assert data is not None and data.get("url") == file["url"]
+    assert data is not None
+    assert data.get("url") == file["url"]
     thumb = infos["thumbnail"].find(f"{{{NS_FT}}}data")
-    assert thumb is not None and thumb.get("url") == file["thumbnail_url"]
+    assert thumb is not None
+    assert thumb.get("url") == file["thumbnail_url"]
 
 
 @pytest.mark.asyncio
@@ -929,7 +1031,8 @@ async def test_uplink_reports_csp_status(sim: Sim, csp: CspReceiver) -> None:
 @pytest.mark.asyncio
 async def test_uplink_validation_errors(sim: Sim) -> None:
     status, body = await sim.control("POST", f"/_sim/handsets/{USER}/uplink", {"chatbot_id": BOT_ID})
-    assert status == 400 and "exactly one" in body["error"]
+    assert status == 400
+    assert "exactly one" in body["error"]
     status, _ = await sim.control("POST", f"/_sim/handsets/{USER}/uplink", {"chatbot_id": "1", "text": "x"})
     assert status == 404
 
@@ -945,11 +1048,13 @@ async def test_chatbot_added_at_runtime(sim: Sim, csp: CspReceiver) -> None:
         "/_sim/chatbots/125200401110000",
         {"app_id": "rt-app", "password": "rt-pass", "notify_url": csp.base_url + "/csp"},
     )
-    assert status == 201 and body["chatbot_uri"] == bot_uri("125200401110000")
+    assert status == 201
+    assert body["chatbot_uri"] == bot_uri("125200401110000")
     xml = outbound_xml(sender=bot_uri("125200401110000"), reports=["Delivered"])
     await send_ok(sim, xml, chatbot="125200401110000", app_id="rt-app", password="rt-pass")
     received = await csp.wait_for("DeliveryInfoNotification", 1)
-    assert received[0].auth_ok and received[0].chatbot_id == "125200401110000"
+    assert received[0].auth_ok
+    assert received[0].chatbot_id == "125200401110000"
 
 
 @pytest.mark.asyncio
@@ -983,9 +1088,168 @@ async def test_handset_page_shows_inbox_and_taps_a_chip(sim: Sim, csp: CspReceiv
     await send_ok(sim, outbound_xml(content_type='multipart/mixed; boundary="next"', body=body, cdata=True))
     status, html = await sim.control("GET", f"/_sim/?number={quote(USER)}")
     assert status == 200
-    assert "Pick &lt;one&gt;" in html and "pb-yes" in html
+    assert "Pick &lt;one&gt;" in html
+    assert "pb-yes" in html
     form = {"number": USER, "chatbot_id": BOT_ID, "kind": "postback", "data": "pb-yes", "display_text": "Yes"}
     async with sim.session.post(sim.base_url + "/_sim/ui/uplink", data=form, allow_redirects=False) as response:
         assert response.status == 303
     fields = (await csp.wait_for("InboundMessageNotification", 1))[0].inbound()
     assert json.loads(decoded_body(fields))["response"]["reply"]["postback"]["data"] == "pb-yes"
+
+
+@pytest.mark.asyncio
+async def test_reset_can_restore_faults_and_handsets(sim: Sim) -> None:
+    await sim.control("PUT", "/_sim/faults", {"latency_ms": 5})
+    await sim.control("PUT", f"/_sim/handsets/{USER}", {"capability": "none"})
+    await sim.control("POST", "/_sim/reset", {})
+    _, faults = await sim.control("GET", "/_sim/faults")
+    _, handset = await sim.control("GET", f"/_sim/handsets/{USER}")
+    assert (faults["latency_ms"], handset["capability"]) == (5, "none")
+    await sim.control("POST", "/_sim/reset", {"faults": True, "handsets": True})
+    _, faults = await sim.control("GET", "/_sim/faults")
+    _, handset = await sim.control("GET", f"/_sim/handsets/{USER}")
+    assert (faults["latency_ms"], handset["capability"]) == (0, "up2")
+
+
+def test_settings_from_config_file_and_cli_flags(tmp_path: Path) -> None:
+    config = tmp_path / "sim.json"
+    config.write_text(
+        json.dumps(
+            {
+                "chatbots": [
+                    {"chatbot_id": BOT_ID, "app_id": BOT_APP_ID, "password": BOT_PASSWORD, "notify_url": "http://c/n"}
+                ],
+                "path_prefix": "mbmp/developer/accesslayer/",
+                "faults": {"delivered_delay_ms": 7},
+                "handsets": {USER: "offline"},
+            }
+        )
+    )
+    args = cli._parser().parse_args(
+        [
+            "--config",
+            str(config),
+            "--chatbot",
+            f"{OTHER_BOT_ID}:{OTHER_APP_ID}:pw:http://csp:8080/cb",
+            "--strict-schema",
+        ]
+    )
+    settings = cli.build_settings(args)
+    assert [b.chatbot_id for b in settings.chatbots] == [BOT_ID, OTHER_BOT_ID]
+    assert settings.chatbots[1].notify_url == "http://csp:8080/cb"
+    assert settings.path_prefix == "/mbmp/developer/accesslayer"
+    assert settings.strict_schema is True
+    assert settings.faults.delivered_delay_ms == 7
+    assert settings.handsets == {USER: "offline"}
+    with pytest.raises(ConfigError):
+        ChatbotAccount.from_flag("not-enough:parts")
+    with pytest.raises(ConfigError):
+        SimulatorSettings.from_mapping({"no_such_setting": 1})
+
+
+GSMA_SCHEMA = Path("/work/shared/reference/gsma/chatbot_message_schema.json")
+
+
+def _schema_corpus() -> list[dict[str, Any]]:
+    def act(**kind: Any) -> dict[str, Any]:
+        return {"action": {"displayText": "act", "postback": {"data": "p"}, **kind}}
+
+    def vertical(content: dict[str, Any]) -> dict[str, Any]:
+        return {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": content}}}
+
+    url = {"urlAction": {"openUrl": {"url": "https://example.com", "application": "browser"}}}
+    dial = {"dialerAction": {"dialPhoneNumber": {"phoneNumber": "+8615300000000"}}}
+    return [
+        vertical(card()),
+        vertical(card(media=media())),
+        vertical(card(media=media("151250"))),
+        vertical(card(media=media(-1))),
+        vertical(card(media={**media(), "thumbnailUrl": "https://t/x"})),
+        vertical(
+            card(
+                media={
+                    **media(),
+                    "thumbnailUrl": "https://t/x",
+                    "thumbnailContentType": "image/png",
+                    "thumbnailFileSize": 10,
+                }
+            )
+        ),
+        vertical({}),
+        vertical(card(title="t" * 200)),
+        vertical(card(title="t" * 201)),
+        vertical(card(description="d" * 2001)),
+        vertical(card(suggestions=[reply() for _ in range(4)])),
+        vertical(card(suggestions=[reply() for _ in range(5)])),
+        vertical(card(suggestions=[])),
+        {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "HORIZONTAL"}, "content": card()}}},
+        {
+            "message": {
+                "generalPurposeCard": {
+                    "layout": {"cardOrientation": "HORIZONTAL", "imageAlignment": "LEFT"},
+                    "content": card(),
+                }
+            }
+        },
+        json.loads(carousel(1)),
+        json.loads(carousel(2)),
+        json.loads(carousel(12)),
+        json.loads(carousel(13)),
+        {"message": {"generalPurposeCardCarousel": {"layout": {}, "content": [card(), card()]}}},
+        {"message": {}},
+        {"suggestions": [reply() for _ in range(11)]},
+        {"suggestions": [reply() for _ in range(12)]},
+        {"suggestions": []},
+        {"suggestions": [reply("x" * 25)]},
+        {"suggestions": [reply("x" * 26)]},
+        {"suggestions": [reply(data="d" * 2048)]},
+        {"suggestions": [reply(data="d" * 2049)]},
+        {"suggestions": [{"reply": {"displayText": "a"}, "action": {"displayText": "b", **url}}]},
+        {"suggestions": [act(**url)]},
+        {"suggestions": [act()]},
+        {"suggestions": [act(**url, **dial)]},
+        {"suggestions": [act(**dial)]},
+        {"suggestions": [act(urlAction={"openUrl": {"url": "https://x"}})]},
+        {"suggestions": [act(mapAction={"showLocation": {"location": {"query": "food"}}})]},
+        {
+            "suggestions": [
+                act(mapAction={"showLocation": {"location": {"query": "food", "latitude": 1, "longitude": 2}}})
+            ]
+        },
+        {
+            "suggestions": [
+                act(
+                    calendarAction={
+                        "createCalendarEvent": {"startTime": "2024-03-14T00:00:00Z", "endTime": "2024-03-14T01:00:00Z"}
+                    }
+                )
+            ]
+        },
+        {"suggestions": [act(composeAction={"composeTextMessage": {"phoneNumber": "+1", "text": "t" * 101}})]},
+        {"suggestions": [act(composeAction={"composeRecordingMessage": {"phoneNumber": "+1", "type": "VIDEO"}})]},
+        {"suggestions": [act(deviceAction={"requestDeviceSpecifics": {}})]},
+        {"suggestions": [act(settingsAction={"disableAnonymization": {}, "enableDisplayedNotifications": {}})]},
+        {"message": json.loads(carousel(2))["message"], "suggestions": [reply()]},
+    ]
+
+
+@pytest.mark.asyncio
+async def test_strict_mode_agrees_with_the_gsma_schema(make_sim: SimFactory) -> None:
+    """Independent check of the hand-written limits: strict acceptance == GSMA schema verdict."""
+    if not GSMA_SCHEMA.exists():
+        pytest.skip("GSMA schema not available")
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft4Validator(json.loads(GSMA_SCHEMA.read_text(encoding="utf-8")))
+    sim = await make_sim(strict_schema=True)
+    disagreements = []
+    for doc in _schema_corpus():
+        schema_ok = validator.is_valid(doc)
+        if "suggestions" in doc and "message" not in doc:
+            body = multipart([("text/plain", "hi", None), (BOTSUGGESTION, json.dumps(doc), None)])
+            xml = outbound_xml(content_type='multipart/mixed; boundary="next"', body=body, cdata=True)
+        else:
+            xml = outbound_xml(content_type=BOTMESSAGE, body=json.dumps(doc), cdata=True)
+        status, answer, _ = await sim.send(xml)
+        if (status == 201) != schema_ok:
+            disagreements.append((doc, schema_ok, status, answer))
+    assert disagreements == []

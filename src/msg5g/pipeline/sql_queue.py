@@ -90,14 +90,17 @@ class SqlQueue:
         ]
 
     async def ack(self, jobs: list[Job]) -> None:
-        if not jobs:
-            return
+        if jobs:
+            async with self._db.transaction() as session:
+                await self.ack_in(session, jobs)
+
+    async def ack_in(self, session: AsyncSession, jobs: list[Job]) -> None:
+        """Ack inside the caller's transaction, so the job is done exactly when its effects commit."""
         # Fenced by the attempt count: a job that timed out and was claimed again elsewhere is not
         # deleted by its first, late worker.
         condition = [and_(QueueEntry.id == job.id, QueueEntry.attempts == job.attempts) for job in jobs]
-        async with self._db.transaction() as session:
-            for chunk_start in range(0, len(condition), 200):
-                await session.execute(delete(QueueEntry).where(or_(*condition[chunk_start:chunk_start + 200])))
+        for chunk_start in range(0, len(condition), 200):
+            await session.execute(delete(QueueEntry).where(or_(*condition[chunk_start:chunk_start + 200])))
 
     async def retry(self, job: Job, delay: float, error: str) -> None:
         async with self._db.transaction() as session:

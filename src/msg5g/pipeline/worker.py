@@ -1,6 +1,7 @@
 """Workers: drain one topic of the queue with bounded concurrency, retrying with backoff.
 
-A handler that returns has done its job (ack). One that raises RetryLater is tried again after the
+A handler that returns has done its job (ack); one that returns True has acked it itself, in the
+transaction that committed its effects. One that raises RetryLater is tried again after the
 delay it names; any other exception is retried with exponential backoff and jitter until the job's
 attempts run out, and then the job is dead-lettered (kept, visible, never silently dropped).
 """
@@ -15,7 +16,7 @@ from msg5g.pipeline.queue import Job, Queue, RetryLater, backoff_delay
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Job], Awaitable[None]]
+Handler = Callable[[Job], Awaitable[bool | None]]
 
 
 class Worker:
@@ -62,8 +63,9 @@ class Worker:
             await flusher
 
     async def _run_one(self, job: Job) -> None:
+        acked = False
         try:
-            await self._handler(job)
+            acked = bool(await self._handler(job))
         except RetryLater as retry:
             await self._retry_or_bury(job, retry.delay, str(retry))
         except asyncio.CancelledError:
@@ -72,7 +74,8 @@ class Worker:
             log.exception("job failed", extra={"topic": job.topic, "job_id": job.id, "attempt": job.attempts})
             await self._retry_or_bury(job, backoff_delay(job.attempts), f"{type(exc).__name__}: {exc}")
         else:
-            self._done.append(job)
+            if not acked:
+                self._done.append(job)
         finally:
             self._slots.release()
 

@@ -6,6 +6,7 @@ password hash would add latency to every request without adding safety.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -101,7 +102,8 @@ class AdminAccounts:
         async with self._ctx.db.transaction() as session:
             await PlatformRepository(session).add(
                 AdminUser(id=user_id, tenant_id=tenant_id, email=email.lower(),
-                          password_hash=_password_hasher.hash(password), display_name=display_name,
+                          password_hash=await asyncio.to_thread(_password_hasher.hash, password),
+                          display_name=display_name,
                           created_at=utcnow())
             )
         return user_id
@@ -109,12 +111,13 @@ class AdminAccounts:
     async def login(self, email: str, password: str) -> AdminAccess:
         async with self._ctx.db.reader() as session:
             user = await PlatformRepository(session).admin_user_by_email(email)
+        # argon2 takes tens of milliseconds by design: off the event loop.
         if user is None:
             # Hash anyway so that response time does not reveal which emails exist.
-            _password_hasher.hash(password)
+            await asyncio.to_thread(_password_hasher.hash, password)
             raise Unauthenticated("wrong email or password", code="invalid_login")
         try:
-            _password_hasher.verify(user.password_hash, password)
+            await asyncio.to_thread(_password_hasher.verify, user.password_hash, password)
         except (VerificationError, InvalidHashError):
             raise Unauthenticated("wrong email or password", code="invalid_login") from None
         return AdminAccess(user_id=user.id, tenant_id=user.tenant_id, email=user.email, display_name=user.display_name)

@@ -125,12 +125,17 @@ class CarrierWebhooks:
         now = utcnow()
         changes: list[StatusChange] = []
         attempt_updates: dict[str, dict[str, Any]] = {}
+        wanted: dict[str, set[str]] = {}
         for item in items:
-            chatbot_id = item.chatbot.account.chatbot_id
-            carrier_ids = {r.carrier_message_id for r in item.parsed.statuses}
-            attempts = await repo.attempts_by_carrier_ids(chatbot_id, carrier_ids)
+            wanted.setdefault(item.chatbot.account.chatbot_id, set()).update(
+                r.carrier_message_id for r in item.parsed.statuses)
+        # One lookup per chatbot for the whole group, not one per callback.
+        attempts = {chatbot_id: await repo.attempts_by_carrier_ids(chatbot_id, carrier_ids)
+                    for chatbot_id, carrier_ids in wanted.items() if carrier_ids}
+        for item in items:
+            known = attempts.get(item.chatbot.account.chatbot_id, {})
             for report in item.parsed.statuses:
-                attempt = attempts.get(report.carrier_message_id)
+                attempt = known.get(report.carrier_message_id)
                 if attempt is None:
                     log.warning("status for an unknown message",
                                 extra={"carrier_message_id": report.carrier_message_id})

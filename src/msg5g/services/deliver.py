@@ -54,7 +54,7 @@ class Sender:
         self._in_flight = asyncio.Semaphore(ctx.settings.send_concurrency)
         self._contents: dict[str, Content] = {}
 
-    async def __call__(self, job: Job) -> None:
+    async def __call__(self, job: Job) -> bool:
         tenant_id: str = job.payload["tenant_id"]
         message_ids: list[str] = job.payload["message_ids"]
         trace_id_var.set(f"job-{job.id}")
@@ -94,10 +94,11 @@ class Sender:
                 queued = [StatusChange(a.message_id, MessageStatus.QUEUED, now) for a in new_attempts]
                 await apply_status_changes(session, tenant_id, queued + expired, self._callbacks, channel_type="-")
         if not to_send:
-            return
+            return False
         outcomes = await asyncio.gather(*(self._send_one(tenant_id, m, a, submissions[m.submission_id])
                                           for m, a in to_send))
         await self._record(tenant_id, job, list(outcomes))
+        return True
 
     async def _send_one(self, tenant_id: str, message: Message, attempt: DeliveryAttempt,
                         submission: Submission) -> _Outcome:
@@ -166,6 +167,7 @@ class Sender:
         channel_type = (await self._directory.chatbot(tenant_id, outcomes[0].message.chatbot_id)).endpoint.type
         async with self._ctx.db.transaction() as session:
             await MessageRepository(session, tenant_id).update_attempts(attempt_updates)
+            await self._ctx.queue.ack_in(session, [job])
             await apply_status_changes(session, tenant_id, changes, self._callbacks, channel_type=channel_type)
             if retry_ids:
                 # Retried messages go back as a job of their own so the rest of the batch is done.

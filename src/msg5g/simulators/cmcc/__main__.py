@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201 - CLI error output
         return 2
     logging.basicConfig(level=args.log_level.upper())
-    # access_log off and no websockets: the downlink path must stay lean (benchmark target).
+    # No access log, no websockets, no proxy-header rewriting: the downlink path must stay lean.
     uvicorn.run(
         create_app(settings),
         host=args.host,
@@ -81,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ws="none",
         server_header=False,
         lifespan="on",
+        proxy_headers=False,
+        # Hung requests (timeout_next fault) must not hold Ctrl+C for hang_seconds.
+        timeout_graceful_shutdown=3,
     )
     return 0
 

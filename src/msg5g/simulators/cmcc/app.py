@@ -1,4 +1,20 @@
-"""The simulated China Mobile MaaP as a Starlette app: downlink API, notifications, control API."""
+"""The simulated China Mobile MaaP as a Starlette app: downlink API, notifications, control API.
+
+Carrier side (§1.1): POST {prefix}/messaging/{v1|group/v1|interaction/v1|group/plain|group/template|
+interaction/template}/outbound/{chatbotURI}/requests, chatbot URI raw or URL-encoded.
+
+Control side (JSON unless noted):
+  GET  /_sim/                              handset page (HTML), forms post to /_sim/ui/...
+  GET  /_sim/healthz
+  GET  /_sim/chatbots                      PUT|DELETE /_sim/chatbots/{id} {"app_id","password","notify_url"}
+  PUT  /_sim/handsets/{number}             {"capability": up2|up1|none|offline, "address_form": tel|sip|null}
+  GET  /_sim/handsets/{number}             state + recent uplinks;  GET .../inbox  what reached it
+  POST /_sim/handsets/{number}/uplink      {"chatbot_id", one of text|postback|action|file|geo|shared_data|
+                                           spam_report, "base64"?, "in_reply_to"?, "sender_form"?}
+  GET  /_sim/messages/{message_id}         counters of one message (?chatbot_id= to disambiguate)
+  GET  /_sim/stats                         POST /_sim/reset {"faults"?: bool, "handsets"?: bool}
+  GET|PUT /_sim/faults
+"""
 
 from __future__ import annotations
 
@@ -19,6 +35,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from . import ui
 from .constants import (
@@ -85,6 +102,8 @@ from .wire import (
 log = logging.getLogger(__name__)
 
 XML = "application/xml"
+_XML_BYTES = XML.encode()
+_Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 _BOOLEANS = {"true": True, "false": False}
 _ENCODINGS = frozenset({"utf8", "utf-8", "base64"})
 
@@ -113,6 +132,8 @@ class Simulator:
         self.settings = settings
         self.state = SimState(settings)
         self.notifier = Notifier(settings, self.state)
+        self._downlink_head = settings.path_prefix + "/messaging/"
+        self._resource_roots: dict[tuple[str, str, str, str], str] = {}
 
     async def start(self) -> None:
         await self.notifier.start()
@@ -122,28 +143,66 @@ class Simulator:
 
     # ------------------------------------------------------------------ downlink (§1.1, §1.2)
 
-    async def downlink(self, request: Request) -> Response:
+    def match_downlink(self, path: str) -> tuple[str, str] | None:
+        """`{prefix}/messaging/{family}/outbound/{chatbotURI}/requests` -> (family, chatbotURI).
+
+        The ASGI server has already percent-decoded the path, so a raw and a URL-encoded
+        chatbot URI (§1.1: both are seen) arrive here in the same form.
+        """
+        head = self._downlink_head
+        if not path.startswith(head) or not path.endswith("/requests"):
+            return None
+        family, sep, uri = path[len(head) : -len("/requests")].rpartition("/outbound/")
+        if not sep or not family or not uri or "/" in uri:
+            return None
+        return family, uri
+
+    async def asgi_downlink(self, scope: Scope, receive: Receive, send: Send, family: str, uri: str) -> None:
+        """The downlink hot path, on raw ASGI: no router, no middleware, no Request object."""
+        try:
+            status, headers, body = await self._downlink(scope, receive, family, uri)
+        except Exception:  # a bug must still answer like a server, not drop the connection
+            log.exception("downlink failed")
+            status, headers, body = 500, [(b"content-type", b"text/html")], nginx_page(500)
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _downlink(self, scope: Scope, receive: Receive, family: str, uri: str) -> _Answer:
         state = self.state
         state.stats.requests += 1
-        body = await request.body()
+        if scope["method"] != "POST":
+            return 405, [(b"allow", b"POST"), (b"content-type", b"text/plain")], b"Method Not Allowed"
+        body = await _read_body(receive, self.settings.max_body_bytes)
         fault = state.take_fault()
+        if fault is not None:
+            answer = await self._fault_answer(fault, body, uri)
+        else:
+            answer = self._process(scope, body, family, uri)
+        # latency_ms delays the answer, not the work: the carrier has already accepted (and begun
+        # delivering) when a slow answer makes the client time out, as on a real network.
         latency = state.faults.latency_ms
         if latency > 0:
             await asyncio.sleep(latency / 1000.0)
-        if fault is not None:
-            return await self._fault_answer(fault, body, request)
-        try:
-            return self._accept(request, body)
-        except WireError as error:
-            state.count_rejection(error.code)
-            headers = {"WWW-Authenticate": 'Basic realm="MaaP"'} if error.status == HTTP_AUTH else None
-            return Response(build_request_error(error), error.status, headers, media_type=XML)
+        return answer
 
-    async def _fault_answer(self, fault: int | str, body: bytes, request: Request) -> Response:
+    def _process(self, scope: Scope, body: bytes | None, family: str, uri: str) -> _Answer:
+        try:
+            if body is None:
+                raise WireError(SVC_GENERIC, "Request body too large", "bodyText", status=HTTP_TOO_LARGE)
+            return self._accept(scope, body, family, uri)
+        except WireError as error:
+            self.state.count_rejection(error.code)
+            headers = [(b"content-type", _XML_BYTES)]
+            if error.status == HTTP_AUTH:
+                headers.append((b"www-authenticate", b'Basic realm="MaaP"'))
+            return error.status, headers, build_request_error(error)
+
+    async def _fault_answer(self, fault: int | str, body: bytes | None, uri: str) -> _Answer:
         # A faulted request never reaches the MaaP proper: not accepted, not delivered. It still
         # counts as "received" so a test can see the client's retry arrive.
-        chatbot_id = chatbot_id_from_uri(str(request.path_params.get("chatbot_uri", "")))
-        message_id = peek_message_id(body) if chatbot_id else None
+        chatbot_id = chatbot_id_from_uri(uri)
+        message_id = peek_message_id(body) if chatbot_id and body else None
         if chatbot_id and message_id:
             record = self.state.record(chatbot_id, message_id)
             record.received += 1
@@ -153,22 +212,20 @@ class Simulator:
             status = 504
         else:
             status = int(fault)
-        return Response(nginx_page(status), status, {"Server": "nginx"}, media_type="text/html")
+        return status, [(b"content-type", b"text/html"), (b"server", b"nginx")], nginx_page(status)
 
-    def _accept(self, request: Request, body: bytes) -> Response:
+    def _accept(self, scope: Scope, body: bytes, family: str, uri: str) -> _Answer:
         settings = self.settings
         state = self.state
-        params = request.path_params
-        family = params["family"]
         if family not in DOWNLINK_FAMILIES:
             raise WireError(SVC_GENERIC, f"Unknown API family {family!r}", family, status=404)
-        uri = params["chatbot_uri"]
         chatbot_id = chatbot_id_from_uri(uri)
         entry = state.accounts.get(chatbot_id) if chatbot_id else None
         if entry is None:
             raise _auth_error(f"Unknown chatbot {uri}", uri)
-        self._authenticate(request, entry.account.app_id, entry.token)
-        content_type = request.headers.get("content-type", "")
+        headers = _headers(scope)
+        self._authenticate(headers, entry.account.app_id, entry.token)
+        content_type = headers.get("content-type", "")
         if content_type.partition(";")[0].strip().lower() != XML:
             raise WireError(
                 SVC_GENERIC,
@@ -176,8 +233,6 @@ class Simulator:
                 "Content-Type",
                 status=HTTP_CONTENT_TYPE,
             )
-        if len(body) > settings.max_body_bytes:
-            raise WireError(SVC_GENERIC, "Request body too large", "bodyText", status=HTTP_TOO_LARGE)
         req = parse_outbound_request(body, strict=settings.strict_schema)
         client_message_id = req.get("messageId") or None
         record = state.record(entry.account.chatbot_id, client_message_id) if client_message_id else None
@@ -195,7 +250,7 @@ class Simulator:
         record.accepted += 1
         if record.content is None:
             record.content = content
-            record.link = self._resource_url(request, family, uri, record.message_id)
+            record.link = self._resource_root(scope, headers, family, uri) + record.message_id
         fresh = [d for d in destinations if d not in record.recipients]
         if not fresh:
             state.stats.duplicates += 1
@@ -203,11 +258,10 @@ class Simulator:
             self._deliver(record, destination)
         state.stats.accepted += 1
         answer = build_send_response(record.message_id, req.get("clientCorrelator") or None, destinations, record.link)
-        return Response(answer, 201, {"Location": record.link}, media_type=XML)
+        return 201, [(b"content-type", _XML_BYTES), (b"location", record.link.encode())], answer
 
-    def _authenticate(self, request: Request, app_id: str, token: str) -> None:
+    def _authenticate(self, headers: Mapping[str, str], app_id: str, token: str) -> None:
         """§1.8: Basic base64(appId:hex(sha256(hex(sha256(password)) + Date))), Date fresh."""
-        headers = request.headers
         credentials = parse_basic(headers.get("authorization"))
         if credentials is None:
             raise _auth_error("Missing or malformed Basic Authorization header", "Authorization")
@@ -322,13 +376,19 @@ class Simulator:
             return False
         return parsed
 
-    def _resource_url(self, request: Request, family: str, uri: str, message_id: str) -> str:
-        host = request.headers.get("host", "localhost")
-        scheme = request.scope.get("scheme", "http")
-        return (
-            f"{scheme}://{host}{self.settings.path_prefix}/messaging/{family}/outbound/"
-            f"{quote(uri, safe='')}/requests/{message_id}"
-        )
+    def _resource_root(self, scope: Scope, headers: Mapping[str, str], family: str, uri: str) -> str:
+        """`.../requests/` of this chatbot as seen by the client; cached, it is the same for every send."""
+        key = (scope.get("scheme", "http"), headers.get("host", "localhost"), family, uri)
+        root = self._resource_roots.get(key)
+        if root is None:
+            if len(self._resource_roots) > 1024:
+                self._resource_roots.clear()
+            root = (
+                f"{key[0]}://{key[1]}{self.settings.path_prefix}/messaging/{family}/outbound/"
+                f"{quote(uri, safe='')}/requests/"
+            )
+            self._resource_roots[key] = root
+        return root
 
     # ------------------------------------------------------------------ delivery (§1.3, §3.5)
 
@@ -352,9 +412,10 @@ class Simulator:
         if "Sent" in reports:
             steps.append(Step(ST_SENT, None, SENT_DELAY_MS / 1000.0))
         now = time.time()
+        inbox_limit = self.settings.inbox_limit
         if capability in ("up2", "up1"):
             delivered_as: DeliveredAs = "rcs" if capability == "up2" else "up1"
-            handset.inbox.append(InboxEntry(record.message_id, record.chatbot_id, delivered_as, content, now))
+            handset.receive(InboxEntry(record.message_id, record.chatbot_id, delivered_as, content, now), inbox_limit)
             record.recipients[destination] = "delivered"
             record.delivered += 1
             stats.delivered += 1
@@ -368,7 +429,7 @@ class Simulator:
             delays = (faults.delivered_delay_ms, faults.displayed_delay_ms)
             steps.extend(Step(s, d, delays[i] / 1000.0) for i, (s, d) in enumerate(pair))
         elif content.sms_text is not None:
-            handset.inbox.append(InboxEntry(record.message_id, record.chatbot_id, "sms", content, now))
+            handset.receive(InboxEntry(record.message_id, record.chatbot_id, "sms", content, now), inbox_limit)
             record.recipients[destination] = "sms"
             record.delivered += 1
             stats.delivered += 1
@@ -471,7 +532,7 @@ class Simulator:
             "in_reply_to_contribution_id": reply_to,
             "sent_at": _iso(time.time()),
         }
-        state.handset(number).uplinks.append(result)
+        state.handset(number).sent(result)
         return result
 
     # ------------------------------------------------------------------ control API
@@ -617,8 +678,9 @@ class Simulator:
         out["handsets_tracked"] = len(self.state.handsets)
         return JSONResponse(out)
 
-    async def reset(self, _request: Request) -> Response:
-        self.state.reset()
+    async def reset(self, request: Request) -> Response:
+        options = await _json_object(request)
+        self.state.reset(faults=options.get("faults") is True, handsets=options.get("handsets") is True)
         return JSONResponse({"status": "reset"})
 
     async def get_faults(self, _request: Request) -> Response:
@@ -695,6 +757,27 @@ class Simulator:
         return RedirectResponse("/_sim/?" + urlencode(query), status_code=303)
 
 
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None when it exceeds `limit` (the rest is drained)."""
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body if len(body) <= limit else None
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body", False):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+    return b"".join(chunks) if size <= limit else None
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
 async def _json_object(request: Request) -> dict[str, Any]:
     body = await request.body()
     try:
@@ -720,10 +803,23 @@ async def _on_control_error(_request: Request, exc: Exception) -> Response:
     return _control_error(error.status, error.message)
 
 
+class SimulatorApp(Starlette):
+    """Starlette for the control API and page; downlinks bypass routing and middleware."""
+
+    simulator: Simulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            match = self.simulator.match_downlink(scope["path"])
+            if match is not None:
+                await self.simulator.asgi_downlink(scope, receive, send, *match)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: SimulatorSettings | None = None) -> Starlette:
     """Build the simulator app; the notifier's HTTP session lives in the app lifespan."""
     sim = Simulator(settings or SimulatorSettings())
-    prefix = sim.settings.path_prefix
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -733,9 +829,8 @@ def create_app(settings: SimulatorSettings | None = None) -> Starlette:
         finally:
             await sim.close()
 
+    # Downlinks (§1.1 / §6.1, every API family) are served by SimulatorApp.__call__.
     routes = [
-        # §1.1 / §6.1: one pattern for every family; the endpoint rejects unknown families.
-        Route(prefix + "/messaging/{family:path}/outbound/{chatbot_uri}/requests", sim.downlink, methods=["POST"]),
         Route("/_sim/healthz", sim.healthz, methods=["GET"]),
         Route("/_sim/", sim.page, methods=["GET"]),
         Route("/_sim/ui/uplink", sim.ui_uplink, methods=["POST"]),
@@ -753,6 +848,7 @@ def create_app(settings: SimulatorSettings | None = None) -> Starlette:
         Route("/_sim/faults", sim.get_faults, methods=["GET"]),
         Route("/_sim/faults", sim.put_faults, methods=["PUT"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={ControlError: _on_control_error})
+    app = SimulatorApp(routes=routes, lifespan=lifespan, exception_handlers={ControlError: _on_control_error})
+    app.simulator = sim
     app.state.simulator = sim
     return app

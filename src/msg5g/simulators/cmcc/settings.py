@@ -130,8 +130,9 @@ class SimulatorSettings:
     notify_connection_limit: int = 100
     notify_workers: int = 100
     notify_queue_size: int = 100_000
-    # Memory bounds for long benchmark runs (oldest entries are dropped first).
-    max_messages: int = 500_000
+    # Memory bounds for long benchmark runs (oldest entries are dropped first; about 3 KB per
+    # message whose recipient is a new number). Dedupe is lost for evicted message ids.
+    max_messages: int = 200_000
     inbox_limit: int = 100
     max_handsets: int = 200_000
     random_seed: int | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ DeliveredAs = Literal["rcs", "up1", "sms"]
 # Per-recipient outcome of a message.
 RecipientState = Literal["delivered", "sms", "held", "failed"]
 HANG: Literal["hang"] = "hang"
+UPLINK_HISTORY = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +116,21 @@ class Handset:
     address_form: AddressForm | None = None
     # Configured through settings or the control API: never evicted to bound memory.
     pinned: bool = False
-    inbox: deque[InboxEntry] = field(default_factory=deque)
+    # Plain lists trimmed by hand: a deque costs ~600 bytes even when empty, and a benchmark
+    # touches hundreds of thousands of numbers.
+    inbox: list[InboxEntry] = field(default_factory=list)
     held: list[MessageRecord] = field(default_factory=list)
-    uplinks: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=50))
+    uplinks: list[dict[str, Any]] = field(default_factory=list)
+
+    def receive(self, entry: InboxEntry, limit: int) -> None:
+        self.inbox.append(entry)
+        if len(self.inbox) > limit:
+            del self.inbox[0]
+
+    def sent(self, uplink: dict[str, Any], limit: int = UPLINK_HISTORY) -> None:
+        self.uplinks.append(uplink)
+        if len(self.uplinks) > limit:
+            del self.uplinks[0]
 
 
 @dataclass(slots=True)
@@ -134,6 +146,8 @@ class Stats:
     notifications_sent: int = 0
     notifications_failed: int = 0
     notification_retries: int = 0
+    # Reports that found the sender queue full and waited for room (nothing is dropped).
+    notification_queue_overflows: int = 0
     uplinks_sent: int = 0
     uplinks_failed: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
@@ -168,9 +182,18 @@ class SimState:
             handset.capability = capability
             handset.pinned = True
 
-    def reset(self) -> None:
-        """Clear messages, inboxes and counters; keep chatbots, faults and handset settings."""
+    def reset(self, *, faults: bool = False, handsets: bool = False) -> None:
+        """Clear messages, inboxes and counters; keep chatbots.
+
+        Faults and per-number handset settings survive unless asked for; `faults=True` restores the
+        configured faults, `handsets=True` forgets runtime handset settings.
+        """
         self.generation += 1
+        if faults:
+            self.faults = self.settings.faults.updated({})
+        if handsets:
+            self.handsets.clear()
+            self._seed_handsets()
         self.stats = Stats()
         self.messages.clear()
         self.by_id.clear()
@@ -222,7 +245,7 @@ class SimState:
         if handset is None:
             if len(self.handsets) >= self.settings.max_handsets:
                 self._evict_handset()
-            handset = Handset(number, self.settings.default_capability, inbox=deque(maxlen=self.settings.inbox_limit))
+            handset = Handset(number, self.settings.default_capability)
             self.handsets[number] = handset
         return handset
 

@@ -1,0 +1,32 @@
+"""The navigation list. A new admin section adds its route and one NavItem here.
+
+`route` is the name of the page's route in the admin app; None renders the entry as "coming soon"
+so that the layout shows where each planned section will go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from msg5g.admin.i18n import N_
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    key: str  # also the id the active page passes to the layout
+    label: str  # an English msgid, translated when rendered
+    route: str | None
+
+
+NAV: list[NavItem] = [
+    NavItem("dashboard", N_("Dashboard"), "dashboard"),
+    NavItem("messages", N_("Messages"), "messages"),
+    NavItem("send", N_("Send"), "send_form"),
+    NavItem("materials", N_("Materials"), None),
+    NavItem("templates", N_("Templates"), None),
+    NavItem("chatbots", N_("Chatbots"), None),
+    NavItem("businesses", N_("Businesses"), None),
+    NavItem("billing", N_("Billing"), None),
+    NavItem("reports", N_("Reports"), None),
+    NavItem("alerts", N_("Alerts"), None),
+]
