@@ -80,6 +80,7 @@ class SqlQueue:
             .values(locked_until=now + self._visibility_timeout, attempts=QueueEntry.attempts + 1)
             .returning(QueueEntry.id, QueueEntry.topic, QueueEntry.payload, QueueEntry.priority,
                        QueueEntry.attempts, QueueEntry.tenant_id)
+            .execution_options(synchronize_session=False)
         )
         async with self._db.transaction() as session:
             rows = (await session.execute(statement)).all()
@@ -100,7 +101,10 @@ class SqlQueue:
         # deleted by its first, late worker.
         condition = [and_(QueueEntry.id == job.id, QueueEntry.attempts == job.attempts) for job in jobs]
         for chunk_start in range(0, len(condition), 200):
-            await session.execute(delete(QueueEntry).where(or_(*condition[chunk_start:chunk_start + 200])))
+            await session.execute(
+                delete(QueueEntry).where(or_(*condition[chunk_start:chunk_start + 200]))
+                .execution_options(synchronize_session=False)
+            )
 
     async def retry(self, job: Job, delay: float, error: str) -> None:
         async with self._db.transaction() as session:
@@ -108,6 +112,7 @@ class SqlQueue:
                 update(QueueEntry)
                 .where(QueueEntry.id == job.id, QueueEntry.attempts == job.attempts)
                 .values(not_before=time.time() + delay, locked_until=0.0, last_error=error[:2000])
+                .execution_options(synchronize_session=False)
             )
 
     async def dead(self, job: Job, error: str) -> None:
@@ -116,6 +121,7 @@ class SqlQueue:
                 update(QueueEntry)
                 .where(QueueEntry.id == job.id, QueueEntry.attempts == job.attempts)
                 .values(state="dead", locked_until=0.0, last_error=error[:2000])
+                .execution_options(synchronize_session=False)
             )
 
     async def depth(self) -> dict[tuple[str, int, str], int]:

@@ -183,6 +183,9 @@ class MessageRepository(_TenantScoped):
             update(Message)
             .where(Message.tenant_id == self.tenant_id, Message.id.in_(list(message_ids)))
             .values(status=status, status_reason=reason, updated_at=at)
+            # The rows may be loaded in this session; re-evaluating the criteria against every
+            # loaded object was the most expensive step of a status update.
+            .execution_options(synchronize_session=False)
         )
 
     async def add_events(self, events: list[dict[str, Any]]) -> None:
@@ -286,4 +289,5 @@ class CallbackRepository(_TenantScoped):
             .where(CallbackDelivery.tenant_id == self.tenant_id, CallbackDelivery.id == delivery_id)
             .values(state=state, attempts=attempts, last_status=last_status, last_error=last_error,
                     delivered_at=delivered_at)
+            .execution_options(synchronize_session=False)
         )
