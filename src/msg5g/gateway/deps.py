@@ -17,7 +17,8 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API 
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Alternatively `X-API-Key: <API key>`")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI would run a plain def dependency in a thread pool, on every request.
     provider: ServicesProvider = request.app.state.services
     return provider()
 

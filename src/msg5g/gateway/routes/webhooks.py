@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from msg5g.gateway.deps import ServicesDep
+from msg5g.gateway.deps import get_services
 
 router = APIRouter(tags=["carrier webhooks"])
 
@@ -15,10 +15,15 @@ router = APIRouter(tags=["carrier webhooks"])
     responses={401: {"description": "Carrier authentication failed"}, 400: {"description": "Unparseable body"},
                404: {"description": "Unknown channel or chatbot"}},
 )
-async def carrier_webhook(channel_type: str, channel_id: str, subpath: str, request: Request,
-                          services: ServicesDep) -> Response:
+async def carrier_webhook(request: Request) -> Response:
+    # Carriers post several notifications per message: this handler takes only the Request, so
+    # FastAPI has no parameters or dependencies to solve on the busiest route of the platform.
+    services = await get_services(request)
+    params = request.path_params
+    query_string = request.scope.get("query_string", b"")
     await services.webhooks.receive(
-        channel_type, channel_id, method=request.method, subpath=subpath, headers=dict(request.headers),
-        query=dict(request.query_params), body=await request.body(),
+        params["channel_type"], params["channel_id"], method=request.method, subpath=params["subpath"],
+        headers=dict(request.headers), query=dict(request.query_params) if query_string else {},
+        body=await request.body(),
     )
     return Response(status_code=204)
