@@ -6,12 +6,15 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from msg5g import __version__
 from msg5g.config import Settings
 from msg5g.gateway.deps import ServicesProvider
 from msg5g.gateway.errors import ERROR_CODES, install_error_handlers
 from msg5g.gateway.routes import messages, ops, webhooks
+from msg5g.kit.ids import new_id
+from msg5g.kit.logging import trace_id_var
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -23,6 +26,31 @@ Authenticate with your business's API key: `Authorization: Bearer m5g_...`.
 Every error is `{"error": {"code", "message", "field"}}`. Codes:
 
 """ + "\n".join(f"- `{code}`: {meaning}" for code, meaning in ERROR_CODES.items())
+
+
+class TraceIdMiddleware:
+    """Every request gets a trace id (the caller's X-Request-Id, or a new one) for its log lines."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        trace_id = next((v.decode("latin-1")[:64] for k, v in scope["headers"] if k == b"x-request-id"), None)
+        trace_id = trace_id or new_id()
+        token = trace_id_var.set(trace_id)
+
+        async def send_with_trace_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", trace_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_trace_id)
+        finally:
+            trace_id_var.reset(token)
 
 
 def create_api(services: ServicesProvider, *, lifespan: Lifespan | None = None, settings: Settings) -> FastAPI:
@@ -37,6 +65,7 @@ def create_api(services: ServicesProvider, *, lifespan: Lifespan | None = None, 
     app.state.services = services
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(TraceIdMiddleware)
     app.include_router(messages.router)
     app.include_router(webhooks.router)
     app.include_router(ops.router)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -28,6 +29,8 @@ from msg5g.services.context import ServiceContext
 from msg5g.services.views import AcceptedMessage, SendResponse
 from msg5g.storage.repositories import BusinessRepository, ChatbotRepository, MessageRepository
 from msg5g.storage.tables import Submission
+
+log = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 1000
 
@@ -146,6 +149,8 @@ async def _submit_once(
             ],
         )
     metrics.MESSAGES_ACCEPTED.labels(traffic_class.value).inc(len(rows))
+    log.info("messages accepted", extra={"submission_id": submission_id, "count": len(rows),
+                                         "first_message_id": rows[0]["id"], "traffic_class": traffic_class.value})
     return SendResponse(
         submission_id=submission_id, client_message_id=request.client_message_id, replayed=False,
         messages=[AcceptedMessage(id=r["id"], recipient=r["recipient"], status=MessageStatus.ACCEPTED) for r in rows],
