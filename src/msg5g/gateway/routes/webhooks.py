@@ -8,12 +8,29 @@ from msg5g.gateway.deps import get_services
 
 router = APIRouter(tags=["carrier webhooks"])
 
+_PATH_PARAMETERS = [
+    {"name": "channel_type", "in": "path", "required": True, "schema": {"type": "string"},
+     "description": "The channel's adapter type, e.g. `cmcc`."},
+    {"name": "channel_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "subpath", "in": "path", "required": True, "schema": {"type": "string"},
+     "description": "The carrier's own path, e.g. `DeliveryInfoNotification/{chatbot}`."},
+]
+
 
 @router.post(
     "/webhooks/{channel_type}/{channel_id}/{subpath:path}",
     summary="Receive a carrier notification (delivery report, uplink, audit result)",
-    responses={401: {"description": "Carrier authentication failed"}, 400: {"description": "Unparseable body"},
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Applied (or a harmless repeat)"},
+               401: {"description": "Carrier authentication failed"}, 400: {"description": "Unparseable body"},
                404: {"description": "Unknown channel or chatbot"}},
+    openapi_extra={
+        "parameters": _PATH_PARAMETERS,
+        "requestBody": {"required": True, "content": {
+            "application/xml": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}},
+        }},
+    },
 )
 async def carrier_webhook(request: Request) -> Response:
     # Carriers post several notifications per message: this handler takes only the Request, so
