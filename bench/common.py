@@ -53,7 +53,10 @@ class BenchStack:
                 process.kill()
 
 
-def start_stack(*, workers: bool = True, extra_env: dict[str, str] | None = None) -> BenchStack:
+def start_stack(*, workers: bool = True, worker_processes: int = 0,
+                extra_env: dict[str, str] | None = None) -> BenchStack:
+    """The platform (with in-process workers unless `workers` is False, plus `worker_processes`
+    separate `msg5g worker` processes) and the simulator, each a process of its own."""
     data_dir = Path(tempfile.mkdtemp(prefix="msg5g-bench-"))
     port, sim_port = free_port(), free_port()
     env = {**os.environ, "MSG5G_DATA_DIR": str(data_dir), "MSG5G_PORT": str(port), "MSG5G_HOST": "127.0.0.1",
@@ -72,9 +75,11 @@ def start_stack(*, workers: bool = True, extra_env: dict[str, str] | None = None
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     serve_args = [*msg5g, "serve"] + ([] if workers else ["--no-workers"])
     platform = subprocess.Popen(serve_args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    extra_workers = [subprocess.Popen([*msg5g, "worker"], env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL) for _ in range(worker_processes)]
     stack = BenchStack(data_dir=data_dir, base_url=base_url, simulator_url=simulator_url, api_key=demo["api_key"],
                        chatbot_id=demo["chatbot_id"], database_path=data_dir / "msg5g.db",
-                       processes=[simulator, platform])
+                       processes=[simulator, platform, *extra_workers])
     try:
         wait_for(f"{simulator_url}/_sim/healthz")
         wait_for(f"{base_url}/healthz")

@@ -21,9 +21,11 @@ def cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--recipients", type=int, default=5000)
+    parser.add_argument("--worker-processes", type=int, default=0,
+                        help="send from separate `msg5g worker` processes instead of the server process")
     args = parser.parse_args()
-    stack = start_stack(workers=True)
-    simulator, platform = stack.processes
+    stack = start_stack(workers=args.worker_processes == 0, worker_processes=args.worker_processes)
+    simulator, platform = stack.processes[:2]
     try:
         before = cpu_seconds(platform.pid), cpu_seconds(simulator.pid)
         started = time.perf_counter()

@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any
 
 import typer
+import uvloop
 
 from msg5g.config import Settings, get_settings
 from msg5g.kit.logging import configure_logging
@@ -20,6 +22,11 @@ from msg5g.platform import Platform
 from msg5g.services.demo import seed_demo
 
 app = typer.Typer(help="msg5g: a multi-tenant 5G Messaging platform.", no_args_is_help=True)
+
+
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Long-running commands use uvloop: about twice the HTTP throughput of asyncio's own loop."""
+    uvloop.run(main)
 
 
 def _settings(host: str | None = None, port: int | None = None) -> Settings:
@@ -37,7 +44,7 @@ def serve(
     """Serve the API, carrier webhooks and admin (and, by default, the workers)."""
     settings = _settings(host, port).model_copy(update={"run_workers": workers})
     configure_logging(settings.log_level)
-    asyncio.run(Platform(settings).serve())
+    run_fast(Platform(settings).serve())
 
 
 @app.command()
@@ -53,7 +60,7 @@ def worker() -> None:
             loop.add_signal_handler(signum, platform.request_stop)
         await platform.run_workers_until_stopped()
 
-    asyncio.run(main())
+    run_fast(main())
 
 
 @app.command()
@@ -146,7 +153,7 @@ def dev(
     try:
         _wait_for(f"{simulator_url}/_sim/healthz")
         _print_banner(settings, demo, simulator_url)
-        asyncio.run(Platform(settings).serve())
+        run_fast(Platform(settings).serve())
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
