@@ -133,3 +133,14 @@ def test_file_descriptor_uplink() -> None:
 def test_malformed_or_unexpected_notifications_are_refused(body: str) -> None:
     with pytest.raises(WebhookRejected):
         _adapter().parse_webhook(_request("DeliveryInfoNotification/1", body))
+
+
+def test_multipart_uplink_with_a_wrong_content_length() -> None:
+    multipart = ("--next\r\nContent-Type: text/plain\r\nContent-Length: [content length]\r\n\r\n我要还款\r\n"
+                 "--next\r\nContent-Type: application/vnd.gsma.botsuggestion.v1.0+json\r\nContent-Length: 3\r\n\r\n"
+                 '{"suggestions":[]}\r\n--next--\r\n')
+    body = (f"<msg:inboundMessageNotification {NS}><inboundMessage><senderAddress>tel:+8613800138000"
+            '</senderAddress><messageId>mp</messageId><contentType>multipart/mixed; boundary="next"</contentType>'
+            f"<bodyText><![CDATA[{multipart}]]></bodyText></inboundMessage></msg:inboundMessageNotification>")
+    [inbound] = _adapter().parse_webhook(_request("InboundMessageNotification/1", body)).inbound
+    assert inbound.content == UplinkText(text="我要还款")

@@ -8,6 +8,7 @@ implies is marked [I] and kept in the block of constants below so it can be corr
 from __future__ import annotations
 
 import base64
+import email
 import hashlib
 import hmac
 import json
@@ -413,7 +414,8 @@ def _inbound(element: Element) -> InboundMessage:
         sender = normalise_mobile(sender_raw)
     except InvalidPhoneNumber as exc:
         raise WebhookRejected(f"unreadable senderAddress {sender_raw!r}") from exc
-    content_type = (_text(element, "contentType") or CT_TEXT).split(";", 1)[0].strip().lower()
+    full_content_type = _text(element, "contentType") or CT_TEXT
+    content_type = full_content_type.split(";", 1)[0].strip().lower()
     body = _text(element, "bodyText") or ""
     if (_text(element, "contentEncoding") or "").lower() == "base64":
         # §1.4: real CMCC traffic carries bodyText base64-encoded when contentEncoding says so.
@@ -425,11 +427,30 @@ def _inbound(element: Element) -> InboundMessage:
         carrier_message_id=_text(element, "messageId") or None,
         sender=sender,
         chatbot_address=_text(element, "destinationAddress") or "",
-        content=_uplink_content(content_type, body),
+        content=_multipart_uplink(full_content_type, body) if content_type.startswith("multipart/")
+        else _uplink_content(content_type, body),
         conversation_id=_text(element, "conversationID"),
         contribution_id=_text(element, "contributionID"),
         in_reply_to=_text(element, "inReplyToContributionID"),
     )
+
+
+def _multipart_uplink(content_type: str, body: str) -> UplinkContent:
+    """§1.1: multipart bodies inside bodyText. The stdlib MIME parser splits on the boundary and
+    ignores Content-Length, which CMCC traffic is known to get wrong."""
+    document = email.message_from_string(f"Content-Type: {content_type}\r\n\r\n{body}")
+    parts = [part for part in document.walk() if not part.is_multipart()]
+    for part in parts:
+        part_type = part.get_content_type()
+        if part_type == CT_SUGGESTIONS:
+            continue  # chips the handset echoes back carry no user input
+        if (part.get("Content-Transfer-Encoding") or "").lower() in {"base64", "quoted-printable"}:
+            raw = part.get_payload(decode=True)
+            text = raw.decode(part.get_content_charset() or "utf-8", errors="replace") if isinstance(raw, bytes) else ""
+        else:
+            text = str(part.get_payload())
+        return _uplink_content(part_type, text.strip())
+    raise WebhookRejected("multipart uplink without a readable part")
 
 
 def _uplink_content(content_type: str, body: str) -> UplinkContent:
