@@ -96,7 +96,7 @@ class CallbackReceiver:
         found = [r.json() for r in self.requests if r.body]
         return [e for e in found if event_type is None or e["type"] == event_type]
 
-    async def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 30.0) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
         while not predicate(self.events()):
             remaining = deadline - asyncio.get_running_loop().time()
@@ -200,7 +200,7 @@ class Stack:
         async with self.http.get(f"{self.base_url}/v1/messages/{message_id}", headers=self.auth(tenant)) as r:
             return r.status, await r.json()
 
-    async def wait_status(self, message_id: str, status: str, timeout: float = 15.0) -> dict[str, Any]:
+    async def wait_status(self, message_id: str, status: str, timeout: float = 30.0) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + timeout
         body: Any = None
         while asyncio.get_running_loop().time() < deadline:
