@@ -65,6 +65,7 @@ def create_api(services: ServicesProvider, *, lifespan: Lifespan | None = None, 
     app.state.services = services
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(webhooks.CarrierWebhookFastPath)
     app.add_middleware(TraceIdMiddleware)
     app.include_router(messages.router)
     app.include_router(webhooks.router)

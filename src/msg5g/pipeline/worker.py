@@ -41,11 +41,19 @@ class Worker:
         self._done: list[Job] = []
 
     async def run(self, stop: asyncio.Event) -> None:
-        flusher = asyncio.create_task(self._flush_acks(stop))
+        finished = asyncio.Event()  # this worker's own: `stop` is shared by every worker
+        flusher = asyncio.create_task(self._flush_acks(finished))
         try:
             while not stop.is_set():
                 free = self._concurrency - len(self._inflight)
-                jobs = await self._queue.claim(self.topic, free) if free > 0 else []
+                try:
+                    jobs = await self._queue.claim(self.topic, free) if free > 0 else []
+                except Exception:
+                    # A locked or unreachable database must not end the worker: nothing would
+                    # be sent again while the API went on accepting.
+                    log.exception("claiming jobs failed; retrying", extra={"topic": self.topic})
+                    await asyncio.sleep(1.0)
+                    continue
                 for job in jobs:
                     await self._slots.acquire()
                     task = asyncio.create_task(self._run_one(job))
@@ -59,7 +67,7 @@ class Worker:
         finally:
             if self._inflight:
                 await asyncio.gather(*self._inflight, return_exceptions=True)
-            stop.set()
+            finished.set()
             await flusher
 
     async def _run_one(self, job: Job) -> None:
@@ -86,7 +94,7 @@ class Worker:
         else:
             await self._queue.retry(job, delay, error)
 
-    async def _flush_acks(self, stop: asyncio.Event) -> None:
+    async def _flush_acks(self, finished: asyncio.Event) -> None:
         # Acks are batched: one delete per few milliseconds instead of one transaction per job.
         while True:
             if self._done:
@@ -95,7 +103,7 @@ class Worker:
                     await self._queue.ack(batch)
                 except Exception:
                     log.exception("ack failed; the jobs will be redelivered after their visibility timeout")
-            elif stop.is_set() and not self._inflight:
+            elif finished.is_set():
                 return
             else:
                 await asyncio.sleep(0.005)

@@ -113,7 +113,7 @@ class CarrierWebhooks:
         by_tenant: dict[str, list[_Pending]] = {}
         for item in group:
             by_tenant.setdefault(item.chatbot.tenant_id, []).append(item)
-        async with self._ctx.db.transaction() as session:
+        async with self._ctx.db.transaction(urgent=True) as session:
             for tenant_id, items in by_tenant.items():
                 await self._apply_statuses(session, tenant_id, items)
                 for item in items:

@@ -91,7 +91,7 @@ async def _submit_once(
     ctx: ServiceContext, access: BusinessAccess, request: SendRequest, fingerprint: str
 ) -> SendResponse:
     now = utcnow()
-    async with ctx.db.transaction() as session:
+    async with ctx.db.transaction(urgent=True) as session:
         messages = MessageRepository(session, access.tenant_id)
         if request.client_message_id:
             earlier = await messages.submission_by_client_id(access.business_id, request.client_message_id)
