@@ -6,6 +6,7 @@ All three Chinese API families carry the same GSMA content types (shared/referen
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from msg5g.domain.content import (
@@ -26,12 +27,14 @@ from msg5g.domain.content import (
     Suggestion,
     UplinkSuggestionResponse,
 )
+from msg5g.kit.clock import as_utc
 
 JSON = dict[str, Any]
 
 
-def _iso(moment: Any) -> str:
-    return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+def iso_utc(moment: datetime) -> str:
+    """RFC 3339 in UTC with a Z. isoformat pads the year to four digits, where strftime's %Y may not."""
+    return as_utc(moment).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def _action_body(suggestion: Suggestion) -> JSON:
@@ -55,7 +58,7 @@ def _action_body(suggestion: Suggestion) -> JSON:
         case RequestLocationAction():
             return {"mapAction": {"requestLocationPush": {}}}
         case CalendarEventAction():
-            event: JSON = {"startTime": _iso(suggestion.start_time), "endTime": _iso(suggestion.end_time),
+            event: JSON = {"startTime": iso_utc(suggestion.start_time), "endTime": iso_utc(suggestion.end_time),
                            "title": suggestion.title}
             if suggestion.description:
                 event["description"] = suggestion.description

@@ -8,11 +8,12 @@ schema sets encoded here so that a bad request is refused at the gateway, not by
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Limits from the GSMA chatbot message schema (protocols.md §2.1, §2.2).
 MAX_DISPLAY_TEXT = 25
@@ -30,8 +31,21 @@ MAX_TEXT = 3072
 MAX_FALLBACK_TEXT = 1000
 
 
+# Characters XML 1.0 cannot carry (C0 controls but TAB, LF and CR; U+FFFE, U+FFFF; surrogates).
+# Carriers' envelopes are XML, so text containing them could be accepted but never sent.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def refuse_non_xml_characters(value: object) -> object:
+    if isinstance(value, str) and (bad := _NOT_XML.search(value)):
+        raise ValueError(f"contains the control character U+{ord(bad.group()):04X}, which messages cannot carry")
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    _text_is_sendable = field_validator("*", mode="after")(refuse_non_xml_characters)
 
 
 DisplayText = Annotated[str, Field(min_length=1, max_length=MAX_DISPLAY_TEXT)]
@@ -75,8 +89,9 @@ class RequestLocationAction(_SuggestionBase):
 
 class CalendarEventAction(_SuggestionBase):
     type: Literal["create_calendar_event"] = "create_calendar_event"
-    start_time: datetime
-    end_time: datetime
+    # A time without a zone would land at different hours on different phones: refuse it.
+    start_time: AwareDatetime
+    end_time: AwareDatetime
     title: str = Field(min_length=1, max_length=100)
     description: str | None = Field(default=None, min_length=1, max_length=500)
 

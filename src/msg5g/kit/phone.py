@@ -19,7 +19,7 @@ class InvalidPhoneNumber(ValueError):
 # Its China metadata decides mobile validity by at most the first five digits of an 11-digit
 # national number ("1(?:610\\d|740[0-5])\\d{6}|1(?:[38]\\d|...)\\d{8}"), so the verdict phonenumbers
 # gives one number holds for every number sharing those five digits: we ask it once per prefix.
-_CN_MOBILE_SHAPE = re.compile(r"(?:\+86|0086|86)?(1\d{10})")
+_CN_MOBILE_SHAPE = re.compile(r"(?:\+86|0086|86)?(1[0-9]{10})")  # ASCII digits only: \d takes any script
 _CN_PREFIX_DIGITS = 5
 _cn_prefix_verdicts: dict[str, bool] = {}
 

@@ -116,6 +116,11 @@ class Sender:
                 outcome.result = await adapter.send(chatbot.endpoint, chatbot.account, outbound)
             except ChannelError as exc:
                 outcome.error = exc
+            except Exception as exc:
+                # An adapter that cannot even build the request will not succeed on a retry: the
+                # message fails with the reason instead of waiting in the queue for ever.
+                log.exception("adapter failed to send", extra={"message_id": message.id})
+                outcome.error = PermanentChannelError(f"the {chatbot.endpoint.type} adapter failed: {exc}")
         label = "ok" if outcome.result else type(outcome.error).__name__
         metrics.CARRIER_CALLS.labels(chatbot.endpoint.type, label).observe(time.perf_counter() - started)
         return outcome

@@ -13,10 +13,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
 
-from msg5g.domain.content import MAX_FALLBACK_TEXT, Content
+from msg5g.domain.content import MAX_FALLBACK_TEXT, Content, refuse_non_xml_characters
 from msg5g.domain.errors import Conflict, NotFound, ValidationFailed
 from msg5g.domain.messages import MessageStatus, TrafficClass
 from msg5g.kit import metrics
@@ -62,6 +62,8 @@ class SendRequest(BaseModel):
     callback_url: AnyHttpUrl | None = Field(default=None, description="Overrides the business's callback URL.")
     expires_at: datetime | None = Field(default=None, description="Not delivered after this time.")
     ttl_seconds: int | None = Field(default=None, ge=1, le=30 * 86400)
+
+    _fallback_is_sendable = field_validator("fallback_text", mode="after")(refuse_non_xml_characters)
 
     @model_validator(mode="after")
     def _one_expiry(self) -> SendRequest:

@@ -31,7 +31,7 @@ from msg5g.channels.base import (
     SendResult,
     WebhookRequest,
 )
-from msg5g.channels.gsma import build_bot_message, build_suggestions, parse_suggestion_response
+from msg5g.channels.gsma import build_bot_message, build_suggestions, iso_utc, parse_suggestion_response
 from msg5g.domain.content import (
     CarouselContent,
     FileContent,
@@ -201,8 +201,9 @@ class ChinaMobileChannel(ChannelAdapter):
         traffic_type = TRAFFIC_TYPE.get(message.traffic_class)
         if traffic_type:
             etree.SubElement(im, "trafficType").text = traffic_type
-        body = etree.SubElement(im, "bodyText")
-        body.text = etree.CDATA(body_text) if content_type.startswith("multipart/") else body_text
+        # Escaped text rather than CDATA: XML parsers turn CR/CRLF into LF even inside CDATA, which
+        # would make the carrier read multipart parts shorter than their Content-Length says.
+        etree.SubElement(im, "bodyText").text = body_text
         etree.SubElement(im, "storeSupported").text = "true"
         reports = ["Delivered", "Displayed", "Failed"]
         if message.fallback_text:
@@ -230,7 +231,8 @@ class ChinaMobileChannel(ChannelAdapter):
                 parts.append((CT_BOTMESSAGE, "Message", _dumps(build_bot_message(content))))
         if content.suggestions:
             parts.append((CT_SUGGESTIONS, "Chiplist.lst", _dumps(build_suggestions(content.suggestions))))
-        return f'multipart/mixed; boundary="{BOUNDARY}"', _multipart(parts)
+        boundary = _boundary_for(parts)
+        return f'multipart/mixed; boundary="{boundary}"', _multipart(parts, boundary)
 
     def _interpret_send_response(self, status: int, payload: bytes, message: OutboundMessage) -> SendResult:
         code, text, carrier_id = _read_response(payload)
@@ -309,15 +311,25 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _multipart(parts: list[tuple[str, str, str]]) -> str:
+def _boundary_for(parts: list[tuple[str, str, str]]) -> str:
+    """ "next", as every CMCC sample uses, unless a part contains it; then a random one."""
+    if not any(f"--{BOUNDARY}" in body for _, _, body in parts):
+        return BOUNDARY
+    while True:
+        boundary = f"{BOUNDARY}-{uuid.uuid4().hex}"
+        if not any(f"--{boundary}" in body for _, _, body in parts):
+            return boundary
+
+
+def _multipart(parts: list[tuple[str, str, str]], boundary: str) -> str:
     chunks = []
     for content_type, filename, body in parts:
         headers = [f"Content-Type: {content_type}"]
         if filename:
             headers.append(f'Content-Disposition: inline; filename="{filename}"')
         headers.append(f"Content-Length: {len(body.encode())}")
-        chunks.append(f"--{BOUNDARY}\r\n" + "\r\n".join(headers) + "\r\n\r\n" + body + "\r\n")
-    return "".join(chunks) + f"--{BOUNDARY}--\r\n"
+        chunks.append(f"--{boundary}\r\n" + "\r\n".join(headers) + "\r\n\r\n" + body + "\r\n")
+    return "".join(chunks) + f"--{boundary}--\r\n"
 
 
 def _file_descriptor(file: MediaFile, thumbnail: MediaFile | None) -> str:
@@ -333,7 +345,7 @@ def _file_descriptor(file: MediaFile, thumbnail: MediaFile | None) -> str:
         etree.SubElement(info, etree.QName(FT_NS, "content-type")).text = media.content_type
         data = etree.SubElement(info, etree.QName(FT_NS, "data"), url=str(media.url))
         if media.until:
-            data.set("until", media.until.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            data.set("until", iso_utc(media.until))
     return str(etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode())
 
 
