@@ -46,14 +46,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--no-workers", action="store_true", help="accept only; nothing is sent meanwhile")
     args = parser.parse_args()
-    stack = start_stack(workers=True)
+    stack = start_stack(workers=not args.no_workers)
     try:
         latencies, errors = asyncio.run(run(stack.base_url, stack.api_key, stack.chatbot_id, args.rate, args.seconds))
     finally:
         stack.stop()
     ms = [v * 1000 for v in latencies]
-    print(f"single-recipient accept at {args.rate:.0f} requests/s for {args.seconds:.0f}s (workers sending meanwhile)")
+    sending = "nothing sent meanwhile" if args.no_workers else "workers sending meanwhile"
+    print(f"single-recipient accept at {args.rate:.0f} requests/s for {args.seconds:.0f}s ({sending})")
     print(f"  {len(ms)} accepted, {errors} errors; p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms,"
           f" max {max(ms):.1f} ms")
     print(f"  {load_average()}")

@@ -135,6 +135,7 @@ class Platform:
         self._tasks = []
         services, self._services = self._services, None
         await services.webhooks.close()
+        await services.submitter.close()
         await services.ctx.http.close()
         await services.ctx.db.dispose()
         log.info("platform stopped")

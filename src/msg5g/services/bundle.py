@@ -14,7 +14,7 @@ from msg5g.services.deliver import Sender
 from msg5g.services.directory import Directory
 from msg5g.services.provisioning import Provisioning
 from msg5g.services.queries import Queries
-from msg5g.services.submit import SendRequest, submit
+from msg5g.services.submit import SendRequest, Submitter
 from msg5g.services.views import SendResponse
 
 
@@ -29,6 +29,7 @@ class Services:
     webhooks: CarrierWebhooks
     sender: Sender
     callback_sender: CallbackSender
+    submitter: Submitter
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -38,10 +39,11 @@ class Services:
             ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), admins=AdminAccounts(ctx), queries=Queries(ctx),
             provisioning=Provisioning(ctx), webhooks=CarrierWebhooks(ctx, directory, outbox),
             sender=Sender(ctx, directory, outbox), callback_sender=CallbackSender(ctx, directory),
+            submitter=Submitter(ctx, directory),
         )
 
     async def send(self, access: BusinessAccess, request: SendRequest) -> SendResponse:
-        return await submit(self.ctx, access, request)
+        return await self.submitter.submit(access, request)
 
     async def ready(self) -> None:
         """Raises when the database cannot be read."""

@@ -29,6 +29,7 @@ class ResolvedChatbot:
 class BusinessCallback:
     url: str | None
     secret: str
+    traffic_class: str
 
 
 class Directory:
@@ -85,6 +86,7 @@ class Directory:
             business = await BusinessRepository(session, tenant_id).get(business_id)
         if business is None:
             raise NotFound("no such business", code="business_not_found")
-        callback = BusinessCallback(url=business.callback_url, secret=business.callback_secret)
+        callback = BusinessCallback(url=business.callback_url, secret=business.callback_secret,
+                                    traffic_class=business.traffic_class)
         self._callbacks[key] = (time.monotonic() + _TTL_SECONDS, callback)
         return callback

@@ -7,14 +7,17 @@ Nothing is sent inside the request.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.domain.content import MAX_FALLBACK_TEXT, Content, refuse_non_xml_characters
 from msg5g.domain.errors import Conflict, NotFound, ValidationFailed
@@ -26,9 +29,9 @@ from msg5g.kit.phone import normalise_mobile
 from msg5g.pipeline.queue import TOPIC_SEND, NewJob
 from msg5g.services.access import BusinessAccess
 from msg5g.services.context import ServiceContext
+from msg5g.services.directory import Directory
 from msg5g.services.views import AcceptedMessage, SendResponse
-from msg5g.storage.repositories import BusinessRepository, ChatbotRepository, MessageRepository
-from msg5g.storage.tables import Submission
+from msg5g.storage.repositories import MessageRepository
 
 log = logging.getLogger(__name__)
 
@@ -77,85 +80,196 @@ class SendRequest(BaseModel):
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-async def submit(ctx: ServiceContext, access: BusinessAccess, request: SendRequest) -> SendResponse:
-    fingerprint = request.fingerprint()
-    try:
-        response = await _submit_once(ctx, access, request, fingerprint)
-    except IntegrityError:
-        # Two requests with one client_message_id raced (PostgreSQL); the loser replays the winner.
-        response = await _submit_once(ctx, access, request, fingerprint)
-    if not response.replayed:
-        ctx.queue.notify(TOPIC_SEND)
-    return response
+@dataclass
+class _Pending:
+    access: BusinessAccess
+    request: SendRequest
+    fingerprint: str
+    submission: dict[str, Any]
+    messages: list[dict[str, Any]]
+    jobs: list[NewJob]
+    done: asyncio.Future[SendResponse] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    @property
+    def idempotency_key(self) -> tuple[str, str, str] | None:
+        key = self.request.client_message_id
+        return (self.access.tenant_id, self.access.business_id, key) if key else None
+
+    def accepted(self) -> SendResponse:
+        return SendResponse(
+            submission_id=self.submission["id"], client_message_id=self.request.client_message_id, replayed=False,
+            messages=[AcceptedMessage(id=r["id"], recipient=r["recipient"], status=MessageStatus.ACCEPTED)
+                      for r in self.messages],
+        )
 
 
-async def _submit_once(
-    ctx: ServiceContext, access: BusinessAccess, request: SendRequest, fingerprint: str
-) -> SendResponse:
-    now = utcnow()
-    async with ctx.db.transaction(urgent=True) as session:
-        messages = MessageRepository(session, access.tenant_id)
-        if request.client_message_id:
-            earlier = await messages.submission_by_client_id(access.business_id, request.client_message_id)
-            if earlier is not None:
-                if earlier.request_hash != fingerprint:
-                    raise Conflict(
-                        "client_message_id was used before for a different request",
-                        code="idempotency_conflict", field="client_message_id",
-                    )
-                by_recipient = {m.recipient: m for m in await messages.messages_of_submission(earlier.id)}
-                # The same request has the same recipients: answer in the order it listed them.
-                replayed = [by_recipient[r] for r in dict.fromkeys(request.recipients) if r in by_recipient]
-                return SendResponse(
-                    submission_id=earlier.id, client_message_id=earlier.client_message_id, replayed=True,
-                    messages=[AcceptedMessage(id=m.id, recipient=m.recipient, status=MessageStatus(m.status))
-                              for m in replayed],
-                )
-        business = await BusinessRepository(session, access.tenant_id).get(access.business_id)
-        if business is None:
-            raise NotFound("the API key's business no longer exists", code="business_not_found")
-        chatbot = await ChatbotRepository(session, access.tenant_id).get(request.chatbot_id)
-        if chatbot is None:
-            raise NotFound("no such chatbot", code="chatbot_not_found", field="chatbot_id")
+class Submitter:
+    """Accepts send requests; concurrent ones are committed together (group commit).
+
+    Each request is validated and resolved on its own (chatbot, business, traffic class, expiry),
+    then waits for the one transaction that writes it with the others that arrived meanwhile: on
+    SQLite a transaction costs milliseconds of thread hand-offs whatever it holds, so one per request
+    would cap single-recipient sends near 150 a second. A replay or a conflict answers only its own
+    request; a database error fails the group and every request in it gets it (nothing half-written).
+    """
+
+    _MAX_GROUP = 200
+
+    def __init__(self, ctx: ServiceContext, directory: Directory) -> None:
+        self._ctx = ctx
+        self._directory = directory
+        self._pending: asyncio.Queue[_Pending] | None = None
+        self._applier: asyncio.Task[None] | None = None
+
+    async def submit(self, access: BusinessAccess, request: SendRequest) -> SendResponse:
+        item = await self._prepare(access, request)
+        queue = self._queue()
+        queue.put_nowait(item)
+        response = await item.done
+        if not response.replayed:
+            self._ctx.queue.notify(TOPIC_SEND)
+            metrics.MESSAGES_ACCEPTED.labels(item.submission["traffic_class"]).inc(len(item.messages))
+            log.info("messages accepted", extra={
+                "submission_id": response.submission_id, "count": len(item.messages),
+                "first_message_id": item.messages[0]["id"], "traffic_class": item.submission["traffic_class"]})
+        return response
+
+    async def close(self) -> None:
+        if self._applier is not None:
+            self._applier.cancel()
+            await asyncio.gather(self._applier, return_exceptions=True)
+
+    def _queue(self) -> asyncio.Queue[_Pending]:
+        if self._pending is None or self._applier is None or self._applier.done():
+            self._pending = asyncio.Queue()
+            self._applier = asyncio.create_task(self._apply_forever(self._pending))
+        return self._pending
+
+    async def _prepare(self, access: BusinessAccess, request: SendRequest) -> _Pending:
+        now = utcnow()
+        business = await self._directory.business_callback(access.tenant_id, access.business_id)
+        try:
+            chatbot = await self._directory.chatbot(access.tenant_id, request.chatbot_id)
+        except NotFound:
+            raise NotFound("no such chatbot", code="chatbot_not_found", field="chatbot_id") from None
         traffic_class = _traffic_class(TrafficClass(business.traffic_class), request.traffic_class)
         expires_at = _expiry(request, now)
-
         submission_id = new_id()
-        recipients = list(dict.fromkeys(request.recipients))  # one message per distinct recipient
         rows: list[dict[str, Any]] = [
             {
                 "id": new_id(), "tenant_id": access.tenant_id, "submission_id": submission_id,
-                "business_id": access.business_id, "chatbot_id": chatbot.id, "recipient": recipient,
+                "business_id": access.business_id, "chatbot_id": chatbot.account.chatbot_id, "recipient": recipient,
                 "traffic_class": traffic_class.value, "status": MessageStatus.ACCEPTED.value,
                 "status_reason": None, "created_at": now, "updated_at": now,
             }
-            for recipient in recipients
+            for recipient in dict.fromkeys(request.recipients)  # one message per distinct recipient
         ]
-        await messages.add_submission(
-            Submission(
-                id=submission_id, tenant_id=access.tenant_id, business_id=access.business_id, chatbot_id=chatbot.id,
-                content=request.content.model_dump(mode="json"), fallback_text=request.fallback_text,
-                traffic_class=traffic_class.value, client_message_id=request.client_message_id,
-                request_hash=fingerprint, callback_url=str(request.callback_url) if request.callback_url else None,
-                expires_at=expires_at, created_at=now,
-            ),
-            rows,
-        )
-        batch = ctx.settings.send_batch_size
-        await ctx.queue.enqueue(
-            session,
-            [
-                NewJob(topic=TOPIC_SEND, priority=traffic_class.rank, tenant_id=access.tenant_id,
-                       payload={"tenant_id": access.tenant_id, "message_ids": [r["id"] for r in rows[i:i + batch]]})
-                for i in range(0, len(rows), batch)
-            ],
-        )
-    metrics.MESSAGES_ACCEPTED.labels(traffic_class.value).inc(len(rows))
-    log.info("messages accepted", extra={"submission_id": submission_id, "count": len(rows),
-                                         "first_message_id": rows[0]["id"], "traffic_class": traffic_class.value})
+        fingerprint = request.fingerprint()
+        submission = {
+            "id": submission_id, "tenant_id": access.tenant_id, "business_id": access.business_id,
+            "chatbot_id": chatbot.account.chatbot_id, "content": request.content.model_dump(mode="json"),
+            "fallback_text": request.fallback_text, "traffic_class": traffic_class.value,
+            "client_message_id": request.client_message_id, "request_hash": fingerprint,
+            "callback_url": str(request.callback_url) if request.callback_url else None,
+            "expires_at": expires_at, "created_at": now,
+        }
+        batch = self._ctx.settings.send_batch_size
+        jobs = [
+            NewJob(topic=TOPIC_SEND, priority=traffic_class.rank, tenant_id=access.tenant_id,
+                   payload={"tenant_id": access.tenant_id, "message_ids": [r["id"] for r in rows[i:i + batch]]})
+            for i in range(0, len(rows), batch)
+        ]
+        return _Pending(access=access, request=request, fingerprint=fingerprint, submission=submission,
+                        messages=rows, jobs=jobs)
+
+    async def _apply_forever(self, queue: asyncio.Queue[_Pending]) -> None:
+        while True:
+            group = [await queue.get()]
+            while not queue.empty() and len(group) < self._MAX_GROUP:
+                group.append(queue.get_nowait())
+            try:
+                await self._commit(group)
+            except IntegrityError:
+                # Another process wrote one of these client_message_ids meanwhile (PostgreSQL): go
+                # one by one, so the loser replays the winner and the others are unaffected.
+                for item in group:
+                    await self._commit_alone(item)
+            except Exception as exc:
+                log.exception("accepting messages failed")
+                for item in group:
+                    if not item.done.done():
+                        item.done.set_exception(exc)
+
+    async def _commit_alone(self, item: _Pending) -> None:
+        try:
+            await self._commit([item])
+        except Exception as exc:
+            if not item.done.done():
+                item.done.set_exception(exc)
+
+    async def _commit(self, group: list[_Pending]) -> None:
+        answers: dict[int, SendResponse | Exception] = {}
+        async with self._ctx.db.transaction(urgent=True) as session:
+            fresh: list[_Pending] = []
+            first_in_group: dict[tuple[str, str, str], _Pending] = {}
+            for index, item in enumerate(group):
+                key = item.idempotency_key
+                if key is None:
+                    fresh.append(item)
+                    continue
+                if key in first_in_group:
+                    answers[index] = _replay_or_conflict(first_in_group[key], item)
+                    continue
+                earlier = await _earlier(session, item)
+                if earlier is None:
+                    first_in_group[key] = item
+                    fresh.append(item)
+                else:
+                    answers[index] = earlier
+            by_tenant: dict[str, list[_Pending]] = {}
+            for item in fresh:
+                by_tenant.setdefault(item.access.tenant_id, []).append(item)
+            for tenant_id, items in by_tenant.items():
+                await MessageRepository(session, tenant_id).add_submissions(
+                    [i.submission for i in items], [row for i in items for row in i.messages])
+            await self._ctx.queue.enqueue(session, [job for i in fresh for job in i.jobs])
+        for index, item in enumerate(group):
+            answer = answers.get(index) or item.accepted()
+            if item.done.done():
+                continue
+            if isinstance(answer, Exception):
+                item.done.set_exception(answer)
+            else:
+                item.done.set_result(answer)
+
+
+def _replay_or_conflict(first: _Pending, again: _Pending) -> SendResponse | Exception:
+    if first.fingerprint != again.fingerprint:
+        return _conflict()
+    response = first.accepted()
+    return response.model_copy(update={"replayed": True})
+
+
+def _conflict() -> Conflict:
+    return Conflict("client_message_id was used before for a different request",
+                    code="idempotency_conflict", field="client_message_id")
+
+
+async def _earlier(session: AsyncSession, item: _Pending) -> SendResponse | Exception | None:
+    """The answer to a repeated client_message_id, or None when it is new."""
+    messages = MessageRepository(session, item.access.tenant_id)
+    earlier = await messages.submission_by_client_id(item.access.business_id, item.request.client_message_id or "")
+    if earlier is None:
+        return None
+    if earlier.request_hash != item.fingerprint:
+        return _conflict()
+    by_recipient = {m.recipient: m for m in await messages.messages_of_submission(earlier.id)}
+    # The same request has the same recipients: answer in the order it listed them.
+    replayed = [by_recipient[r] for r in dict.fromkeys(item.request.recipients) if r in by_recipient]
     return SendResponse(
-        submission_id=submission_id, client_message_id=request.client_message_id, replayed=False,
-        messages=[AcceptedMessage(id=r["id"], recipient=r["recipient"], status=MessageStatus.ACCEPTED) for r in rows],
+        submission_id=earlier.id, client_message_id=earlier.client_message_id, replayed=True,
+        messages=[AcceptedMessage(id=m.id, recipient=m.recipient, status=MessageStatus(m.status)) for m in replayed],
     )
 
 

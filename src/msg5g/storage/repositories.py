@@ -114,11 +114,11 @@ class ChatbotRepository(_TenantScoped):
 
 
 class MessageRepository(_TenantScoped):
-    async def add_submission(self, submission: Submission, messages: list[dict[str, Any]]) -> None:
-        await self._add(submission)
-        if any(row["tenant_id"] != self.tenant_id for row in messages):
-            raise ValueError("message rows belong to another tenant")
-        # Core executemany: the bulk path (one statement, batched VALUES) for large requests.
+    async def add_submissions(self, submissions: list[dict[str, Any]], messages: list[dict[str, Any]]) -> None:
+        """Bulk insert for a group of accepted requests of this tenant."""
+        if any(row["tenant_id"] != self.tenant_id for row in [*submissions, *messages]):
+            raise ValueError("rows belong to another tenant")
+        await self.session.execute(insert(Submission), submissions)
         await self.session.execute(insert(Message), messages)
 
     async def submission_by_client_id(self, business_id: str, client_message_id: str) -> Submission | None:
