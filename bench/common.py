@@ -71,9 +71,10 @@ def start_stack(*, workers: bool = True, worker_processes: int = 0,
     notify = f"{base_url}/webhooks/cmcc/{demo['channel_id']}"
     chatbot = f"{demo['carrier_chatbot_id']}:{demo['carrier_app_id']}:{demo['carrier_password']}:{notify}"
     simulator_config = data_dir / "simulator.json"
-    # A carrier posts notifications with far more concurrency than one test handset would need.
-    simulator_config.write_text(json.dumps({"notify_workers": int(os.environ.get("BENCH_NOTIFY_WORKERS", "100")),
-                                            "notify_connection_limit": int(os.environ.get("BENCH_NOTIFY_WORKERS", "100"))}))
+    # How many notifications the simulated carrier has in flight at once (BENCH_NOTIFY_WORKERS).
+    notify_workers = int(os.environ.get("BENCH_NOTIFY_WORKERS", "100"))
+    simulator_config.write_text(json.dumps({"notify_workers": notify_workers,
+                                            "notify_connection_limit": notify_workers}))
     simulator = subprocess.Popen([sys.executable, "-m", "msg5g.simulators.cmcc", "--host", "127.0.0.1",
                                   "--port", str(sim_port), "--chatbot", chatbot, "--config", str(simulator_config)],
                                  env=env,
