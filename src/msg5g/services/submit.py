@@ -115,6 +115,7 @@ class Submitter:
     """
 
     _MAX_GROUP = 200
+    _GROUP_ROWS = 500
 
     def __init__(self, ctx: ServiceContext, directory: Directory) -> None:
         self._ctx = ctx
@@ -186,8 +187,12 @@ class Submitter:
     async def _apply_forever(self, queue: asyncio.Queue[_Pending]) -> None:
         while True:
             group = [await queue.get()]
-            while not queue.empty() and len(group) < self._MAX_GROUP:
+            rows = len(group[0].messages)
+            # Large requests commit on their own, so that preparing the next one (validation, on
+            # the event loop) overlaps with writing this one (on the database thread).
+            while not queue.empty() and len(group) < self._MAX_GROUP and rows < self._GROUP_ROWS:
                 group.append(queue.get_nowait())
+                rows += len(group[-1].messages)
             try:
                 await self._commit(group)
             except IntegrityError:
