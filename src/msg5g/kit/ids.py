@@ -9,15 +9,16 @@ from __future__ import annotations
 import os
 import secrets
 import time
-import uuid
 
 
 def new_id() -> str:
     unix_ms = time.time_ns() // 1_000_000
-    rand_a = int.from_bytes(os.urandom(2), "big") & 0x0FFF
-    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    rand = int.from_bytes(os.urandom(10), "big")
+    rand_a, rand_b = (rand >> 64) & 0x0FFF, rand & ((1 << 62) - 1)
     value = (unix_ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
-    return str(uuid.UUID(int=value))
+    # Formatted by hand: uuid.UUID(int=...) costs ~15 us, a large share of accepting 1,000 recipients.
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def new_token(nbytes: int = 24) -> str:

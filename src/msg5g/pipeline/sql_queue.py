@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.pipeline.queue import DeadJob, Job, NewJob
 from msg5g.storage.database import Database
-from msg5g.storage.tables import QueueEntry
+from msg5g.storage.tables import QueueEntry, core_table
 
 
 class SqlQueue:
@@ -30,7 +30,7 @@ class SqlQueue:
             return
         now = time.time()
         await session.execute(
-            insert(QueueEntry),
+            insert(core_table(QueueEntry)),
             [
                 {
                     "topic": job.topic,

@@ -30,6 +30,7 @@ from msg5g.storage.tables import (
     Submission,
     Tenant,
     TenantBase,
+    core_table,
 )
 
 RowT = TypeVar("RowT", bound=TenantBase)
@@ -118,8 +119,9 @@ class MessageRepository(_TenantScoped):
         """Bulk insert for a group of accepted requests of this tenant."""
         if any(row["tenant_id"] != self.tenant_id for row in [*submissions, *messages]):
             raise ValueError("rows belong to another tenant")
-        await self.session.execute(insert(Submission), submissions)
-        await self.session.execute(insert(Message), messages)
+        # Core inserts on the tables: the ORM's bulk path adds per-row bookkeeping we do not need.
+        await self.session.execute(insert(core_table(Submission)), submissions)
+        await self.session.execute(insert(core_table(Message)), messages)
 
     async def submission_by_client_id(self, business_id: str, client_message_id: str) -> Submission | None:
         statement = self._where_tenant(select(Submission), Submission).where(
@@ -193,7 +195,7 @@ class MessageRepository(_TenantScoped):
             return
         if any(row["tenant_id"] != self.tenant_id for row in events):
             raise ValueError("event rows belong to another tenant")
-        await self.session.execute(insert(MessageEvent), events)
+        await self.session.execute(insert(core_table(MessageEvent)), events)
 
     async def events(self, message_id: str) -> Sequence[MessageEvent]:
         statement = select(MessageEvent).where(

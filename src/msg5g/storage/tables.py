@@ -9,10 +9,16 @@ tables therefore carry no foreign keys into platform tables, and every one has `
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def core_table(model: type[PlatformBase] | type[TenantBase]) -> Table:
+    """The Core table of a model, for bulk inserts that need none of the ORM's per-row work."""
+    return cast(Table, model.__table__)
+
 
 Id = String(36)
 Timestamp = DateTime(timezone=True)
