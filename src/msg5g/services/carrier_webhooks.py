@@ -9,9 +9,8 @@ retries), and never commits half of one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,7 @@ from msg5g.domain.errors import NotFound, WebhookRejected
 from msg5g.domain.messages import ATTEMPT_TO_MESSAGE_STATUS, AttemptState, InboundMessage, WebhookParseResult
 from msg5g.kit import metrics
 from msg5g.kit.clock import utcnow
+from msg5g.kit.group_commit import GroupCommit
 from msg5g.kit.ids import new_id
 from msg5g.kit.phone import mask
 from msg5g.services.callbacks import CallbackOutbox
@@ -36,11 +36,10 @@ _MESSAGE_TO_ATTEMPT = {status: state for state, status in ATTEMPT_TO_MESSAGE_STA
 _MAX_GROUP = 500
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Pending:
     chatbot: ResolvedChatbot
     parsed: WebhookParseResult
-    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class CarrierWebhooks:
@@ -48,8 +47,8 @@ class CarrierWebhooks:
         self._ctx = ctx
         self._directory = directory
         self._callbacks = callbacks
-        self._pending: asyncio.Queue[_Pending] | None = None
-        self._applier: asyncio.Task[None] | None = None
+        self._group: GroupCommit[_Pending, None] = GroupCommit(self._apply_group, name="carrier-callbacks",
+                                                               max_items=_MAX_GROUP)
 
     async def receive(
         self, channel_type: str, channel_id: str, *, method: str, subpath: str, headers: dict[str, str],
@@ -77,39 +76,12 @@ class CarrierWebhooks:
         metrics.WEBHOOKS.labels(channel_type, "accepted").inc()
         if not parsed.statuses and not parsed.inbound:
             return
-        pending = _Pending(chatbot=chatbot, parsed=parsed)
-        self._queue().put_nowait(pending)
-        await pending.done
-
-    def _queue(self) -> asyncio.Queue[_Pending]:
-        if self._pending is None or self._applier is None or self._applier.done():
-            self._pending = asyncio.Queue()
-            self._applier = asyncio.create_task(self._apply_forever(self._pending))
-        return self._pending
+        await self._group(_Pending(chatbot=chatbot, parsed=parsed))
 
     async def close(self) -> None:
-        if self._applier is not None:
-            self._applier.cancel()
-            await asyncio.gather(self._applier, return_exceptions=True)
+        await self._group.close()
 
-    async def _apply_forever(self, queue: asyncio.Queue[_Pending]) -> None:
-        while True:
-            group = [await queue.get()]
-            while not queue.empty() and len(group) < _MAX_GROUP:
-                group.append(queue.get_nowait())
-            try:
-                await self._apply_group(group)
-            except Exception as exc:
-                log.exception("applying carrier callbacks failed")
-                for item in group:
-                    if not item.done.done():
-                        item.done.set_exception(exc)
-            else:
-                for item in group:
-                    if not item.done.done():
-                        item.done.set_result(None)
-
-    async def _apply_group(self, group: list[_Pending]) -> None:
+    async def _apply_group(self, group: list[_Pending]) -> list[Exception | None]:
         by_tenant: dict[str, list[_Pending]] = {}
         for item in group:
             by_tenant.setdefault(item.chatbot.tenant_id, []).append(item)
@@ -119,6 +91,7 @@ class CarrierWebhooks:
                 for item in items:
                     for inbound in item.parsed.inbound:
                         await self._store_inbound(session, tenant_id, item.chatbot, inbound)
+        return [None] * len(group)
 
     async def _apply_statuses(self, session: AsyncSession, tenant_id: str, items: list[_Pending]) -> None:
         repo = MessageRepository(session, tenant_id)

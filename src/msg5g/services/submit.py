@@ -7,11 +7,10 @@ Nothing is sent inside the request.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from msg5g.domain.errors import Conflict, NotFound, ValidationFailed
 from msg5g.domain.messages import MessageStatus, TrafficClass
 from msg5g.kit import metrics
 from msg5g.kit.clock import as_utc, utcnow
+from msg5g.kit.group_commit import GroupCommit
 from msg5g.kit.ids import new_id
 from msg5g.kit.phone import normalise_mobile
 from msg5g.pipeline.queue import TOPIC_SEND, NewJob
@@ -88,8 +88,6 @@ class _Pending:
     submission: dict[str, Any]
     messages: list[dict[str, Any]]
     jobs: list[NewJob]
-    done: asyncio.Future[SendResponse] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
     def idempotency_key(self) -> tuple[str, str, str] | None:
@@ -114,20 +112,17 @@ class Submitter:
     request; a database error fails the group and every request in it gets it (nothing half-written).
     """
 
-    _MAX_GROUP = 200
-    _GROUP_ROWS = 500
-
     def __init__(self, ctx: ServiceContext, directory: Directory) -> None:
         self._ctx = ctx
         self._directory = directory
-        self._pending: asyncio.Queue[_Pending] | None = None
-        self._applier: asyncio.Task[None] | None = None
+        # Large requests commit on their own (the weight is their recipient count), so that
+        # preparing the next one on the event loop overlaps with writing this one.
+        self._group: GroupCommit[_Pending, SendResponse] = GroupCommit(
+            self._commit_batch, name="accepts", max_items=200, max_weight=500)
 
     async def submit(self, access: BusinessAccess, request: SendRequest) -> SendResponse:
         item = await self._prepare(access, request)
-        queue = self._queue()
-        queue.put_nowait(item)
-        response = await item.done
+        response = await self._group(item, weight=len(item.messages))
         if not response.replayed:
             self._ctx.queue.notify(TOPIC_SEND)
             metrics.MESSAGES_ACCEPTED.labels(item.submission["traffic_class"]).inc(len(item.messages))
@@ -137,15 +132,7 @@ class Submitter:
         return response
 
     async def close(self) -> None:
-        if self._applier is not None:
-            self._applier.cancel()
-            await asyncio.gather(self._applier, return_exceptions=True)
-
-    def _queue(self) -> asyncio.Queue[_Pending]:
-        if self._pending is None or self._applier is None or self._applier.done():
-            self._pending = asyncio.Queue()
-            self._applier = asyncio.create_task(self._apply_forever(self._pending))
-        return self._pending
+        await self._group.close()
 
     async def _prepare(self, access: BusinessAccess, request: SendRequest) -> _Pending:
         now = utcnow()
@@ -184,36 +171,21 @@ class Submitter:
         return _Pending(access=access, request=request, fingerprint=fingerprint, submission=submission,
                         messages=rows, jobs=jobs)
 
-    async def _apply_forever(self, queue: asyncio.Queue[_Pending]) -> None:
-        while True:
-            group = [await queue.get()]
-            rows = len(group[0].messages)
-            # Large requests commit on their own, so that preparing the next one (validation, on
-            # the event loop) overlaps with writing this one (on the database thread).
-            while not queue.empty() and len(group) < self._MAX_GROUP and rows < self._GROUP_ROWS:
-                group.append(queue.get_nowait())
-                rows += len(group[-1].messages)
-            try:
-                await self._commit(group)
-            except IntegrityError:
-                # Another process wrote one of these client_message_ids meanwhile (PostgreSQL): go
-                # one by one, so the loser replays the winner and the others are unaffected.
-                for item in group:
-                    await self._commit_alone(item)
-            except Exception as exc:
-                log.exception("accepting messages failed")
-                for item in group:
-                    if not item.done.done():
-                        item.done.set_exception(exc)
-
-    async def _commit_alone(self, item: _Pending) -> None:
+    async def _commit_batch(self, group: list[_Pending]) -> list[SendResponse | Exception]:
         try:
-            await self._commit([item])
-        except Exception as exc:
-            if not item.done.done():
-                item.done.set_exception(exc)
+            return await self._commit(group)
+        except IntegrityError:
+            # Another process wrote one of these client_message_ids meanwhile (PostgreSQL): go
+            # one by one, so the loser replays the winner and the others are unaffected.
+            answers: list[SendResponse | Exception] = []
+            for item in group:
+                try:
+                    answers.extend(await self._commit([item]))
+                except Exception as exc:
+                    answers.append(exc)
+            return answers
 
-    async def _commit(self, group: list[_Pending]) -> None:
+    async def _commit(self, group: list[_Pending]) -> list[SendResponse | Exception]:
         answers: dict[int, SendResponse | Exception] = {}
         async with self._ctx.db.transaction(urgent=True) as session:
             fresh: list[_Pending] = []
@@ -239,14 +211,7 @@ class Submitter:
                 await MessageRepository(session, tenant_id).add_submissions(
                     [i.submission for i in items], [row for i in items for row in i.messages])
             await self._ctx.queue.enqueue(session, [job for i in fresh for job in i.jobs])
-        for index, item in enumerate(group):
-            answer = answers.get(index) or item.accepted()
-            if item.done.done():
-                continue
-            if isinstance(answer, Exception):
-                item.done.set_exception(answer)
-            else:
-                item.done.set_result(answer)
+        return [answers.get(index) or item.accepted() for index, item in enumerate(group)]
 
 
 def _replay_or_conflict(first: _Pending, again: _Pending) -> SendResponse | Exception:
