@@ -25,14 +25,12 @@ class Settings(BaseSettings):
     send_batch_size: int = Field(default=200, ge=1, le=1000)
     callback_concurrency: int = Field(default=32, ge=1)
     callback_timeout_seconds: float = 5.0
-    callback_replay_window_seconds: int = 300
     carrier_timeout_seconds: float = 10.0
     carrier_max_attempts: int = 6
     callback_max_attempts: int = 8
     visibility_timeout_seconds: float = 60.0
     http_connection_limit: int = 256
     log_level: str = "INFO"
-    webhook_date_skew_seconds: int = 300
 
     def resolved_database_url(self) -> str:
         if self.database_url:

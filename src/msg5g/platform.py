@@ -22,6 +22,7 @@ from msg5g.admin.app import mount_admin
 from msg5g.channels import ChannelRegistry
 from msg5g.channels.http import make_http_session
 from msg5g.config import Settings, get_settings
+from msg5g.domain.messages import TrafficClass
 from msg5g.gateway.app import create_api
 from msg5g.kit import metrics
 from msg5g.pipeline.queue import TOPIC_CALLBACK, TOPIC_SEND
@@ -34,7 +35,7 @@ from msg5g.storage.migrate import upgrade_async
 
 log = logging.getLogger(__name__)
 
-LANES = {0: "notification", 1: "customer_service", 2: "service", 3: "marketing"}
+LANES = {traffic_class.rank: traffic_class.value for traffic_class in TrafficClass}
 
 
 class Platform:

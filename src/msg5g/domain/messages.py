@@ -87,6 +87,11 @@ class AttemptState(StrEnum):
     DISPLAYED = "displayed"
     FAILED = "failed"
 
+    @property
+    def progress(self) -> int:
+        """Attempts move forward in the same order as the statuses they give their message."""
+        return ATTEMPT_TO_MESSAGE_STATUS[self].progress
+
 
 ATTEMPT_TO_MESSAGE_STATUS = {
     AttemptState.PENDING: MessageStatus.QUEUED,

@@ -118,7 +118,7 @@ class CarrierWebhooks:
                 state = _MESSAGE_TO_ATTEMPT.get(report.status)
                 if state is not None and state != AttemptState.PENDING:
                     current = attempt_updates.get(attempt.id, {}).get("state", attempt.state)
-                    if _attempt_rank(state) > _attempt_rank(AttemptState(str(current))):
+                    if state.progress > AttemptState(str(current)).progress:
                         attempt_updates[attempt.id] = {"id": attempt.id, "state": state.value, "updated_at": now}
         await repo.update_attempts(list(attempt_updates.values()))
         await apply_status_changes(session, tenant_id, changes, self._callbacks,
@@ -141,12 +141,4 @@ class CarrierWebhooks:
         metrics.UPLINKS.labels(chatbot.endpoint.type, row.kind).inc()
         log.info("uplink stored", extra={"inbound_id": row.id, "sender": mask(row.sender), "kind": row.kind})
         await self._callbacks.inbound_received(session, tenant_id, row)
-
-
-_ATTEMPT_RANK = {AttemptState.PENDING: 0, AttemptState.SENT: 1, AttemptState.FAILED: 2,
-                 AttemptState.DELIVERED: 3, AttemptState.DISPLAYED: 4}
-
-
-def _attempt_rank(state: AttemptState) -> int:
-    return _ATTEMPT_RANK[state]
 

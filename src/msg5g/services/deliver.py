@@ -171,7 +171,10 @@ class Sender:
                 retry_delay = max(retry_delay, delay)
         channel_type = (await self._directory.chatbot(tenant_id, outcomes[0].message.chatbot_id)).endpoint.type
         async with self._ctx.db.transaction() as session:
-            await MessageRepository(session, tenant_id).update_attempts(attempt_updates)
+            # A delivery report may have moved the attempt on while the carrier's answer was on
+            # its way; the answer must not move it back.
+            await MessageRepository(session, tenant_id).update_attempts(
+                attempt_updates, only_state=AttemptState.PENDING.value)
             await self._ctx.queue.ack_in(session, [job])
             await apply_status_changes(session, tenant_id, changes, self._callbacks, channel_type=channel_type)
             if retry_ids:

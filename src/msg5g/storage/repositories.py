@@ -216,15 +216,15 @@ class MessageRepository(_TenantScoped):
         self.session.add_all(attempts)
         await self.session.flush()
 
-    async def update_attempts(self, rows: list[dict[str, Any]]) -> None:
-        """Bulk update by primary key; each row has `id` and the columns to set."""
+    async def update_attempts(self, rows: list[dict[str, Any]], *, only_state: str | None = None) -> None:
+        """Bulk update by primary key; each row has `id` and the columns to set. With `only_state`,
+        rows whose attempt has meanwhile left that state are left alone."""
         if not rows:
             return
-        await self.session.execute(
-            update(DeliveryAttempt).where(DeliveryAttempt.tenant_id == self.tenant_id),
-            rows,
-            execution_options={"synchronize_session": None},
-        )
+        statement = update(DeliveryAttempt).where(DeliveryAttempt.tenant_id == self.tenant_id)
+        if only_state is not None:
+            statement = statement.where(DeliveryAttempt.state == only_state)
+        await self.session.execute(statement, rows, execution_options={"synchronize_session": None})
 
     async def attempts_by_carrier_ids(
         self, chatbot_id: str, carrier_message_ids: Iterable[str]
