@@ -278,6 +278,18 @@ async def _webhook_to_other_tenants_chatbot(w: World) -> None:
     await w.stack.wait_status(held["id"], "displayed", timeout=5)
 
 
+async def _webhook_handshake_with_other_tenants_credentials(w: World) -> None:
+    # A GET handshake addressed to B's chatbot but signed with A's chatbot credentials is refused:
+    # each tenant's chatbot is authenticated with its own secrets, never another tenant's.
+    url = notify_url(w.stack, TENANT_B_CARRIER_ID, kind="notifyPath")
+    async with w.http.get(url, headers=signed_headers(CARRIER_CHATBOT_ID)) as response:
+        assert response.status == 401, await response.text()
+    # Control: B's own signature passes authentication (the China Mobile dialect then has no GET
+    # notification to read, which is a 400, not a 401).
+    async with w.http.get(url, headers=signed_headers(TENANT_B_CARRIER_ID)) as response:
+        assert response.status == 400, await response.text()
+
+
 # ---- the admin: tenant B's admin user (and B's API key) against tenant A's data ------------------------
 
 
@@ -422,6 +434,7 @@ ISOLATION_CASES: dict[Route, Case] = {
     ("GET", "/v1/callbacks"): _list_callbacks,
     ("GET", "/v1/dead-letters"): _list_dead_letters,
     ("POST", "/webhooks/{channel_type}/{channel_id}/{subpath:path}"): _webhook_to_other_tenants_chatbot,
+    ("GET", "/webhooks/{channel_type}/{channel_id}/{subpath:path}"): _webhook_handshake_with_other_tenants_credentials,
     ("GET", "/admin/"): _admin_dashboard,
     ("GET", "/admin/messages"): _admin_messages,
     ("GET", "/admin/messages/{message_id}"): _admin_message_detail,

@@ -10,6 +10,7 @@ from msg5g.channels.base import (
     ChatbotAccount,
     OutboundMessage,
     SendResult,
+    WebhookReply,
     WebhookRequest,
 )
 from msg5g.channels.registry import ChannelRegistry, UnknownChannelType
@@ -23,5 +24,6 @@ __all__ = [
     "OutboundMessage",
     "SendResult",
     "UnknownChannelType",
+    "WebhookReply",
     "WebhookRequest",
 ]

@@ -79,18 +79,46 @@ class WebhookRequest:
     body: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    """What the gateway answers a carrier callback with, once it is applied.
+
+    Most carriers only want a 2xx; some handshakes (CT/CU `notifyPath`) want headers echoed back.
+    """
+
+    status: int = 204
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
 class ChannelAdapter(abc.ABC):
     type: ClassVar[str]
     display_name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    chatbot_domain: ClassVar[str] = ""
+    # Whether the carrier answers a send with a message id of its own (which its reports then
+    # use) rather than our id. Reports can then arrive before we know the id they name.
+    carrier_assigns_message_id: ClassVar[bool] = False
 
     def __init__(self, http: aiohttp.ClientSession, *, timeout_seconds: float = 10.0) -> None:
         self._http = http
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
+    @classmethod
+    def chatbot_address(cls, carrier_chatbot_id: str) -> str:
+        """The chatbot's URI on this carrier (protocols.md §0: sip:{chatbotId}@{domain})."""
+        return f"sip:{carrier_chatbot_id}@{cls.chatbot_domain}"
+
     @abc.abstractmethod
     async def send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage) -> SendResult:
         """Hand one message to the carrier. Raises ChannelError subclasses."""
+
+    async def query_capability(self, endpoint: ChannelEndpoint, account: ChatbotAccount, recipient: str) -> bool | None:
+        """Whether the number takes chatbot messages, where the channel can tell (None: no such API).
+
+        The Chinese carriers have no capability query (protocols.md §1.7); aggregators may.
+        """
+        return None
 
     @abc.abstractmethod
     def webhook_chatbot(self, request: WebhookRequest) -> str | None:
@@ -103,3 +131,7 @@ class ChannelAdapter(abc.ABC):
     @abc.abstractmethod
     def parse_webhook(self, request: WebhookRequest) -> WebhookParseResult:
         """Turn a callback into normalised status reports and uplinks. Raises WebhookRejected."""
+
+    def reply_to_webhook(self, request: WebhookRequest, account: ChatbotAccount) -> WebhookReply:
+        """The answer to an authenticated, applied callback."""
+        return WebhookReply()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from msg5g.domain.content import (
     CalendarEventAction,
@@ -25,6 +26,7 @@ from msg5g.domain.content import (
     SettingsAction,
     ShowLocationAction,
     Suggestion,
+    UplinkLocation,
     UplinkSuggestionResponse,
 )
 from msg5g.kit.clock import as_utc
@@ -152,3 +154,16 @@ def parse_suggestion_response(document: JSON) -> UplinkSuggestionResponse:
                 postback_data=postback.get("data") if isinstance(postback, dict) else None,
             )
     raise KeyError("response has neither reply nor action")
+
+
+def parse_geo_uri(body: str) -> UplinkLocation | None:
+    """§1.1: `geo:50.73,7.09;crs=gcj02;u=10;rcs-l=Label%20text` (RFC 5870 plus the RCS label)."""
+    coordinates, *params = body[4:].split(";")
+    try:
+        lat_text, lon_text = coordinates.split(",")[:2]
+        latitude, longitude = float(lat_text), float(lon_text)
+    except ValueError:
+        return None
+    options = dict(p.split("=", 1) for p in params if "=" in p)
+    label = unquote(options["rcs-l"]) if "rcs-l" in options else None
+    return UplinkLocation(latitude=latitude, longitude=longitude, label=label, crs=options.get("crs"))

@@ -12,6 +12,7 @@ from msg5g.services.carrier_webhooks import CarrierWebhooks
 from msg5g.services.context import ServiceContext
 from msg5g.services.deliver import Sender
 from msg5g.services.directory import Directory
+from msg5g.services.early_reports import EarlyReports
 from msg5g.services.provisioning import Provisioning
 from msg5g.services.queries import Queries
 from msg5g.services.submit import SendRequest, Submitter
@@ -30,15 +31,18 @@ class Services:
     sender: Sender
     callback_sender: CallbackSender
     submitter: Submitter
+    early_reports: EarlyReports
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
         directory = Directory(ctx)
         outbox = CallbackOutbox(ctx, directory)
+        early_reports = EarlyReports(ctx, directory, outbox)
         return cls(
             ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), admins=AdminAccounts(ctx), queries=Queries(ctx),
-            provisioning=Provisioning(ctx), webhooks=CarrierWebhooks(ctx, directory, outbox),
-            sender=Sender(ctx, directory, outbox), callback_sender=CallbackSender(ctx, directory),
+            provisioning=Provisioning(ctx), webhooks=CarrierWebhooks(ctx, directory, outbox, early_reports),
+            sender=Sender(ctx, directory, outbox, early_reports), early_reports=early_reports,
+            callback_sender=CallbackSender(ctx, directory),
             submitter=Submitter(ctx, directory),
         )
 

@@ -15,9 +15,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msg5g.channels import WebhookRequest
+from msg5g.channels import WebhookReply, WebhookRequest
 from msg5g.domain.errors import NotFound, WebhookRejected
-from msg5g.domain.messages import ATTEMPT_TO_MESSAGE_STATUS, AttemptState, InboundMessage, WebhookParseResult
+from msg5g.domain.messages import (
+    ATTEMPT_TO_MESSAGE_STATUS,
+    AttemptState,
+    InboundMessage,
+    StatusReport,
+    WebhookParseResult,
+)
 from msg5g.kit import metrics
 from msg5g.kit.clock import utcnow
 from msg5g.kit.group_commit import GroupCommit
@@ -26,6 +32,7 @@ from msg5g.kit.phone import mask
 from msg5g.services.callbacks import CallbackOutbox
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory, ResolvedChatbot
+from msg5g.services.early_reports import EarlyReports
 from msg5g.services.status import StatusChange, apply_status_changes
 from msg5g.storage.repositories import InboundRepository, MessageRepository
 from msg5g.storage.tables import InboundMessageRow
@@ -43,17 +50,19 @@ class _Pending:
 
 
 class CarrierWebhooks:
-    def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox) -> None:
+    def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox,
+                 early_reports: EarlyReports) -> None:
         self._ctx = ctx
         self._directory = directory
         self._callbacks = callbacks
+        self._early = early_reports
         self._group: GroupCommit[_Pending, None] = GroupCommit(self._apply_group, name="carrier-callbacks",
                                                                max_items=_MAX_GROUP)
 
     async def receive(
         self, channel_type: str, channel_id: str, *, method: str, subpath: str, headers: dict[str, str],
         query: dict[str, str], body: bytes,
-    ) -> None:
+    ) -> WebhookReply:
         """Raises WebhookRejected (refused, nothing changed) or NotFound (unknown channel/chatbot)."""
         request = WebhookRequest(method=method, subpath=subpath, headers={k.lower(): v for k, v in headers.items()},
                                  query=query, body=body)
@@ -74,9 +83,9 @@ class CarrierWebhooks:
             log.warning("carrier callback refused", extra={"channel_id": channel_id, "reason": str(exc)})
             raise
         metrics.WEBHOOKS.labels(channel_type, "accepted").inc()
-        if not parsed.statuses and not parsed.inbound:
-            return
-        await self._group(_Pending(chatbot=chatbot, parsed=parsed))
+        if parsed.statuses or parsed.inbound:
+            await self._group(_Pending(chatbot=chatbot, parsed=parsed))
+        return adapter.reply_to_webhook(request, chatbot.account)
 
     async def close(self) -> None:
         await self._group.close()
@@ -105,10 +114,15 @@ class CarrierWebhooks:
         # One lookup per chatbot for the whole group, not one per callback.
         attempts = {chatbot_id: await repo.attempts_by_carrier_ids(chatbot_id, carrier_ids)
                     for chatbot_id, carrier_ids in wanted.items() if carrier_ids}
+        early: dict[str, list[StatusReport]] = {}
         for item in items:
             known = attempts.get(item.chatbot.account.chatbot_id, {})
+            holds_early = self._ctx.adapter(item.chatbot.endpoint.type).carrier_assigns_message_id
             for report in item.parsed.statuses:
                 attempt = known.get(report.carrier_message_id)
+                if attempt is None and holds_early:
+                    early.setdefault(item.chatbot.account.chatbot_id, []).append(report)
+                    continue
                 if attempt is None:
                     log.warning("status for an unknown message",
                                 extra={"carrier_message_id": report.carrier_message_id})
@@ -121,6 +135,8 @@ class CarrierWebhooks:
                     if state.progress > AttemptState(str(current)).progress:
                         attempt_updates[attempt.id] = {"id": attempt.id, "state": state.value, "updated_at": now}
         await repo.update_attempts(list(attempt_updates.values()))
+        for chatbot_id, reports in early.items():
+            await self._early.hold(session, tenant_id, chatbot_id, reports)
         await apply_status_changes(session, tenant_id, changes, self._callbacks,
                                    channel_type=items[0].chatbot.endpoint.type)
 

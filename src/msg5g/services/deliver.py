@@ -30,6 +30,7 @@ from msg5g.pipeline.queue import TOPIC_SEND, Job, NewJob, backoff_delay
 from msg5g.services.callbacks import CallbackOutbox
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory, ResolvedChatbot
+from msg5g.services.early_reports import EarlyReports
 from msg5g.services.status import StatusChange, apply_status_changes
 from msg5g.storage.repositories import MessageRepository
 from msg5g.storage.tables import DeliveryAttempt, Message, Submission
@@ -47,10 +48,12 @@ class _Outcome:
 
 
 class Sender:
-    def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox) -> None:
+    def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox,
+                 early_reports: EarlyReports) -> None:
         self._ctx = ctx
         self._directory = directory
         self._callbacks = callbacks
+        self._early = early_reports
         self._in_flight = asyncio.Semaphore(ctx.settings.send_concurrency)
         self._contents: dict[str, Content] = {}
 
@@ -141,9 +144,12 @@ class Sender:
         retry_ids: list[str] = []
         retry_delay = 0.0
         max_tries = self._ctx.settings.carrier_max_attempts
+        renamed: dict[str, dict[str, DeliveryAttempt]] = {}  # chatbot -> carrier-assigned id -> attempt
         for outcome in outcomes:
             attempt, tries = outcome.attempt, outcome.attempt.tries + 1
             if outcome.result is not None:
+                if outcome.result.carrier_message_id != attempt.carrier_message_id:
+                    renamed.setdefault(attempt.chatbot_id, {})[outcome.result.carrier_message_id] = attempt
                 attempt_updates.append({"id": attempt.id, "state": AttemptState.SENT.value, "tries": tries,
                                         "carrier_message_id": outcome.result.carrier_message_id,
                                         "sent_at": outcome.result.accepted_at, "updated_at": now,
@@ -173,8 +179,15 @@ class Sender:
         async with self._ctx.db.transaction() as session:
             # A delivery report may have moved the attempt on while the carrier's answer was on
             # its way; the answer must not move it back.
-            await MessageRepository(session, tenant_id).update_attempts(
-                attempt_updates, only_state=AttemptState.PENDING.value)
+            repo = MessageRepository(session, tenant_id)
+            await repo.update_attempts(attempt_updates, only_state=AttemptState.PENDING.value)
+            for chatbot_id, by_carrier_id in renamed.items():
+                # Reports the carrier sent under its own id before this answer was recorded.
+                early_changes, early_updates = await self._early.claim(
+                    session, tenant_id, chatbot_id, by_carrier_id,
+                    current_states={a.id: AttemptState.SENT.value for a in by_carrier_id.values()})
+                await repo.update_attempts(early_updates)
+                changes.extend(early_changes)
             await self._ctx.queue.ack_in(session, [job])
             await apply_status_changes(session, tenant_id, changes, self._callbacks, channel_type=channel_type)
             if retry_ids:

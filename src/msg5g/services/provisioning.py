@@ -54,13 +54,16 @@ class Provisioning:
 
     async def create_chatbot(
         self, tenant_id: str, *, channel_id: str, business_id: str, name: str, carrier_chatbot_id: str,
-        address: str, credentials: dict[str, str],
+        credentials: dict[str, str], address: str | None = None,
     ) -> str:
+        """`address` defaults to the chatbot URI the channel's carrier gives that id."""
         chatbot_id = new_id()
         async with self._ctx.db.transaction() as session:
             platform = PlatformRepository(session)
-            if await platform.channel(channel_id) is None:
+            channel = await platform.channel(channel_id)
+            if channel is None:
                 raise NotFound("no such channel", code="channel_not_found", field="channel_id")
+            address = address or self._ctx.registry.adapter_type(channel.type).chatbot_address(carrier_chatbot_id)
             if await platform.chatbot_owner(channel_id, carrier_chatbot_id) is not None:
                 raise ValidationFailed("that carrier chatbot id is already registered on this channel",
                                        code="chatbot_exists", field="carrier_chatbot_id")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.storage.tables import (
@@ -24,6 +24,7 @@ from msg5g.storage.tables import (
     Channel,
     Chatbot,
     DeliveryAttempt,
+    EarlyStatusReport,
     InboundMessageRow,
     Message,
     MessageEvent,
@@ -237,6 +238,29 @@ class MessageRepository(_TenantScoped):
         for attempt in await self.session.scalars(statement.order_by(DeliveryAttempt.created_at)):
             found[attempt.carrier_message_id or ""] = attempt
         return found
+
+    async def add_early_reports(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(EarlyStatusReport), [{"tenant_id": self.tenant_id, **r} for r in rows])
+
+    async def take_early_reports(self, chatbot_id: str, carrier_message_ids: Iterable[str]) -> list[EarlyStatusReport]:
+        """The reports waiting for these carrier ids, removed as they are taken."""
+        ids = list(carrier_message_ids)
+        if not ids:
+            return []
+        statement = self._where_tenant(select(EarlyStatusReport), EarlyStatusReport).where(
+            EarlyStatusReport.chatbot_id == chatbot_id, EarlyStatusReport.carrier_message_id.in_(ids))
+        reports = list(await self.session.scalars(statement.order_by(EarlyStatusReport.occurred_at)))
+        if reports:
+            await self.session.execute(delete(EarlyStatusReport).where(
+                EarlyStatusReport.tenant_id == self.tenant_id,
+                EarlyStatusReport.id.in_([r.id for r in reports])))
+        return reports
+
+    async def prune_early_reports(self, received_before: datetime) -> None:
+        """Reports no send answer ever claimed (another system's messages, or a lost answer)."""
+        await self.session.execute(delete(EarlyStatusReport).where(
+            EarlyStatusReport.tenant_id == self.tenant_id, EarlyStatusReport.received_at < received_before))
 
     async def attempt_by_carrier_id(self, chatbot_id: str, carrier_message_id: str) -> DeliveryAttempt | None:
         statement = self._where_tenant(select(DeliveryAttempt), DeliveryAttempt).where(

@@ -211,6 +211,31 @@ class MessageEvent(TenantBase):
     occurred_at: Mapped[datetime]
 
 
+class EarlyStatusReport(TenantBase):
+    """A delivery report that named a carrier message id no attempt carries yet.
+
+    Carriers that assign their own message id (China Unicom) can report on a message before their
+    answer to the send, which names that id, is committed; the report waits here and is applied
+    when the answer is recorded.
+    """
+
+    __tablename__ = "early_status_reports"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    chatbot_id: Mapped[str] = mapped_column(Id)
+    carrier_message_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    carrier_status: Mapped[str | None] = mapped_column(String(60))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_early_reports_carrier_id", "tenant_id", "chatbot_id", "carrier_message_id"),
+        Index("ix_early_reports_received", "received_at"),
+    )
+
+
 class InboundMessageRow(TenantBase):
     __tablename__ = "inbound_messages"
     id: Mapped[str] = mapped_column(Id, primary_key=True)

@@ -31,7 +31,13 @@ from msg5g.channels.base import (
     SendResult,
     WebhookRequest,
 )
-from msg5g.channels.gsma import build_bot_message, build_suggestions, iso_utc, parse_suggestion_response
+from msg5g.channels.gsma import (
+    build_bot_message,
+    build_suggestions,
+    iso_utc,
+    parse_geo_uri,
+    parse_suggestion_response,
+)
 from msg5g.domain.content import (
     CarouselContent,
     FileContent,
@@ -40,7 +46,6 @@ from msg5g.domain.content import (
     TextContent,
     UplinkContent,
     UplinkFile,
-    UplinkLocation,
     UplinkSharedData,
     UplinkSpamReport,
     UplinkText,
@@ -157,6 +162,7 @@ class ChinaMobileChannel(ChannelAdapter):
     type: ClassVar[str] = "cmcc"
     display_name: ClassVar[str] = "China Mobile (中国移动)"
     capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=100)
+    chatbot_domain: ClassVar[str] = CHATBOT_DOMAIN
 
     # ---- downlink ------------------------------------------------------------------------------
 
@@ -468,7 +474,7 @@ def _multipart_uplink(content_type: str, body: str) -> UplinkContent:
 def _uplink_content(content_type: str, body: str) -> UplinkContent:
     if content_type == CT_TEXT:
         if body.startswith("geo:"):
-            location = _parse_geo(body)
+            location = parse_geo_uri(body)
             if location:
                 return location
         return UplinkText(text=body)
@@ -489,19 +495,6 @@ def _uplink_content(content_type: str, body: str) -> UplinkContent:
         root = _parse_xml(body.encode())
         return UplinkSpamReport(spam_type=_text(root, "spam-type") or None, free_text=_text(root, "free-text") or None)
     raise WebhookRejected(f"unsupported uplink content type {content_type!r}")
-
-
-def _parse_geo(body: str) -> UplinkLocation | None:
-    """§1.1: `geo:50.73,7.09;crs=gcj02;u=10;rcs-l=Label%20text` (RFC 5870 plus the RCS label)."""
-    coordinates, *params = body[4:].split(";")
-    try:
-        lat_text, lon_text = coordinates.split(",")[:2]
-        latitude, longitude = float(lat_text), float(lon_text)
-    except ValueError:
-        return None
-    options = dict(p.split("=", 1) for p in params if "=" in p)
-    label = unquote(options["rcs-l"]) if "rcs-l" in options else None
-    return UplinkLocation(latitude=latitude, longitude=longitude, label=label, crs=options.get("crs"))
 
 
 def _parse_file_descriptor(body: str) -> UplinkFile:

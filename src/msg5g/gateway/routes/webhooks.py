@@ -30,6 +30,7 @@ _PATH_PARAMETERS = [
     status_code=204,
     response_class=Response,
     responses={204: {"description": "Applied (or a harmless repeat)"},
+               200: {"description": "Applied; some carriers get a 200 or handshake headers"},
                401: {"description": "Carrier authentication failed"}, 400: {"description": "Unparseable body"},
                404: {"description": "Unknown channel or chatbot"}},
     openapi_extra={
@@ -45,12 +46,27 @@ async def carrier_webhook(request: Request) -> Response:
     services = await get_services(request)
     params = request.path_params
     query_string = request.scope.get("query_string", b"")
-    await services.webhooks.receive(
+    reply = await services.webhooks.receive(
         params["channel_type"], params["channel_id"], method=request.method, subpath=params["subpath"],
         headers=dict(request.headers), query=dict(request.query_params) if query_string else {},
         body=await request.body(),
     )
-    return Response(status_code=204)
+    return Response(status_code=reply.status, headers=dict(reply.headers), content=reply.body)
+
+
+@router.get(
+    "/webhooks/{channel_type}/{channel_id}/{subpath:path}",
+    summary="Answer a carrier's callback-URL handshake",
+    description="China Unicom verifies a callback root with a signed GET to `notifyPath` and expects its "
+                "`echoStr` header echoed back.",
+    status_code=200,
+    response_class=Response,
+    responses={200: {"description": "Handshake answered"}, 401: {"description": "Carrier authentication failed"},
+               404: {"description": "Unknown channel or chatbot"}},
+    openapi_extra={"parameters": _PATH_PARAMETERS},
+)
+async def carrier_webhook_handshake(request: Request) -> Response:
+    return await carrier_webhook(request)
 
 
 _ROUTE_PREFIX = "/webhooks/"
