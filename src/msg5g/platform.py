@@ -90,6 +90,7 @@ class Platform:
         self._stop = asyncio.Event()
         if self.settings.run_workers if workers is None else workers:
             self._start_workers()
+            await self._services.channel_sessions.open_all()
         log.info("platform started", extra={"database": database.engine.url.render_as_string(hide_password=True)})
 
     def _start_workers(self) -> None:
@@ -138,6 +139,7 @@ class Platform:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         services, self._services = self._services, None
+        await services.channel_sessions.close_all()
         await services.webhooks.close()
         await services.submitter.close()
         await services.ctx.http.close()

@@ -10,7 +10,7 @@ per-tenant state of their own: every call names the channel endpoint and chatbot
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -91,6 +91,12 @@ class WebhookReply:
     body: bytes = b""
 
 
+# How a connection-oriented channel (SMPP) hands what arrives on its connection to the platform:
+# (channel type, channel id, carrier chatbot id, parsed reports and uplinks). It returns once they
+# are committed, so the adapter acknowledges to the carrier only what is safe.
+InboundSink = Callable[[str, str, str, WebhookParseResult], Coroutine[Any, Any, None]]
+
+
 class ChannelAdapter(abc.ABC):
     type: ClassVar[str]
     display_name: ClassVar[str]
@@ -100,9 +106,21 @@ class ChannelAdapter(abc.ABC):
     # use) rather than our id. Reports can then arrive before we know the id they name.
     carrier_assigns_message_id: ClassVar[bool] = False
 
-    def __init__(self, http: aiohttp.ClientSession, *, timeout_seconds: float = 10.0) -> None:
+    # A channel that keeps a connection to the carrier (SMPP) rather than taking HTTP callbacks:
+    # the platform opens it at start so that uplinks arrive before anything is sent.
+    persistent: ClassVar[bool] = False
+
+    def __init__(self, http: aiohttp.ClientSession, *, timeout_seconds: float = 10.0,
+                 inbound: InboundSink | None = None) -> None:
         self._http = http
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._inbound = inbound
+
+    async def open(self, endpoint: ChannelEndpoint) -> None:  # noqa: B027 - optional hook
+        """Connect a persistent channel (no-op for HTTP channels)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections this adapter holds."""
 
     @classmethod
     def chatbot_address(cls, carrier_chatbot_id: str) -> str:

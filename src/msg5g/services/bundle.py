@@ -9,6 +9,7 @@ from sqlalchemy import text
 from msg5g.services.access import AdminAccounts, ApiKeys, BusinessAccess
 from msg5g.services.callbacks import CallbackOutbox, CallbackSender
 from msg5g.services.carrier_webhooks import CarrierWebhooks
+from msg5g.services.channel_sessions import ChannelSessions
 from msg5g.services.context import ServiceContext
 from msg5g.services.deliver import Sender
 from msg5g.services.directory import Directory
@@ -32,18 +33,21 @@ class Services:
     callback_sender: CallbackSender
     submitter: Submitter
     early_reports: EarlyReports
+    channel_sessions: ChannelSessions
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
         directory = Directory(ctx)
         outbox = CallbackOutbox(ctx, directory)
         early_reports = EarlyReports(ctx, directory, outbox)
+        webhooks = CarrierWebhooks(ctx, directory, outbox, early_reports)
+        ctx.inbound_sink = webhooks.receive_parsed
         return cls(
             ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), admins=AdminAccounts(ctx), queries=Queries(ctx),
-            provisioning=Provisioning(ctx), webhooks=CarrierWebhooks(ctx, directory, outbox, early_reports),
+            provisioning=Provisioning(ctx), webhooks=webhooks,
             sender=Sender(ctx, directory, outbox, early_reports), early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
-            submitter=Submitter(ctx, directory),
+            submitter=Submitter(ctx, directory), channel_sessions=ChannelSessions(ctx),
         )
 
     async def send(self, access: BusinessAccess, request: SendRequest) -> SendResponse:

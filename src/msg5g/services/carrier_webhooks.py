@@ -87,6 +87,19 @@ class CarrierWebhooks:
             await self._group(_Pending(chatbot=chatbot, parsed=parsed))
         return adapter.reply_to_webhook(request, chatbot.account)
 
+    async def receive_parsed(self, channel_type: str, channel_id: str, carrier_chatbot_id: str,
+                             parsed: WebhookParseResult) -> None:
+        """What a persistent channel (SMPP) read off its own authenticated connection."""
+        chatbot = await self._directory.chatbot_by_carrier_id(channel_id, carrier_chatbot_id)
+        if chatbot is None or chatbot.endpoint.type != channel_type:
+            metrics.WEBHOOKS.labels(channel_type, "unknown_chatbot").inc()
+            log.warning("carrier report for an unknown chatbot",
+                        extra={"channel_id": channel_id, "carrier_chatbot_id": carrier_chatbot_id})
+            return
+        metrics.WEBHOOKS.labels(channel_type, "accepted").inc()
+        if parsed.statuses or parsed.inbound:
+            await self._group(_Pending(chatbot=chatbot, parsed=parsed))
+
     async def close(self) -> None:
         await self._group.close()
 

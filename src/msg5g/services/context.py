@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from msg5g.channels import ChannelAdapter, ChannelRegistry
+from msg5g.channels import ChannelAdapter, ChannelRegistry, InboundSink
 from msg5g.config import Settings
 from msg5g.pipeline.queue import Queue
 from msg5g.storage.database import Database
@@ -19,6 +19,8 @@ class ServiceContext:
     queue: Queue
     registry: ChannelRegistry
     http: aiohttp.ClientSession
+    # Where persistent channels deliver what arrives on their connections (set by Services.build).
+    inbound_sink: InboundSink | None = None
     _adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
 
     def adapter(self, channel_type: str) -> ChannelAdapter:
@@ -26,6 +28,11 @@ class ServiceContext:
         adapter = self._adapters.get(channel_type)
         if adapter is None:
             adapter_type = self.registry.adapter_type(channel_type)
-            adapter = adapter_type(self.http, timeout_seconds=self.settings.carrier_timeout_seconds)
+            adapter = adapter_type(self.http, timeout_seconds=self.settings.carrier_timeout_seconds,
+                                   inbound=self.inbound_sink)
             self._adapters[channel_type] = adapter
         return adapter
+
+    @property
+    def adapters(self) -> list[ChannelAdapter]:
+        return list(self._adapters.values())

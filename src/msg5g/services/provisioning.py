@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from msg5g.domain.errors import NotFound, ValidationFailed
 from msg5g.domain.messages import TrafficClass
@@ -42,13 +43,15 @@ class Provisioning:
         return business_id, secret
 
     async def create_channel(
-        self, channel_type: str, name: str, base_url: str, *, channel_id: str | None = None
+        self, channel_type: str, name: str, base_url: str, *, channel_id: str | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> str:
         self._ctx.registry.adapter_type(channel_type)  # refuses an unknown type
         channel_id = channel_id or new_id()
         async with self._ctx.db.transaction() as session:
             await PlatformRepository(session).add(Channel(
-                id=channel_id, type=channel_type, name=name, base_url=base_url, settings={}, created_at=utcnow(),
+                id=channel_id, type=channel_type, name=name, base_url=base_url, settings=settings or {},
+                created_at=utcnow(),
             ))
         return channel_id
 

@@ -47,10 +47,13 @@ from .constants import (
     HTTP_AUTH,
     HTTP_CONTENT_TYPE,
     HTTP_POLICY,
+    HTTP_RATE_LIMITED,
     HTTP_TOO_LARGE,
     POL0003_TEXT,
     POL_AUTH,
     POL_TOO_MANY,
+    PORTED_OUT_TEXT,
+    RATE_LIMITED_CODE,
     REPORT_REQUESTS,
     SENT_DELAY_MS,
     ST_DELIVERED,
@@ -60,6 +63,7 @@ from .constants import (
     ST_TO_NETWORK,
     SVC_ADDRESS,
     SVC_GENERIC,
+    SVC_PORTED_OUT,
     TRAFFIC_TYPES,
 )
 from .content import ContentError, Part, parse_body
@@ -134,6 +138,7 @@ class Simulator:
         self.notifier = Notifier(settings, self.state)
         self._downlink_head = settings.path_prefix + "/messaging/"
         self._resource_roots: dict[tuple[str, str, str, str], str] = {}
+        self._rate_windows: dict[str, tuple[int, int]] = {}
 
     async def start(self) -> None:
         await self.notifier.start()
@@ -225,6 +230,7 @@ class Simulator:
             raise _auth_error(f"Unknown chatbot {uri}", uri)
         headers = _headers(scope)
         self._authenticate(headers, entry.account.app_id, entry.token)
+        self._check_rate(entry.account.chatbot_id)
         content_type = headers.get("content-type", "")
         if content_type.partition(";")[0].strip().lower() != XML:
             raise WireError(
@@ -260,6 +266,19 @@ class Simulator:
         answer = build_send_response(record.message_id, req.get("clientCorrelator") or None, destinations, record.link)
         return 201, [(b"content-type", _XML_BYTES), (b"location", record.link.encode())], answer
 
+    def _check_rate(self, chatbot_id: str) -> None:
+        limit = self.state.faults.tps_limit
+        if limit <= 0:
+            return
+        second = int(time.monotonic())
+        window, count = self._rate_windows.get(chatbot_id, (second, 0))
+        if window != second:
+            window, count = second, 0
+        if count >= limit:
+            raise WireError(RATE_LIMITED_CODE, f"Rate limit of {limit:g} requests per second exceeded", chatbot_id,
+                            status=HTTP_RATE_LIMITED)
+        self._rate_windows[chatbot_id] = (window, count + 1)
+
     def _authenticate(self, headers: Mapping[str, str], app_id: str, token: str) -> None:
         """§1.8: Basic base64(appId:hex(sha256(hex(sha256(password)) + Date))), Date fresh."""
         credentials = parse_basic(headers.get("authorization"))
@@ -293,6 +312,9 @@ class Simulator:
                 raise WireError(
                     SVC_ADDRESS, f"Invalid destinationAddress {destination!r}, expected tel:+<digits>", destination
                 )
+            handset = self.state.handsets.get(destination[4:])
+            if handset is not None and handset.ported_out:
+                raise WireError(SVC_PORTED_OUT, PORTED_OUT_TEXT, destination)
         sender = req.get("senderAddress")
         if not sender:
             raise invalid("Missing mandatory field senderAddress", "senderAddress")
@@ -587,8 +609,13 @@ class Simulator:
         form = payload.get("address_form")
         if form is not None and form not in ADDRESS_FORMS:
             raise ControlError(400, f"address_form must be one of {ADDRESS_FORMS} or null")
+        ported_out = payload.get("ported_out")
+        if ported_out is not None and not isinstance(ported_out, bool):
+            raise ControlError(400, "ported_out must be a boolean")
         handset = self.state.handset(number)
         handset.pinned = True
+        if ported_out is not None:
+            handset.ported_out = ported_out
         if "address_form" in payload:
             handset.address_form = cast(AddressForm | None, form)
         if capability is not None:
@@ -610,6 +637,7 @@ class Simulator:
             "number": handset.number,
             "capability": handset.capability,
             "address_form": handset.address_form,
+            "ported_out": handset.ported_out,
             "inbox_count": len(handset.inbox),
             "held_count": len(handset.held),
         }

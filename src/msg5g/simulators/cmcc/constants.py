@@ -93,6 +93,14 @@ HTTP_TOO_LARGE: Final = 413
 # "app error code (SVCxxxx)"; the number is ours).
 DESC_NOT_CAPABLE: Final = "SVC0004"
 
+# [I] A number ported to another carrier (携号转网) is "not our subscriber": the reference names no
+# code, so an OMA service exception of our numbering carries the refusal (protocol-choices.md).
+SVC_PORTED_OUT: Final = "SVC0005"
+# §1.2 (CSP V2.4.3): 31008 means the chatbot exceeded its send rate; [I] answered as HTTP 429.
+RATE_LIMITED_CODE: Final = "31008"
+HTTP_RATE_LIMITED: Final = 429
+PORTED_OUT_TEXT: Final = "Destination %1 is not a subscriber of this network"
+
 # [I] The reference documents no MaaP->CSP auth for CMCC. Notifications and uplinks therefore
 # carry the same Basic scheme as downlinks (§1.8) with the chatbot's appId/password and a fresh
 # Date header, so a CSP can verify them with the code it already has.

@@ -75,6 +75,8 @@ class Faults:
     out_of_order: bool = False
     delivered_delay_ms: float = 50.0
     displayed_delay_ms: float = 50.0
+    # Sends accepted per chatbot per second (0: no limit); over it, 31008 (protocols.md §1.2).
+    tps_limit: float = 0.0
 
     def updated(self, data: Mapping[str, Any]) -> Faults:
         """Return a copy with the given keys changed; unknown keys or bad values raise."""

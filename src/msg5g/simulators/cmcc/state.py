@@ -114,6 +114,8 @@ class Handset:
     number: str
     capability: Capability
     address_form: AddressForm | None = None
+    # [I] ported to another carrier: sends to it are refused as "not our subscriber".
+    ported_out: bool = False
     # Configured through settings or the control API: never evicted to bound memory.
     pinned: bool = False
     # Plain lists trimmed by hand: a deque costs ~600 bytes even when empty, and a benchmark
