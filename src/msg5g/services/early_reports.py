@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.domain.messages import ATTEMPT_TO_MESSAGE_STATUS, AttemptState, MessageStatus, StatusReport
-from msg5g.kit.clock import utcnow
+from msg5g.kit.clock import as_utc, utcnow
 from msg5g.kit.ids import new_id
 from msg5g.pipeline.queue import Job, NewJob
 from msg5g.services.callbacks import CallbackOutbox
@@ -84,7 +84,7 @@ class EarlyReports:
         for report in reports:
             attempt = attempts[report.carrier_message_id]
             status = MessageStatus(report.status)
-            changes.append(StatusChange(attempt.message_id, status, report.occurred_at, report.reason,
+            changes.append(StatusChange(attempt.message_id, status, as_utc(report.occurred_at), report.reason,
                                         carrier_status=report.carrier_status))
             statuses.setdefault(attempt.id, []).append(status)
         updates: list[dict[str, Any]] = []

@@ -1,0 +1,1010 @@
+"""The simulated China Telecom / China Unicom MaaP as a Starlette app: chatbot API, notifications, control.
+
+Carrier side (§3.3, protocol-choices.md), chatbot URI raw or percent-encoded:
+  POST {prefix}/bot/v1/{chatbotURI}/accessToken   {"appId","appKey"}
+  POST {prefix}/bot/v1/{chatbotURI}/messages      send (§3.3.2)
+  POST {prefix}/bot/v1/{chatbotURI}/revoke        revoke (§3.3.3)
+
+Control side (JSON unless noted):
+  GET  /_sim/                              handset page (HTML), forms post to /_sim/ui/...
+  GET  /_sim/healthz
+  GET  /_sim/chatbots                      PUT|DELETE /_sim/chatbots/{id} {"app_id","app_key","notify_token",
+                                           "notify_url","tps_limit"?} (?verify=false skips the handshake)
+  POST /_sim/chatbots/{id}/verify          run the notifyPath handshake again
+  PUT  /_sim/handsets/{number}             {"capability": up2|up1|none|offline, "ported_out": bool}
+  GET  /_sim/handsets/{number}             state + recent uplinks;  GET .../inbox  what reached it
+  POST /_sim/handsets/{number}/uplink      {"chatbot_id", one of text|postback|action|file|geo|shared_data|
+                                           spam_report, "in_reply_to"?}
+  GET  /_sim/messages/{message_id}         counters of one message, by the CSP's or the carrier's id
+                                           (?chatbot_id= to disambiguate)
+  GET  /_sim/stats                         POST /_sim/reset {"faults"?, "handsets"?, "tokens"?: bool}
+  GET|PUT /_sim/faults                     POST /_sim/tokens/expire  (every issued token stops working)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, cast
+from urllib.parse import parse_qs, urlencode
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from . import ui
+from .constants import (
+    API_HEAD,
+    DEFAULT_REPORTS,
+    E_CREDENTIALS,
+    E_HEADER,
+    E_NOT_CAPABLE,
+    E_OFFLINE,
+    E_OK,
+    E_PARAM,
+    E_PORTED_OUT,
+    E_RATE_LIMIT,
+    E_REVOKE_FAIL,
+    E_TOKEN,
+    E_UNKNOWN,
+    HTTP_RATE_LIMIT,
+    MSG_CONTENT_TYPE,
+    MSG_CREDENTIALS,
+    MSG_NO_ACCEPT,
+    MSG_NO_DATE,
+    MSG_NOT_CAPABLE,
+    MSG_OFFLINE,
+    MSG_PORTED_OUT,
+    MSG_RATE_LIMIT,
+    MSG_REVOKE_FAIL,
+    MSG_SUCCESS,
+    MSG_TOKEN,
+    MSG_TOO_MANY,
+    MSG_UNKNOWN,
+    PATH_MESSAGE,
+    PATH_SPAM,
+    REPORT_REQUESTS,
+    REVOKE_REQUESTED,
+    ST_DELIVERED,
+    ST_DISPLAYED,
+    ST_FAILED,
+    ST_REVOKE_FAIL,
+    ST_REVOKE_OK,
+    ST_SENT,
+    ST_TO_NETWORK,
+    TOKEN_PREFIX,
+    URL_TRAILING_SLASH,
+)
+from .content import parse_message_list
+from .notifier import Notifier, Step
+from .settings import CAPABILITIES, Capability, ChatbotAccount, ConfigError, SimulatorSettings
+from .state import (
+    ERROR_RATE,
+    HANG,
+    REVOCABLE,
+    AccountEntry,
+    DeliveredAs,
+    Handset,
+    InboxEntry,
+    MessageRecord,
+    SimState,
+    StoredContent,
+)
+from .uplink import UplinkError, build_uplink
+from .wire import (
+    WireError,
+    chatbot_uri,
+    ctcc_token,
+    cucc_token,
+    dumps,
+    is_cn_mobile_tel,
+    iso_utc,
+    new_id,
+    nginx_page,
+    normalize_number,
+    param_error,
+    parse_chatbot_uri,
+    peek_chatbot_id,
+    plain_error,
+    revoke_answer,
+    send_answer,
+    tel_uri,
+    token_answer,
+)
+
+log = logging.getLogger(__name__)
+
+_JSON = b"application/json;charset=UTF-8"
+_Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+_ACTIONS = frozenset({"accessToken", "messages", "revoke"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class ControlError(Exception):
+    """A control-API request that is answered with {"error": ...}."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _json_answer(body: bytes, status: int = 200) -> _Answer:
+    return status, [(b"content-type", _JSON)], body
+
+
+def _html_answer(status: int, extra: list[tuple[bytes, bytes]] | None = None) -> _Answer:
+    headers = [(b"content-type", b"text/html"), (b"server", b"nginx"), *(extra or [])]
+    return status, headers, nginx_page(status)
+
+
+def _loads_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        doc = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _str_or_none(doc: Mapping[str, Any] | None, key: str) -> str | None:
+    value = doc.get(key) if doc is not None else None
+    return value if isinstance(value, str) else None
+
+
+class Simulator:
+    """Holds state and notifier; its methods are the route endpoints."""
+
+    def __init__(self, settings: SimulatorSettings) -> None:
+        self.settings = settings
+        self.dialect = settings.dialect
+        self.state = SimState(settings)
+        self.state.faults.expire_tokens = False
+        self.notifier = Notifier(settings, self.state)
+        self._api_head = settings.path_prefix + API_HEAD
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.notifier.start()
+
+    async def close(self) -> None:
+        await self.notifier.close()
+
+    # ------------------------------------------------------------------ chatbot API (§3.3)
+
+    def match_api(self, path: str) -> tuple[str, str] | None:
+        """`{prefix}/bot/v1/{chatbotURI}/{action}` -> (chatbotURI, action).
+
+        The ASGI server has already percent-decoded the path, so a raw and an encoded chatbot URI
+        (choices "Paths": servers accept both) arrive here in the same form.
+        """
+        head = self._api_head
+        if not path.startswith(head):
+            return None
+        uri, _, action = path[len(head) :].partition("/")
+        return uri, action
+
+    async def asgi_api(self, scope: Scope, receive: Receive, send: Send, uri: str, action: str) -> None:
+        """The hot path, on raw ASGI: no router, no middleware, no Request object."""
+        try:
+            status, headers, body = await self._api(scope, receive, uri, action)
+        except Exception:  # a bug must still answer like a server, not drop the connection
+            log.exception("chatbot API call failed")
+            status, headers, body = _html_answer(500)
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _api(self, scope: Scope, receive: Receive, uri: str, action: str) -> _Answer:
+        state = self.state
+        state.stats.requests += 1
+        body = await _read_body(receive, self.settings.max_body_bytes)
+        if action not in _ACTIONS or not uri:
+            return _html_answer(404)
+        if scope["method"] != "POST":
+            return _html_answer(405, [(b"allow", b"POST")])
+        if body is None:
+            return _html_answer(413)
+        headers = _headers(scope)
+        if action == "accessToken":
+            return self._token(scope, headers, body, uri)
+        fault = state.take_fault()
+        if fault is not None:
+            answer = await self._fault_answer(fault, action, body, uri)
+        elif action == "messages":
+            answer = self._send(headers, body, uri)
+        else:
+            answer = self._revoke(headers, body, uri)
+        # latency_ms delays the answer, not the work: the carrier has already accepted (and begun
+        # delivering) when a slow answer makes the client time out, as on a real network.
+        latency = state.faults.latency_ms
+        if latency > 0:
+            await asyncio.sleep(latency / 1000.0)
+        return answer
+
+    async def _fault_answer(self, fault: int | str, action: str, body: bytes, uri: str) -> _Answer:
+        # A faulted request never reaches the MaaP proper: not accepted, not delivered. It still
+        # counts as "received" so a test can see the client's retry arrive.
+        doc = _loads_object(body)
+        message_id = _str_or_none(doc, "messageId")
+        chatbot_id = peek_chatbot_id(uri)
+        if action == "messages" and chatbot_id and message_id:
+            record = self.state.record(chatbot_id, message_id)
+            record.received += 1
+            record.faulted += 1
+        if fault == ERROR_RATE:
+            if action == "messages":
+                body_out = send_answer(
+                    self.dialect,
+                    E_UNKNOWN,
+                    MSG_UNKNOWN,
+                    message_id,
+                    _str_or_none(doc, "conversationId"),
+                    _str_or_none(doc, "contributionId"),
+                )
+            else:
+                body_out = revoke_answer(self.dialect, E_UNKNOWN, MSG_UNKNOWN, message_id)
+            return _json_answer(body_out)
+        if fault == HANG:
+            await asyncio.sleep(self.state.faults.hang_seconds)
+            return _html_answer(504)
+        return _html_answer(int(fault))
+
+    def _check_headers(self, headers: Mapping[str, str]) -> None:
+        """choices "Headers": Accept and Date on every call (41001), JSON Content-Type (20002)."""
+        if not headers.get("accept", "").strip():
+            raise WireError(E_HEADER, MSG_NO_ACCEPT)
+        if not headers.get("date", "").strip():
+            raise WireError(E_HEADER, MSG_NO_DATE)
+        content_type = headers.get("content-type", "")
+        if content_type.partition(";")[0].strip().lower() != "application/json":
+            raise WireError(E_PARAM, MSG_CONTENT_TYPE)
+
+    def _authorize(self, headers: Mapping[str, str], chatbot_id: str) -> AccountEntry:
+        """§3.1 / choices "Token": `Authorization` must be `accessToken <x>` exactly as issued."""
+        owner = self.state.token_owner(headers.get("authorization"))
+        entry = self.state.accounts.get(chatbot_id) if owner == chatbot_id else None
+        if entry is None:
+            raise WireError(E_TOKEN, MSG_TOKEN[self.dialect], auth=True)
+        return entry
+
+    # -- token (§3.3.1) --
+
+    def _token(self, scope: Scope, headers: Mapping[str, str], body: bytes, uri: str) -> _Answer:
+        state = self.state
+        try:
+            self._check_headers(headers)
+            chatbot_id = parse_chatbot_uri(uri, self.dialect)
+            doc = _loads_object(body)
+            if doc is None:
+                raise param_error("请求体不是合法的JSON对象")
+            app_id, app_key = doc.get("appId"), doc.get("appKey")
+            if not isinstance(app_id, str) or not app_id or not isinstance(app_key, str) or not app_key:
+                raise param_error("appId和appKey必须存在且有值")
+            entry = state.accounts.get(chatbot_id)
+            if (
+                entry is None
+                or entry.account.app_id != app_id
+                or not hmac.compare_digest(entry.account.app_key.encode(), app_key.encode())
+            ):
+                raise WireError(E_CREDENTIALS, MSG_CREDENTIALS, auth=True)
+        except WireError as error:
+            state.count_rejection(error.code)
+            return _json_answer(plain_error(self.dialect, error.code, error.message), error.status)
+        if self.dialect == "ctcc":
+            token = ctcc_token(app_id)
+            key = token
+        else:
+            token = cucc_token()
+            key = TOKEN_PREFIX + token
+        state.issue_token(key, chatbot_id)
+        answer = token_answer(self.dialect, token, self.settings.token_ttl_seconds, self._public_url(scope, headers))
+        return _json_answer(answer)
+
+    def _public_url(self, scope: Scope, headers: Mapping[str, str]) -> str:
+        """§3.3.1 `url`: the server root the client should use."""
+        if self.settings.public_url:
+            return self.settings.public_url
+        root = f"{scope.get('scheme', 'http')}://{headers.get('host', 'localhost')}{self.settings.path_prefix}"
+        return root + "/" if URL_TRAILING_SLASH[self.dialect] else root
+
+    # -- send (§3.3.2) --
+
+    def _send(self, headers: Mapping[str, str], body: bytes, uri: str) -> _Answer:
+        state = self.state
+        doc = _loads_object(body)
+        echo = (
+            _str_or_none(doc, "messageId"),
+            _str_or_none(doc, "conversationId"),
+            _str_or_none(doc, "contributionId"),
+        )
+        try:
+            self._check_headers(headers)
+            chatbot_id = parse_chatbot_uri(uri, self.dialect)
+            entry = self._authorize(headers, chatbot_id)
+            if doc is None:
+                raise param_error("请求体不是合法的JSON对象")
+            message_id = doc.get("messageId")
+            if not isinstance(message_id, str) or not message_id.strip():
+                raise param_error("一级必选节点messageId不存在")
+            record = state.record(chatbot_id, message_id)
+            record.received += 1
+            if not entry.take_rate():
+                record.rate_limited += 1
+                state.stats.rate_limited += 1
+                raise WireError(E_RATE_LIMIT, MSG_RATE_LIMIT, status=HTTP_RATE_LIMIT)
+            try:
+                destinations, content = self._validate(doc, entry)
+                return self._accept(record, doc, destinations, content)
+            except WireError:
+                record.rejected += 1
+                raise
+        except WireError as error:
+            state.count_rejection(error.code)
+            ids = (None, None, None) if error.auth else echo
+            return _json_answer(send_answer(self.dialect, error.code, error.message, *ids), error.status)
+
+    def _validate(self, doc: dict[str, Any], entry: AccountEntry) -> tuple[list[str], StoredContent]:
+        raw = doc.get("destinationAddress")
+        if raw is None:
+            raise param_error("一级必选节点destinationAddress不存在")
+        if not isinstance(raw, list) or not raw:
+            raise param_error("destinationAddress必须为非空数组")
+        limit = self.settings.max_destinations
+        if len(raw) > limit:
+            raise WireError(E_PARAM, MSG_TOO_MANY.format(limit=limit, count=len(raw)))
+        for address in raw:
+            if not is_cn_mobile_tel(address):
+                raise param_error(f"destinationAddress格式错误:{address}")
+        destinations = list(dict.fromkeys(cast(list[str], raw)))
+        sender = doc.get("senderAddress")
+        if sender is not None and sender != entry.uri:
+            raise param_error(f"senderAddress与chatbotURI不一致:{sender}")
+        for key in ("conversationId", "contributionId", "inReplyTo", "trafficType", "imFormat"):
+            if doc.get(key) is not None and not isinstance(doc[key], str):
+                raise param_error(f"{key}必须为字符串")
+        capability = doc.get("serviceCapability")
+        if capability is not None and (
+            not isinstance(capability, list) or not all(isinstance(c, dict) for c in capability)
+        ):
+            raise param_error("serviceCapability必须为对象数组")
+        parts = parse_message_list(doc.get("messageList"))
+        sms_supported = _boolean(doc, "smsSupported", default=False)
+        sms = doc.get("smsContent")
+        if sms is not None and not isinstance(sms, str):
+            raise param_error("smsContent必须为字符串")
+        if sms_supported and (sms is None or not sms.strip()):
+            raise param_error("smsSupported为true时smsContent必须存在且有值")
+        content = StoredContent(
+            parts=parts,
+            reports=_reports(doc.get("reportRequest")),
+            sms_content=sms if sms_supported else None,
+            store_supported=_boolean(doc, "storeSupported", default=True),
+            traffic_type=doc.get("trafficType"),
+        )
+        return destinations, content
+
+    def _accept(
+        self, record: MessageRecord, doc: dict[str, Any], destinations: list[str], content: StoredContent
+    ) -> _Answer:
+        state = self.state
+        if record.accepted == 0:
+            if all(self._ported(d) for d in destinations):
+                raise WireError(E_PORTED_OUT, MSG_PORTED_OUT)
+            record.content = content
+            # §3.1: CUCC "returns its own new messageId"; every later report carries it.
+            record.carrier_id = new_id() if self.dialect == "cucc" else record.message_id
+            if record.carrier_id != record.message_id:
+                state.index(record, record.carrier_id)
+            record.conversation_id = _str_or_none(doc, "conversationId") or new_id()
+            record.contribution_id = _str_or_none(doc, "contributionId") or new_id()
+        else:
+            # The same messageId again: answer the same ids, deliver only to recipients not yet
+            # served (a client retrying after a lost answer must not reach a handset twice).
+            record.duplicates += 1
+            state.stats.duplicates += 1
+        record.accepted += 1
+        for destination in destinations:
+            if destination not in record.recipients:
+                self._deliver(record, destination, first=True)
+        state.stats.accepted += 1
+        return _json_answer(
+            send_answer(
+                self.dialect, E_OK, MSG_SUCCESS, record.carrier_id, record.conversation_id, record.contribution_id
+            )
+        )
+
+    def _ported(self, destination: str) -> bool:
+        handset = self.state.handsets.get(destination[4:])
+        return handset is not None and handset.ported_out
+
+    # -- delivery (§3.3.6, §3.5) --
+
+    def _copies(self) -> int:
+        return 2 if self.state.faults.duplicate_notifications else 1
+
+    def _delay(self) -> float:
+        return self.state.faults.delivered_delay_ms / 1000.0
+
+    def _deliver(self, record: MessageRecord, destination: str, *, first: bool) -> None:
+        """Start one recipient's delivery: immediate outcomes now, arrival after delivered_delay_ms."""
+        content = record.content
+        if content is None:  # set by _accept before any recipient is delivered
+            return
+        handset = self.state.handset(destination[4:])
+        if self._undeliverable(record, destination, handset, content, first=first):
+            return
+        if first and not _via_sms(handset.capability, content) and ST_SENT in content.reports:
+            self.notifier.add_steps(record, destination, [Step(ST_SENT, None, 0.0, self._copies())])
+        record.recipients[destination] = "pending"
+        loop = self._loop or asyncio.get_running_loop()
+        loop.call_later(self._delay(), self._arrive, record, destination, self.state.generation)
+
+    def _undeliverable(
+        self, record: MessageRecord, destination: str, handset: Handset, content: StoredContent, *, first: bool
+    ) -> bool:
+        """Ported, offline or not capable: settle the recipient here and return True."""
+        if handset.ported_out:
+            self._fail(record, destination, content, (E_PORTED_OUT, MSG_PORTED_OUT))
+            return True
+        capability = handset.capability
+        if capability == "offline":
+            if not content.store_supported:
+                # §3.3.2: storeSupported false = "不存也不重试".
+                self._fail(record, destination, content, (E_OFFLINE, MSG_OFFLINE))
+                return True
+            record.recipients[destination] = "held"
+            handset.held.append(record)
+            self.state.stats.held += 1
+            if first and ST_SENT in content.reports:
+                self.notifier.add_steps(record, destination, [Step(ST_SENT, None, 0.0, self._copies())])
+            return True
+        if capability == "none" and content.sms_content is None:
+            self._fail(record, destination, content, (E_NOT_CAPABLE, MSG_NOT_CAPABLE))
+            return True
+        return False
+
+    def _fail(self, record: MessageRecord, destination: str, content: StoredContent, error: tuple[int, str]) -> None:
+        record.recipients[destination] = "failed"
+        self.state.stats.failed += 1
+        if ST_FAILED in content.reports:
+            self.notifier.add_steps(record, destination, [Step(ST_FAILED, error, self._delay(), self._copies())])
+
+    def _arrive(self, record: MessageRecord, destination: str, generation: int) -> None:
+        state = self.state
+        content = record.content
+        if generation != state.generation or content is None or record.recipients.get(destination) != "pending":
+            return  # reset, or revoked while on its way
+        handset = state.handset(destination[4:])
+        # The handset may have changed while the message travelled.
+        if self._undeliverable(record, destination, handset, content, first=False):
+            return
+        faults = state.faults
+        reports = content.reports
+        now = time.time()
+        limit = self.settings.inbox_limit
+        steps: list[Step] = []
+        copies = self._copies()
+        if _via_sms(handset.capability, content):
+            handset.receive(InboxEntry(record.carrier_id, record.chatbot_id, "sms", content, now), limit)
+            record.recipients[destination] = "sms"
+            state.stats.sms_fallbacks += 1
+            # §3.3.2: deliveredToNetwork = "已转短消息已送达"; SMS has no read report.
+            if ST_TO_NETWORK in reports:
+                steps.append(Step(ST_TO_NETWORK, None, 0.0, copies))
+        else:
+            delivered_as: DeliveredAs = "rcs" if handset.capability == "up2" else "up1"
+            handset.receive(InboxEntry(record.carrier_id, record.chatbot_id, delivered_as, content, now), limit)
+            record.recipients[destination] = "delivered"
+            pair = [s for s in (ST_DELIVERED, ST_DISPLAYED) if s in reports]
+            if faults.out_of_order:
+                pair.reverse()
+            # The arrival itself waited delivered_delay_ms; the read report follows after displayed_delay_ms.
+            delays = (0.0, faults.displayed_delay_ms / 1000.0)
+            steps.extend(Step(s, None, delays[i], copies) for i, s in enumerate(pair))
+        record.delivered += 1
+        state.stats.delivered += 1
+        self.notifier.add_steps(record, destination, steps)
+
+    def _flush_held(self, handset: Handset) -> None:
+        """Store and forward: what was held while offline travels now."""
+        held, handset.held = handset.held, []
+        destination = tel_uri(handset.number)
+        for record in held:
+            if record.recipients.get(destination) == "held":
+                del record.recipients[destination]
+                self._deliver(record, destination, first=False)
+
+    # -- revoke (§3.3.3) --
+
+    def _revoke(self, headers: Mapping[str, str], body: bytes, uri: str) -> _Answer:
+        state = self.state
+        doc = _loads_object(body)
+        echo = _str_or_none(doc, "messageId")
+        try:
+            self._check_headers(headers)
+            chatbot_id = parse_chatbot_uri(uri, self.dialect)
+            self._authorize(headers, chatbot_id)
+            if doc is None:
+                raise param_error("请求体不是合法的JSON对象")
+            message_id = doc.get("messageId")
+            if not isinstance(message_id, str) or not message_id.strip():
+                raise param_error("一级必选节点messageId不存在")
+            if doc.get("status") != REVOKE_REQUESTED:
+                raise param_error(f"status必须为{REVOKE_REQUESTED}")
+            raw = doc.get("destinationAddress")
+            # §3.3.3: rcs-web sends a plain string, the harness a list; both are tolerated.
+            targets = [raw] if isinstance(raw, str) else raw
+            if targets is not None and (not isinstance(targets, list) or not all(map(is_cn_mobile_tel, targets))):
+                raise param_error("destinationAddress格式错误")
+        except WireError as error:
+            state.count_rejection(error.code)
+            return _json_answer(revoke_answer(self.dialect, error.code, error.message, None if error.auth else echo))
+        self._revoke_record(chatbot_id, message_id, cast(list[str] | None, targets))
+        return _json_answer(revoke_answer(self.dialect, E_OK, MSG_SUCCESS, message_id))
+
+    def _revoke_record(self, chatbot_id: str, message_id: str, targets: list[str] | None) -> None:
+        """Acknowledged already; the outcome goes out as revokeOk / revokeFail per recipient."""
+        state = self.state
+        record = state.find_record(message_id, chatbot_id)
+        if record is None or record.content is None:
+            # Nothing was accepted under this id: a throwaway record carries the revokeFail reports.
+            record = MessageRecord(chatbot_id, message_id, carrier_id=message_id)
+        copies = self._copies()
+        for destination in dict.fromkeys(targets if targets is not None else list(record.recipients)):
+            if record.recipients.get(destination) in REVOCABLE:
+                if record.recipients[destination] == "held":
+                    handset = state.handsets.get(destination[4:])
+                    if handset is not None and record in handset.held:
+                        handset.held.remove(record)
+                record.recipients[destination] = "revoked"
+                state.stats.revoked += 1
+                step = Step(ST_REVOKE_OK, None, 0.0, copies)
+            else:
+                state.stats.revoke_failed += 1
+                step = Step(ST_REVOKE_FAIL, (E_REVOKE_FAIL, MSG_REVOKE_FAIL), 0.0, copies)
+            self.notifier.add_steps(record, destination, [step])
+
+    # ------------------------------------------------------------------ uplink (§3.3.6)
+
+    async def send_uplink(self, number: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        state = self.state
+        chatbot_id = str(payload.get("chatbot_id", ""))
+        entry = state.accounts.get(chatbot_id)
+        if entry is None:
+            raise ControlError(404, f"unknown chatbot_id {chatbot_id!r}")
+        try:
+            content = build_uplink(payload)
+        except UplinkError as exc:
+            raise ControlError(400, str(exc)) from None
+        user = tel_uri(number)
+        handset = state.handset(number)
+        body: dict[str, Any]
+        if content.item is None:
+            ids = content.message_ids
+            if ids is None:
+                # By default the user complains about the last message this chatbot sent them.
+                last = [e.message_id for e in handset.inbox if e.chatbot_id == chatbot_id][-1:]
+                ids = last
+            body = {
+                "messageId": ids,
+                "spamType": content.spam_type,
+                "freeText": content.free_text,
+                "senderAddress": user,
+                "destinationAddress": entry.uri,
+                "dateTime": iso_utc(),
+            }
+            url = self.notifier.url(entry, PATH_SPAM)
+        else:
+            conversation_id, reply_to = new_id(), None
+            in_reply_to = payload.get("in_reply_to")
+            if in_reply_to is not None:
+                record = state.find_record(str(in_reply_to), chatbot_id)
+                if record is None or record.content is None:
+                    raise ControlError(404, f"unknown in_reply_to message {in_reply_to!r}")
+                # [I] the reply joins the downlink's conversation and points at its contribution.
+                conversation_id = record.conversation_id or conversation_id
+                reply_to = record.contribution_id
+            body = {
+                "messageId": new_id(),
+                "dateTime": iso_utc(),
+                "senderAddress": user,
+                "destinationAddress": entry.uri,
+                "origUser": user,
+                "conversationId": conversation_id,
+                "contributionId": new_id(),
+            }
+            if reply_to is not None:
+                body["inReplyTo"] = reply_to
+            body["messageList"] = [content.item]
+            url = self.notifier.url(entry, PATH_MESSAGE)
+        status, error, attempts = await self.notifier.post_with_retries(url, entry, dumps(body))
+        ok = status is not None and 200 <= status < 300
+        if ok:
+            state.stats.uplinks_sent += 1
+        else:
+            state.stats.uplinks_failed += 1
+        result: dict[str, Any] = {
+            "kind": content.kind,
+            "chatbot_id": chatbot_id,
+            "url": str(url),
+            "status": status,
+            "ok": ok,
+            "attempts": attempts,
+            "error": error,
+            "body": body,
+            "sent_at": iso_utc(),
+        }
+        handset.sent(result)
+        return result
+
+    # ------------------------------------------------------------------ control API
+
+    async def healthz(self, _request: Request) -> Response:
+        return JSONResponse({"status": "ok", "dialect": self.dialect})
+
+    async def list_chatbots(self, _request: Request) -> Response:
+        return JSONResponse([self._chatbot_json(e) for e in self.state.accounts.values()])
+
+    async def put_chatbot(self, request: Request) -> Response:
+        chatbot_id = request.path_params["chatbot_id"]
+        payload = await _json_object(request)
+        try:
+            account = ChatbotAccount.from_mapping(payload, chatbot_id=chatbot_id)
+        except ConfigError as exc:
+            return _control_error(400, str(exc))
+        created = chatbot_id not in self.state.accounts
+        entry = self.state.put_account(account)
+        if request.query_params.get("verify", "true").lower() not in _FALSE:
+            await self._verify(entry)
+        return JSONResponse(self._chatbot_json(entry), 201 if created else 200)
+
+    async def verify_chatbot(self, request: Request) -> Response:
+        entry = self.state.accounts.get(request.path_params["chatbot_id"])
+        if entry is None:
+            return _control_error(404, "unknown chatbot")
+        await self._verify(entry)
+        return JSONResponse(self._chatbot_json(entry))
+
+    async def _verify(self, entry: AccountEntry) -> None:
+        entry.verified, entry.reason = await self.notifier.verify_notify_path(entry)
+        entry.verified_at = time.time()
+
+    async def delete_chatbot(self, request: Request) -> Response:
+        if self.state.accounts.pop(request.path_params["chatbot_id"], None) is None:
+            return _control_error(404, "unknown chatbot")
+        return Response(status_code=204)
+
+    @staticmethod
+    def _chatbot_json(entry: AccountEntry) -> dict[str, Any]:
+        account = entry.account
+        return {
+            "chatbot_id": account.chatbot_id,
+            "chatbot_uri": entry.uri,
+            "app_id": account.app_id,
+            "notify_url": account.notify_url,
+            "tps_limit": account.tps_limit,
+            "notify_path_verified": entry.verified is True,
+            "notify_path_checked": entry.verified is not None,
+            "reason": entry.reason if entry.verified is not None else "notifyPath not checked yet",
+        }
+
+    def _number(self, request: Request) -> str:
+        number = normalize_number(request.path_params["number"])
+        if number is None:
+            raise ControlError(400, f"not a phone number: {request.path_params['number']!r}")
+        return number
+
+    async def put_handset(self, request: Request) -> Response:
+        number = self._number(request)
+        payload = await _json_object(request)
+        self.apply_handset(number, payload)
+        return JSONResponse(self._handset_json(self.state.handset(number)))
+
+    def apply_handset(self, number: str, payload: Mapping[str, Any]) -> None:
+        capability = payload.get("capability")
+        if capability is not None and capability not in CAPABILITIES:
+            raise ControlError(400, f"capability must be one of {CAPABILITIES}")
+        ported = payload.get("ported_out")
+        if ported is not None and not isinstance(ported, bool):
+            raise ControlError(400, "ported_out must be a boolean")
+        handset = self.state.handset(number)
+        handset.pinned = True
+        if ported is not None:
+            handset.ported_out = ported
+        if capability is not None:
+            handset.capability = cast(Capability, capability)
+            if capability != "offline" and handset.held:
+                self._flush_held(handset)
+
+    async def get_handset(self, request: Request) -> Response:
+        number = self._number(request)
+        handset = self.state.handsets.get(number)
+        if handset is None:
+            handset = Handset(number, self.settings.default_capability)
+        return JSONResponse(self._handset_json(handset, uplinks=True))
+
+    @staticmethod
+    def _handset_json(handset: Handset, *, uplinks: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "number": handset.number,
+            "capability": handset.capability,
+            "ported_out": handset.ported_out,
+            "inbox_count": len(handset.inbox),
+            "held_count": len(handset.held),
+        }
+        if uplinks:
+            out["uplinks"] = list(handset.uplinks)
+        return out
+
+    async def get_inbox(self, request: Request) -> Response:
+        number = self._number(request)
+        handset = self.state.handsets.get(number)
+        entries = list(handset.inbox) if handset else []
+        return JSONResponse([self.render_entry(e) for e in entries])
+
+    def render_entry(self, entry: InboxEntry) -> dict[str, Any]:
+        content = entry.content
+        out: dict[str, Any] = {
+            "message_id": entry.message_id,
+            "chatbot_id": entry.chatbot_id,
+            "chatbot_uri": chatbot_uri(entry.chatbot_id, self.dialect),
+            "delivered_as": entry.delivered_as,
+            "received_at": iso_utc(entry.received_at),
+            "text": None,
+            "card": None,
+            "chips": None,
+            "file": None,
+            "sms": None,
+            "parts": [],
+        }
+        if entry.delivered_as == "sms":
+            out["sms"] = content.sms_content
+            return out
+        for part in content.parts:
+            if out[part.kind] is None:
+                out[part.kind] = part.data
+        out["parts"] = [p.as_json() for p in content.parts]
+        return out
+
+    async def post_uplink(self, request: Request) -> Response:
+        number = self._number(request)
+        payload = await _json_object(request)
+        return JSONResponse(await self.send_uplink(number, payload))
+
+    async def get_message(self, request: Request) -> Response:
+        record = self.state.find_record(request.path_params["message_id"], request.query_params.get("chatbot_id"))
+        if record is None:
+            return _control_error(404, "unknown message id")
+        return JSONResponse(record.as_json())
+
+    async def get_stats(self, _request: Request) -> Response:
+        out = self.state.stats.as_json()
+        out["pending_notifications"] = self.notifier.pending
+        out["messages_tracked"] = len(self.state.messages)
+        out["handsets_tracked"] = len(self.state.handsets)
+        out["tokens_valid"] = len(self.state.tokens)
+        return JSONResponse(out)
+
+    async def reset(self, request: Request) -> Response:
+        options = await _json_object(request)
+        self.state.reset(
+            faults=options.get("faults") is True,
+            handsets=options.get("handsets") is True,
+            tokens=options.get("tokens") is True,
+        )
+        return JSONResponse({"status": "reset"})
+
+    async def get_faults(self, _request: Request) -> Response:
+        return JSONResponse(self.state.faults.as_dict())
+
+    async def put_faults(self, request: Request) -> Response:
+        payload = await _json_object(request)
+        try:
+            faults = self.state.faults.updated(payload)
+        except ConfigError as exc:
+            return _control_error(400, str(exc))
+        if faults.expire_tokens:
+            # One-shot: the tokens die now; the knob does not stay armed.
+            self.state.expire_tokens()
+            faults.expire_tokens = False
+        self.state.faults = faults
+        return JSONResponse(faults.as_dict())
+
+    async def expire_tokens(self, _request: Request) -> Response:
+        return JSONResponse({"expired": self.state.expire_tokens()})
+
+    # ------------------------------------------------------------------ handset web page
+
+    async def page(self, request: Request) -> Response:
+        raw = request.query_params.get("number", "")
+        number = normalize_number(raw) if raw else None
+        handset = self.state.handsets.get(number) if number else None
+        entries = [self.render_entry(e) for e in handset.inbox] if handset else []
+        html = ui.render_page(
+            dialect=self.dialect,
+            chatbots=[e.account for e in self.state.accounts.values()],
+            handsets=list(self.state.handsets.values())[-200:],
+            number=number,
+            handset=handset,
+            entries=entries,
+            selected_chatbot=request.query_params.get("chatbot_id"),
+            notice=request.query_params.get("notice"),
+        )
+        return HTMLResponse(html)
+
+    async def ui_uplink(self, request: Request) -> Response:
+        form = _form(await request.body())
+        number = normalize_number(form.get("number", ""))
+        if number is None:
+            return _control_error(400, "not a phone number")
+        payload: dict[str, Any] = {"chatbot_id": form.get("chatbot_id", "")}
+        kind = form.get("kind", "text")
+        if kind == "postback":
+            payload["postback"] = {"data": form.get("data", ""), "display_text": form.get("display_text", "")}
+        elif kind == "action":
+            payload["action"] = {"display_text": form.get("display_text", "")}
+            if form.get("data"):
+                payload["action"]["data"] = form["data"]
+        else:
+            payload["text"] = form.get("text", "")
+        if form.get("in_reply_to"):
+            payload["in_reply_to"] = form["in_reply_to"]
+        try:
+            result = await self.send_uplink(number, payload)
+            notice = f"sent {result['kind']}: CSP answered {result['status']}"
+        except ControlError as exc:
+            notice = f"not sent: {exc.message}"
+        return self._back_to_page(number, form.get("chatbot_id"), notice)
+
+    async def ui_capability(self, request: Request) -> Response:
+        form = _form(await request.body())
+        number = normalize_number(form.get("number", ""))
+        if number is None:
+            return _control_error(400, "not a phone number")
+        try:
+            self.apply_handset(number, {"capability": form.get("capability")})
+            notice = f"capability set to {form.get('capability')}"
+        except ControlError as exc:
+            notice = exc.message
+        return self._back_to_page(number, None, notice)
+
+    @staticmethod
+    def _back_to_page(number: str, chatbot_id: str | None, notice: str) -> Response:
+        query = {"number": number, "notice": notice}
+        if chatbot_id:
+            query["chatbot_id"] = chatbot_id
+        return RedirectResponse("/_sim/?" + urlencode(query), status_code=303)
+
+
+def _via_sms(capability: str, content: StoredContent) -> bool:
+    """§3.5: a non-chatbot terminal gets the smsContent when the CSP allowed SMS."""
+    return content.sms_content is not None and capability in ("up1", "none")
+
+
+def _boolean(doc: Mapping[str, Any], key: str, *, default: bool) -> bool:
+    value = doc.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise param_error(f"{key}必须为布尔值")
+    return value
+
+
+def _reports(value: Any) -> frozenset[str]:
+    if value is None:
+        return DEFAULT_REPORTS
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise param_error("reportRequest必须为字符串数组")
+    if not value:
+        return DEFAULT_REPORTS
+    unknown = [v for v in value if v not in REPORT_REQUESTS]
+    if unknown:
+        raise param_error(f"reportRequest取值不合法:{unknown[0]}")
+    return frozenset(value)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None when it exceeds `limit` (the rest is drained)."""
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body if len(body) <= limit else None
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body", False):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+    return b"".join(chunks) if size <= limit else None
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    try:
+        data = orjson.loads(body) if body.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise ControlError(400, f"invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ControlError(400, "the body must be a JSON object")
+    return data
+
+
+def _form(body: bytes) -> dict[str, str]:
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {key: values[-1] for key, values in parsed.items()}
+
+
+def _control_error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _on_control_error(_request: Request, exc: Exception) -> Response:
+    error = cast(ControlError, exc)
+    return _control_error(error.status, error.message)
+
+
+class SimulatorApp(Starlette):
+    """Starlette for the control API and page; chatbot API calls bypass routing and middleware."""
+
+    simulator: Simulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            match = self.simulator.match_api(scope["path"])
+            if match is not None:
+                await self.simulator.asgi_api(scope, receive, send, *match)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: SimulatorSettings | None = None) -> Starlette:
+    """Build the simulator app; the notifier's HTTP session lives in the app lifespan."""
+    sim = Simulator(settings or SimulatorSettings())
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await sim.start()
+        try:
+            yield
+        finally:
+            await sim.close()
+
+    # The chatbot API (§3.3) is served by SimulatorApp.__call__.
+    routes = [
+        Route("/_sim/healthz", sim.healthz, methods=["GET"]),
+        Route("/_sim/", sim.page, methods=["GET"]),
+        Route("/_sim/ui/uplink", sim.ui_uplink, methods=["POST"]),
+        Route("/_sim/ui/capability", sim.ui_capability, methods=["POST"]),
+        Route("/_sim/chatbots", sim.list_chatbots, methods=["GET"]),
+        Route("/_sim/chatbots/{chatbot_id}", sim.put_chatbot, methods=["PUT"]),
+        Route("/_sim/chatbots/{chatbot_id}", sim.delete_chatbot, methods=["DELETE"]),
+        Route("/_sim/chatbots/{chatbot_id}/verify", sim.verify_chatbot, methods=["POST"]),
+        Route("/_sim/handsets/{number}", sim.put_handset, methods=["PUT"]),
+        Route("/_sim/handsets/{number}", sim.get_handset, methods=["GET"]),
+        Route("/_sim/handsets/{number}/inbox", sim.get_inbox, methods=["GET"]),
+        Route("/_sim/handsets/{number}/uplink", sim.post_uplink, methods=["POST"]),
+        Route("/_sim/messages/{message_id}", sim.get_message, methods=["GET"]),
+        Route("/_sim/stats", sim.get_stats, methods=["GET"]),
+        Route("/_sim/reset", sim.reset, methods=["POST"]),
+        Route("/_sim/faults", sim.get_faults, methods=["GET"]),
+        Route("/_sim/faults", sim.put_faults, methods=["PUT"]),
+        Route("/_sim/tokens/expire", sim.expire_tokens, methods=["POST"]),
+    ]
+    app = SimulatorApp(routes=routes, lifespan=lifespan, exception_handlers={ControlError: _on_control_error})
+    app.simulator = sim
+    app.state.simulator = sim
+    return app

@@ -1,0 +1,177 @@
+"""Every wire fact the CTCC / CUCC JSON MaaP simulator relies on, with its source.
+
+Section numbers (§) refer to /work/shared/reference/protocols.md; "choices" means
+/work/main/docs/protocol-choices.md. Facts the reference states come first; everything the
+simulator had to decide on its own is in the ``[I]`` block at the bottom, so a reviewer can check
+all guesses in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Dialect = Literal["ctcc", "cucc"]
+DIALECTS: Final[tuple[Dialect, ...]] = ("ctcc", "cucc")
+
+# --- stated by the reference (or fixed by protocol-choices.md) --------------------------------
+
+# §0 / §3.1 / choices "Paths": chatbot URI is sip:{chatbotId}@{domain}.
+CHATBOT_DOMAINS: Final[dict[Dialect, str]] = {
+    "ctcc": "botplatform.rcs.vnet.cn",
+    "cucc": "botplatform.rcs.chinaunicom.cn",
+}
+# §3.3: every call is {base}/bot/v1/{chatbotURI}/...
+API_HEAD: Final = "/bot/v1/"
+
+# §0, §2, §3.3.2: content types of messageList items (JSON flavour of FT-HTTP on CT/CU).
+CT_TEXT: Final = "text/plain"
+CT_BOTMESSAGE: Final = "application/vnd.gsma.botmessage.v1.0+json"
+CT_BOTSUGGESTION: Final = "application/vnd.gsma.botsuggestion.v1.0+json"
+CT_SUGGESTION_RESPONSE: Final = "application/vnd.gsma.botsuggestion.response.v1.0+json"
+CT_SHARED_CLIENT_DATA: Final = "application/vnd.gsma.botsharedclientdata.v1.0+json"
+CT_FTHTTP: Final = "application/vnd.gsma.rcs-ft-http"
+DOWNLINK_CONTENT_TYPES: Final = frozenset({CT_TEXT, CT_BOTMESSAGE, CT_BOTSUGGESTION, CT_FTHTTP})
+
+# §3.3.2: reportRequest values, and the statuses of §3.3.6 / choices "Status report addressing".
+ST_SENT: Final = "sent"
+ST_FAILED: Final = "failed"
+ST_DELIVERED: Final = "delivered"
+ST_DISPLAYED: Final = "displayed"
+ST_TO_NETWORK: Final = "deliveredToNetwork"
+ST_REVOKE_OK: Final = "revokeOk"
+ST_REVOKE_FAIL: Final = "revokeFail"
+REPORT_REQUESTS: Final = frozenset({ST_SENT, ST_FAILED, ST_DELIVERED, ST_DISPLAYED, ST_TO_NETWORK})
+# §3.3.3: the only status a revoke request carries.
+REVOKE_REQUESTED: Final = "RevokeRequested"
+
+# §3.3.1: token lifetime in seconds.
+TOKEN_TTL_SECONDS: Final = 7200
+# choices "Token": the CTCC value already starts with this; CUCC clients prepend it.
+TOKEN_PREFIX: Final = "accessToken "  # noqa: S105 - a scheme word, not a secret
+
+# §3.3.2 / choices "Group sends": at most 100 recipients.
+MAX_DESTINATIONS: Final = 100
+# §3.4 (updateDeveloper): the developer token used for notification signatures is <= 16 chars.
+NOTIFY_TOKEN_MAX: Final = 16
+
+# §3.3.1, §3.3.2, §3.3.3, §3.3.4: error codes and texts as captured.
+E_OK: Final = 0
+E_UNKNOWN: Final = -1
+E_PARAM: Final = 20002
+E_SCHEMA: Final = 40008
+E_TOKEN: Final = 40014
+E_HEADER: Final = 41001
+E_CONTENT_TEXT: Final = 83996
+MSG_SUCCESS: Final = "success"
+MSG_UNKNOWN: Final = "系统遇到未知异常,请与相关人员联系"
+MSG_CONTENT_TYPE: Final = "参数异常(Http头域字段Content-Type  Null或缺失或不合法)"
+MSG_NO_ACCEPT: Final = "请求头中Accept必须存在且有值"
+MSG_NO_DATE: Final = "请求头中Date必须存在且有值"
+# CTCC's text on /messages (§3.3.2); the media API and CUCC say "不合法的Token" (§3.3.4).
+MSG_TOKEN: Final[dict[Dialect, str]] = {"ctcc": "不合法的accessToken", "cucc": "不合法的Token"}
+MSG_CONTENT_TEXT_MISSING: Final = "二级必选节点contentText不存在"
+# §2 (CTCC 40008 text): the prefix of every schema failure.
+MSG_SCHEMA_PREFIX: Final = "JsonSchema解析json失败,"
+# §0 (CTCC addChatbot): malformed chatbot ids.
+MSG_BAD_URI: Final = "sip:chatbotId格式错误,chatBotId=(csp接入码+自定义号码)@{domain}"
+MSG_ID_NOT_DIGITS: Final = "chatbotId参数只能为数字"
+
+# choices "Rate limit" [I there]: HTTP 429 and 31008.
+E_RATE_LIMIT: Final = 31008
+HTTP_RATE_LIMIT: Final = 429
+# choices "Ported-out number" [I there].
+E_PORTED_OUT: Final = 40401
+MSG_PORTED_OUT: Final = "用户非本网用户"
+
+# choices "Notification paths" (§3.3.6); `{id}` is the bare digits.
+PATH_STATUS: Final = "/deliveryNotification/{id}/status"
+PATH_MESSAGE: Final = "/messageNotification/{id}/messages"
+PATH_SPAM: Final = "/notifyInfoNotification/{id}/notice/rcsspam"
+PATH_NOTIFY_PATH: Final = "/notifyPath"
+# choices "notifyPath handshake": CUCC GET, CTCC POST.
+NOTIFY_PATH_METHOD: Final[dict[Dialect, str]] = {"ctcc": "POST", "cucc": "GET"}
+
+# §3.3.6 / choices: inbound geo is text/plain `geo:` with crs=gcj02.
+GEO_CRS: Final = "gcj02"
+
+# §3.3.1: the `url` of the token answer. CTCC showed a root with a trailing slash, CUCC without.
+URL_TRAILING_SLASH: Final[dict[Dialect, bool]] = {"ctcc": True, "cucc": False}
+
+# --- [I] inferred: not stated by the reference ------------------------------------------------
+
+# [I] Business errors travel with HTTP 200 and the code in the body (the captured logs show bodies
+# only; WeChat, whose 40014/41001/42001 codes this API reuses, answers errors with 200 too). Only
+# the rate limit (choices) and injected 5xx pages use other HTTP statuses.
+HTTP_BUSINESS_ERROR: Final = 200
+
+# [I] Wrong appId/appKey on /accessToken: WeChat's "invalid credential" code, which the family of
+# codes above (40014, 41001, 42001) comes from.
+E_CREDENTIALS: Final = 40001
+MSG_CREDENTIALS: Final = "不合法的appId或appKey"
+
+# [I] Missing or ill-typed first-level fields (messageId, messageList, destinationAddress, booleans)
+# are parameter errors, 20002 "参数异常(...)", like the CTCC management API's per-field 20002 texts
+# (§3.4). A missing second-level node of a messageList item is 83996 with the node named, after the
+# captured contentText text; broken rich content is 40008 with the schema prefix.
+MSG_PARAM: Final = "参数异常({detail})"
+MSG_NODE_MISSING: Final = "二级必选节点{name}不存在"
+MSG_TOO_MANY: Final = "参数异常(destinationAddress最多支持{limit}个号码,实际{count}个)"
+
+# [I] Over the per-chatbot TPS (choices fix only the code).
+MSG_RATE_LIMIT: Final = "请求频率超过限制"
+
+# [I] With no reportRequest (or an empty one) every status except `sent` is reported, as the CMCC
+# simulator reports everything but MessageSent by default.
+DEFAULT_REPORTS: Final = frozenset({ST_FAILED, ST_DELIVERED, ST_DISPLAYED, ST_TO_NETWORK})
+
+# [I] errorCode / errorMessage of per-recipient failures in status reports (the reference lists
+# the fields but no values). revokeOk/revokeFail are always reported, whatever reportRequest says.
+E_NOT_CAPABLE: Final = 45001
+MSG_NOT_CAPABLE: Final = "用户终端不支持5G消息且未开启短信回落"
+E_OFFLINE: Final = 45002
+MSG_OFFLINE: Final = "用户不在线且未要求离线存储"
+E_REVOKE_FAIL: Final = 45003
+MSG_REVOKE_FAIL: Final = "消息已送达或已结束,撤回失败"
+
+# [I] A group send where only some recipients are ported out is accepted; those recipients get a
+# `failed` report with E_PORTED_OUT. Only a send whose every recipient is ported out is refused.
+
+# [I] A UP1.0 handset without smsSupported still receives the message (as UP1.0 chat) and reports
+# sent/delivered/displayed, per §3.5's "[I] delivery to a UP1.0 terminal is DeliveredToTerminal".
+
+# [I] Status reports use the dialect's errorCode type (strings on CTCC, integers on CUCC), like
+# the answers. One deliveryInfo per notification (statuses are per recipient, choices).
+
+# [I] The notifyPath request carries `chatbotId` as the bare digits (like the notification paths),
+# and a 200 answer with both headers right is required; a JSON body (rcs-web's CTCC handler) does
+# not count.
+
+# [I] Revoking an unknown messageId is acknowledged (§3.3.3: CUCC acknowledged random ids) and, for
+# each destinationAddress given, answered later with revokeFail. Revoking a recipient whose
+# delivery already failed is revokeFail too (nothing is left to revoke).
+
+# [I] Spam reports carry the reference's three fields plus senderAddress, destinationAddress and
+# dateTime, so a CSP can tell who complained.
+
+# [I] Inbound MO: contentEncoding "utf8"; file sizes are integers (as in upload answers, §3.3.4);
+# dateTime ISO 8601 UTC with Z (choices). conversationId follows the replied-to downlink and
+# inReplyTo carries its contributionId.
+
+# [I] Every issued token stays valid until it expires (a fresh one does not revoke the old), so
+# concurrent clients do not invalidate each other.
+MAX_TOKENS: Final = 100_000
+
+# [I] nginx-style page for injected 5xx; nginx pages were seen on test beds (§6.15).
+NGINX_REASONS: Final = {
+    404: "Not Found",
+    405: "Not Allowed",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
+BURST_STATUSES: Final = (500, 502, 503)
+
+# [I] Body and parsing limits of the simulated MaaP.
+MAX_BODY_BYTES: Final = 8 * 1024 * 1024
