@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     port: int = 8000
     public_base_url: str = ""  # how carriers reach our webhooks; defaults to http://host:port
     secret_key: str = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside env=dev
+    # Fernet keys for carrier credentials at rest, comma-separated, the first encrypts; empty:
+    # one derived from secret_key.
+    credentials_keys: str = ""
     run_workers: bool = True
     send_concurrency: int = Field(default=128, ge=1)
     send_batch_size: int = Field(default=200, ge=1, le=1000)

@@ -25,6 +25,7 @@ from msg5g.config import Settings, get_settings
 from msg5g.domain.messages import TrafficClass
 from msg5g.gateway.app import create_api
 from msg5g.kit import metrics
+from msg5g.kit.secrets import SecretBox
 from msg5g.pipeline.queue import TOPIC_CALLBACK, TOPIC_SEND
 from msg5g.pipeline.sql_queue import SqlQueue
 from msg5g.pipeline.worker import Worker
@@ -74,8 +75,11 @@ class Platform:
             if started_here:
                 await self.stop()
 
+    def _secret_box(self) -> SecretBox:
+        return SecretBox.from_settings(self.settings.credentials_keys, self.settings.secret_key)
+
     async def migrate(self) -> None:
-        await upgrade_async(self.settings.resolved_database_url())
+        await upgrade_async(self.settings.resolved_database_url(), secret_box=self._secret_box())
 
     async def start(self, *, migrate: bool = True, workers: bool | None = None) -> None:
         if self._services is not None:
@@ -85,12 +89,14 @@ class Platform:
         database = Database(self.settings.resolved_database_url())
         queue = SqlQueue(database, visibility_timeout=self.settings.visibility_timeout_seconds)
         http = make_http_session(self.settings.http_connection_limit)
-        ctx = ServiceContext(settings=self.settings, db=database, queue=queue, registry=self._registry, http=http)
+        ctx = ServiceContext(settings=self.settings, db=database, queue=queue, registry=self._registry, http=http,
+                             secrets=self._secret_box())
         self._services = Services.build(ctx)
         self._stop = asyncio.Event()
         if self.settings.run_workers if workers is None else workers:
             self._start_workers()
-            await self._services.channel_sessions.open_all()
+            await self._services.channel_sessions.open_all(self._services.directory)
+            self._services.channel_sessions.active = True
         log.info("platform started", extra={"database": database.engine.url.render_as_string(hide_password=True)})
 
     def _start_workers(self) -> None:

@@ -290,6 +290,26 @@ async def _webhook_handshake_with_other_tenants_credentials(w: World) -> None:
         assert response.status == 400, await response.text()
 
 
+def _platform_case(method: str, path: str, body: dict[str, Any] | None = None) -> Callable[[World], Awaitable[None]]:
+    """/v1/platform holds no tenant's data, and a tenant's API key does not open it: neither B's nor A's."""
+
+    async def case(w: World) -> None:
+        url = f"{w.stack.base_url}{path.replace('{channel_id}', w.stack.channel_id)}"
+        for tenant in (w.b, w.a):
+            async with w.http.request(method, url, json=body, headers=w.stack.auth(tenant)) as response:
+                assert response.status == 401, await response.text()
+                assert (await response.json())["error"]["code"] == "invalid_operator_key"
+        _, operator_key = await w.stack.platform.services.operator_keys.create("isolation test")
+        async with w.http.request(method, url, json=body,
+                                  headers={"Authorization": f"Bearer {operator_key}"}) as response:
+            text = await response.text()
+            assert response.status in {200, 201}, text
+        for secret in (w.a.tenant_id, w.b.tenant_id, w.a.business_id, w.a.chatbot_id, NUMBER_A):
+            assert secret not in text, secret
+
+    return case
+
+
 # ---- the admin: tenant B's admin user (and B's API key) against tenant A's data ------------------------
 
 
@@ -435,6 +455,13 @@ ISOLATION_CASES: dict[Route, Case] = {
     ("GET", "/v1/dead-letters"): _list_dead_letters,
     ("POST", "/webhooks/{channel_type}/{channel_id}/{subpath:path}"): _webhook_to_other_tenants_chatbot,
     ("GET", "/webhooks/{channel_type}/{channel_id}/{subpath:path}"): _webhook_handshake_with_other_tenants_credentials,
+    ("GET", "/v1/platform/channel-types"): _platform_case("GET", "/v1/platform/channel-types"),
+    ("GET", "/v1/platform/channels"): _platform_case("GET", "/v1/platform/channels"),
+    ("POST", "/v1/platform/channels"): _platform_case("POST", "/v1/platform/channels", {
+        "type": "cmcc", "name": "second CMCC line", "base_url": "https://maap.example.com"}),
+    ("GET", "/v1/platform/channels/{channel_id}"): _platform_case("GET", "/v1/platform/channels/{channel_id}"),
+    ("PATCH", "/v1/platform/channels/{channel_id}"): _platform_case("PATCH", "/v1/platform/channels/{channel_id}",
+                                                                    {"name": "China Mobile (renamed)"}),
     ("GET", "/admin/"): _admin_dashboard,
     ("GET", "/admin/messages"): _admin_messages,
     ("GET", "/admin/messages/{message_id}"): _admin_message_detail,

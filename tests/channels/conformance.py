@@ -30,6 +30,10 @@ from msg5g.channels import (
 )
 from msg5g.channels.carriers.aggregator import AggregatorChannel
 from msg5g.channels.carriers.cmcc import ChinaMobileChannel
+from msg5g.channels.carriers.ctcc import ChinaTelecomChannel
+from msg5g.channels.carriers.cucc import ChinaUnicomChannel
+from msg5g.channels.carriers.maap_json import ChatbotJsonChannel
+from msg5g.channels.carriers.smpp import SmppChannel
 from msg5g.domain.content import (
     Card,
     CardMedia,
@@ -46,6 +50,8 @@ from msg5g.domain.messages import InboundMessage, MessageStatus, StatusReport, T
 from msg5g.kit.ids import new_id
 from msg5g.simulators import aggregator as agg_sim
 from msg5g.simulators import cmcc as cmcc_sim
+from msg5g.simulators import maapjson as json_sim
+from msg5g.simulators import smsc as smsc_sim
 from tests.conftest import ServeFn, free_port
 
 IMAGE = MediaFile(url="https://media.example.com/a.jpg", content_type="image/jpeg", size=120_000, name="a.jpg")
@@ -111,9 +117,12 @@ class CarrierInbox:
             self.received.append(Received(incoming, None, str(exc), exc.status))
             self.arrived.set()
             return web.Response(status=exc.status, text=str(exc))
-        self.received.append(Received(incoming, parsed, None, reply.status))
-        self.arrived.set()
+        self.record(incoming, parsed, reply.status)
         return web.Response(status=reply.status, headers=dict(reply.headers), body=reply.body)
+
+    def record(self, request: WebhookRequest, parsed: WebhookParseResult, status: int = 200) -> None:
+        self.received.append(Received(request, parsed, None, status))
+        self.arrived.set()
 
     def statuses(self) -> list[StatusReport]:
         return [s for r in self.received if r.parsed for s in r.parsed.statuses]
@@ -153,10 +162,11 @@ class Harness:
                 return response.status, await response.text()
 
     async def send(self, content: Content, recipient: str = "+8613900000001", *, message_id: str | None = None,
-                   account: ChatbotAccount | None = None, fallback_text: str | None = None) -> SendResult:
+                   account: ChatbotAccount | None = None, endpoint: ChannelEndpoint | None = None,
+                   fallback_text: str | None = None) -> SendResult:
         message = OutboundMessage(message_id=message_id or new_id(), recipient=recipient, content=content,
                                   traffic_class=TrafficClass.NOTIFICATION, fallback_text=fallback_text)
-        return await self.adapter.send(self.endpoint, account or self.account, message)
+        return await self.adapter.send(endpoint or self.endpoint, account or self.account, message)
 
     async def statuses_for(self, carrier_id: str, until: MessageStatus, timeout: float = 10.0) -> list[MessageStatus]:
         def reached() -> bool:
@@ -173,18 +183,28 @@ class CarrierTable:
     kinds: ClassVar[tuple[str, ...]] = RICH_KINDS
     final_status: ClassVar[MessageStatus] = MessageStatus.DISPLAYED
     transient_fault: ClassVar[dict[str, Any]] = {"burst_5xx": 1}
+    transient_cleared: ClassVar[dict[str, Any] | None] = None  # faults that end the transient case
     rate_limit_fault: ClassVar[dict[str, Any]] = {"tps_limit": 1}
     uplink_kinds: ClassVar[tuple[str, ...]] = ("text", "postback")
+    has_tokens: ClassVar[bool] = False  # the carrier issues access tokens that expire
+    # Whether a resend with the same message id is recognised by the carrier. SMPP has no client
+    # message id on submit_sm, so an SMSC cannot tell a resend from a new message.
+    recognises_repeats: ClassVar[bool] = True
 
-    async def start(self, serve: ServeFn, http: aiohttp.ClientSession, inbox_url: str) -> Harness:
+    async def start(self, serve: ServeFn, http: aiohttp.ClientSession, inbox: CarrierInbox,
+                    inbox_url: str) -> Harness:
         raise NotImplementedError
 
-    def bad_account(self, account: ChatbotAccount) -> ChatbotAccount:
+    def bad_credentials(self, harness: Harness) -> tuple[ChannelEndpoint, ChatbotAccount]:
+        """The endpoint and account of the harness with one secret wrong."""
         raise NotImplementedError
 
-    async def refuse_permanently(self, harness: Harness, number: str) -> None:
-        """Arrange that a send to `number` is refused for good."""
-        raise NotImplementedError
+    async def limit_rate(self, harness: Harness) -> None:
+        status, body = await harness.sim("PUT", "/_sim/faults", self.rate_limit_fault)
+        assert status == 200, body
+
+    async def close(self) -> None:
+        """Stop what `start` started outside the `serve` fixture."""
 
     def uplink_body(self, harness: Harness, kind: str) -> dict[str, Any]:
         if kind == "text":
@@ -192,12 +212,17 @@ class CarrierTable:
         return {"chatbot_id": harness.account.carrier_chatbot_id,
                 "postback": {"display_text": "立即还款", "data": "pay-1"}}
 
+    async def refuse_permanently(self, harness: Harness, number: str) -> ChatbotAccount | None:
+        """Arrange that a send to `number` is refused for good; may return the account to send with."""
+        raise NotImplementedError
+
 
 class ChinaMobileTable(CarrierTable):
     type = "cmcc"
     BOT = "125200401111528"
 
-    async def start(self, serve: ServeFn, http: aiohttp.ClientSession, inbox_url: str) -> Harness:
+    async def start(self, serve: ServeFn, http: aiohttp.ClientSession, inbox: CarrierInbox,
+                    inbox_url: str) -> Harness:
         sim_url = await serve(cmcc_sim.create_app(cmcc_sim.SimulatorSettings(
             chatbots=[cmcc_sim.ChatbotAccount(self.BOT, "iap-528", "pw-528", inbox_url)],
             faults=cmcc_sim.Faults(delivered_delay_ms=5, displayed_delay_ms=5))), None)
@@ -205,15 +230,17 @@ class ChinaMobileTable(CarrierTable):
                                  address=ChinaMobileChannel.chatbot_address(self.BOT),
                                  credentials={"app_id": "iap-528", "password": "pw-528"})
         endpoint = ChannelEndpoint(channel_id="ch-cmcc", type=self.type, base_url=sim_url)
-        return Harness(self, ChinaMobileChannel(http), endpoint, account, sim_url, http, CarrierInbox())
+        return Harness(self, ChinaMobileChannel(http), endpoint, account, sim_url, http, inbox)
 
-    def bad_account(self, account: ChatbotAccount) -> ChatbotAccount:
-        return ChatbotAccount(account.chatbot_id, account.carrier_chatbot_id, account.address,
-                              {**account.credentials, "password": "wrong"})
+    def bad_credentials(self, harness: Harness) -> tuple[ChannelEndpoint, ChatbotAccount]:
+        account = harness.account
+        return harness.endpoint, ChatbotAccount(account.chatbot_id, account.carrier_chatbot_id, account.address,
+                                                {**account.credentials, "password": "wrong"})
 
-    async def refuse_permanently(self, harness: Harness, number: str) -> None:
+    async def refuse_permanently(self, harness: Harness, number: str) -> ChatbotAccount | None:
         status, body = await harness.sim("PUT", f"/_sim/handsets/{number}", {"ported_out": True})
         assert status == 200, body
+        return None
 
 
 class AggregatorTable(CarrierTable):
@@ -221,7 +248,8 @@ class AggregatorTable(CarrierTable):
     BOT = "agg-bot-7"
     APPID, APPKEY = "60001", "agg-secret"
 
-    async def start(self, serve: ServeFn, http: aiohttp.ClientSession, inbox_url: str) -> Harness:
+    async def start(self, serve: ServeFn, http: aiohttp.ClientSession, inbox: CarrierInbox,
+                    inbox_url: str) -> Harness:
         # protocol-choices.md: each chatbot's appid pushes to a URL that names the chatbot.
         sim_url = await serve(agg_sim.create_app(agg_sim.SimulatorSettings(
             accounts=[agg_sim.Account(self.APPID, self.APPKEY, f"{inbox_url}/{self.BOT}")],
@@ -230,18 +258,129 @@ class AggregatorTable(CarrierTable):
         account = ChatbotAccount(chatbot_id="bot-agg", carrier_chatbot_id=self.BOT, address=self.BOT,
                                  credentials={"appid": self.APPID, "appkey": self.APPKEY})
         endpoint = ChannelEndpoint(channel_id="ch-agg", type=self.type, base_url=sim_url)
-        return Harness(self, AggregatorChannel(http), endpoint, account, sim_url, http, CarrierInbox())
+        return Harness(self, AggregatorChannel(http), endpoint, account, sim_url, http, inbox)
 
-    def bad_account(self, account: ChatbotAccount) -> ChatbotAccount:
-        return ChatbotAccount(account.chatbot_id, account.carrier_chatbot_id, account.address,
-                              {**account.credentials, "appkey": "wrong"})
+    def bad_credentials(self, harness: Harness) -> tuple[ChannelEndpoint, ChatbotAccount]:
+        account = harness.account
+        return harness.endpoint, ChatbotAccount(account.chatbot_id, account.carrier_chatbot_id, account.address,
+                                                {**account.credentials, "appkey": "wrong"})
 
-    async def refuse_permanently(self, harness: Harness, number: str) -> None:
+    async def refuse_permanently(self, harness: Harness, number: str) -> ChatbotAccount | None:
         # Nothing to arrange: 192 numbers belong to no carrier the aggregator resells (code 201).
         return None
 
 
-TABLES: list[CarrierTable] = [ChinaMobileTable(), AggregatorTable()]
+class _ChatbotJsonTable(CarrierTable):
+    """China Telecom and China Unicom: one simulator package, two dialects."""
+
+    dialect: ClassVar[str]
+    adapter_type: ClassVar[type[ChatbotJsonChannel]]
+    BOT: ClassVar[str]
+    has_tokens = True
+
+    async def start(self, serve: ServeFn, http: aiohttp.ClientSession, inbox: CarrierInbox,
+                    inbox_url: str) -> Harness:
+        sim_url = await serve(json_sim.create_app(json_sim.SimulatorSettings(
+            dialect=self.dialect,  # type: ignore[arg-type]
+            chatbots=[json_sim.ChatbotAccount(self.BOT, "xSnu0001", "app-key-1", "tok16chars", inbox_url)],
+            faults=json_sim.Faults(delivered_delay_ms=5, displayed_delay_ms=5))), None)
+        account = ChatbotAccount(chatbot_id=f"bot-{self.dialect}", carrier_chatbot_id=self.BOT,
+                                 address=self.adapter_type.chatbot_address(self.BOT),
+                                 credentials={"app_id": "xSnu0001", "app_key": "app-key-1",
+                                              "notify_token": "tok16chars"})
+        endpoint = ChannelEndpoint(channel_id=f"ch-{self.dialect}", type=self.type, base_url=sim_url)
+        return Harness(self, self.adapter_type(http), endpoint, account, sim_url, http, inbox)
+
+    def bad_credentials(self, harness: Harness) -> tuple[ChannelEndpoint, ChatbotAccount]:
+        account = harness.account
+        return harness.endpoint, ChatbotAccount("bot-other", account.carrier_chatbot_id, account.address,
+                                                {**account.credentials, "app_key": "wrong"})
+
+    async def limit_rate(self, harness: Harness) -> None:
+        status, body = await harness.sim("PUT", f"/_sim/chatbots/{self.BOT}?verify=false", {
+            "app_id": "xSnu0001", "app_key": "app-key-1", "notify_token": "tok16chars",
+            "notify_url": harness.inbox.root, "tps_limit": 1})
+        assert status in {200, 201}, body
+
+    async def refuse_permanently(self, harness: Harness, number: str) -> ChatbotAccount | None:
+        status, body = await harness.sim("PUT", f"/_sim/handsets/{number}", {"ported_out": True})
+        assert status == 200, body
+        return None
+
+
+class ChinaTelecomTable(_ChatbotJsonTable):
+    type = "ctcc"
+    dialect = "ctcc"
+    adapter_type = ChinaTelecomChannel
+    BOT = "106598858810000006"
+
+
+class ChinaUnicomTable(_ChatbotJsonTable):
+    type = "cucc"
+    dialect = "cucc"
+    adapter_type = ChinaUnicomChannel
+    BOT = "12580012011402"
+
+
+class SmppTable(CarrierTable):
+    """SMS: reports arrive on the bind, so the harness's sink plays the inbox."""
+
+    type = "smpp"
+    kinds = ("text",)
+    final_status = MessageStatus.DELIVERED
+    transient_fault: ClassVar[dict[str, Any]] = {"error_rate": 1.0}
+    transient_cleared: ClassVar[dict[str, Any] | None] = {"error_rate": 0.0}
+    rate_limit_fault: ClassVar[dict[str, Any]] = {"throttle_tps": 1}
+    uplink_kinds = ("text",)
+    recognises_repeats = False
+    SENDER = "1069001"
+
+    async def start(self, serve: ServeFn, http: aiohttp.ClientSession, inbox: CarrierInbox,
+                    inbox_url: str) -> Harness:
+        simulator = smsc_sim.SmscSimulator(smsc_sim.SmscSettings(
+            accounts=[smsc_sim.SmscAccount("esme1", "pw1", service_numbers=(self.SENDER,))],
+            faults=smsc_sim.Faults(dlr_delay_ms=5)))
+        port = await simulator.start("127.0.0.1", 0)
+        self._simulators.append(simulator)
+        control_url = await serve(smsc_sim.create_control_app(simulator), None)
+
+        async def sink(channel_type: str, channel_id: str, chatbot: str, parsed: WebhookParseResult) -> None:
+            inbox.record(WebhookRequest(method="SMPP", subpath=chatbot, headers={}, query={}, body=b""), parsed)
+
+        adapter = SmppChannel(http, inbound=sink)
+        endpoint = ChannelEndpoint(channel_id="ch-smpp", type=self.type, base_url=f"smpp://127.0.0.1:{port}",
+                                   settings={"system_id": "esme1", "password": "pw1"})
+        account = ChatbotAccount(chatbot_id="bot-sms", carrier_chatbot_id=self.SENDER, address=self.SENDER,
+                                 credentials={})
+        await adapter.open(endpoint)
+        return Harness(self, adapter, endpoint, account, control_url, http, inbox)
+
+    def __init__(self) -> None:
+        self._simulators: list[smsc_sim.SmscSimulator] = []
+
+    async def close(self) -> None:
+        for simulator in self._simulators:
+            await simulator.close()
+        self._simulators.clear()
+
+    def bad_credentials(self, harness: Harness) -> tuple[ChannelEndpoint, ChatbotAccount]:
+        endpoint = ChannelEndpoint(channel_id="ch-smpp-bad", type=self.type, base_url=harness.endpoint.base_url,
+                                   settings={"system_id": "esme1", "password": "wrong"})
+        return endpoint, harness.account
+
+    async def refuse_permanently(self, harness: Harness, number: str) -> ChatbotAccount | None:
+        # The SMSC refuses a sender number the account does not own (ESME_RINVSRCADR).
+        status, body = await harness.sim("PUT", "/_sim/accounts/esme1", {
+            "password": "pw1", "service_numbers": [self.SENDER], "check_source": True})
+        assert status in {200, 201}, body
+        return ChatbotAccount("bot-sms-2", "1069999", "1069999", {})
+
+    def uplink_body(self, harness: Harness, kind: str) -> dict[str, Any]:
+        return {"to": self.SENDER, "text": "查询余额"}
+
+
+TABLES: list[CarrierTable] = [ChinaMobileTable(), ChinaTelecomTable(), ChinaUnicomTable(), AggregatorTable(),
+                              SmppTable()]
 PERMANENT_NUMBERS = {"aggregator": "+8619200000001"}
 
 

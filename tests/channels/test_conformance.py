@@ -24,20 +24,22 @@ pytestmark = pytest.mark.asyncio
 async def carrier(request: pytest.FixtureRequest, serve: ServeFn) -> AsyncIterator[Harness]:
     table: CarrierTable = request.param
     inbox, inbox_url, stop_inbox = await start_inbox()
+    inbox.root = inbox_url
     async with aiohttp.ClientSession() as http:
-        harness = await table.start(serve, http, inbox_url)
+        harness = await table.start(serve, http, inbox, inbox_url)
         inbox.adapter, inbox.account = harness.adapter, harness.account
-        harness.inbox = inbox
         yield harness
         await harness.adapter.close()
+        await table.close()
     await stop_inbox()
 
 
 async def test_auth_good_credentials_send_and_wrong_ones_are_an_auth_failure(carrier: Harness) -> None:
     result = await carrier.send(sample_content("text"))
     assert result.carrier_message_id
+    endpoint, account = carrier.table.bad_credentials(carrier)
     with pytest.raises(ChannelAuthError):
-        await carrier.send(sample_content("text"), account=carrier.table.bad_account(carrier.account))
+        await carrier.send(sample_content("text"), account=account, endpoint=endpoint)
 
 
 @pytest.mark.parametrize("kind", ["text", "text_with_suggestions", "file", "rich_card", "carousel"])
@@ -54,6 +56,8 @@ async def test_each_content_kind_is_accepted_and_reported_through_to_the_final_s
 
 
 async def test_a_repeated_message_id_is_recognised_and_delivered_once(carrier: Harness) -> None:
+    if not carrier.table.recognises_repeats:
+        pytest.skip(f"{carrier.table.type} carries no client message id the carrier could recognise")
     first = await carrier.send(sample_content("text"), message_id="0195f0a0-dupe-7000-8000-000000000001")
     again = await carrier.send(sample_content("text"), message_id="0195f0a0-dupe-7000-8000-000000000001")
     assert again.carrier_message_id == first.carrier_message_id
@@ -70,12 +74,14 @@ async def test_carrier_5xx_is_transient(carrier: Harness) -> None:
     with pytest.raises(TransientChannelError) as caught:
         await carrier.send(sample_content("text"))
     assert not isinstance(caught.value, RateLimited)
-    assert (await carrier.send(sample_content("text"))).carrier_message_id  # the burst is over
+    if carrier.table.transient_cleared is not None:
+        status, body = await carrier.sim("PUT", "/_sim/faults", carrier.table.transient_cleared)
+        assert status == 200, body
+    assert (await carrier.send(sample_content("text"))).carrier_message_id  # the trouble is over
 
 
 async def test_over_the_carrier_rate_is_rate_limited(carrier: Harness) -> None:
-    status, body = await carrier.sim("PUT", "/_sim/faults", carrier.table.rate_limit_fault)
-    assert status == 200, body
+    await carrier.table.limit_rate(carrier)
     outcomes: list[BaseException | None] = []
     for _ in range(4):
         try:
@@ -89,9 +95,9 @@ async def test_over_the_carrier_rate_is_rate_limited(carrier: Harness) -> None:
 
 async def test_a_refused_number_is_a_permanent_failure(carrier: Harness) -> None:
     number = PERMANENT_NUMBERS.get(carrier.table.type, "+8613900000077")
-    await carrier.table.refuse_permanently(carrier, number)
+    account = await carrier.table.refuse_permanently(carrier, number)
     with pytest.raises(PermanentChannelError) as caught:
-        await carrier.send(sample_content("text"), recipient=number)
+        await carrier.send(sample_content("text"), recipient=number, account=account)
     assert not isinstance(caught.value, ChannelAuthError)
 
 
@@ -113,3 +119,24 @@ async def test_uplinks_are_parsed_into_the_unified_model(carrier: Harness, kind:
         assert inbound.content.postback_data == "pay-1"
         assert inbound.content.text == "立即还款"
     assert carrier.inbox.errors() == []
+
+
+async def test_an_expired_token_is_refreshed_once_mid_run(carrier: Harness) -> None:
+    if not carrier.table.has_tokens:
+        pytest.skip(f"{carrier.table.type} issues no access tokens")
+    await carrier.send(sample_content("text"))
+    status, body = await carrier.sim("POST", "/_sim/tokens/expire")
+    assert status == 200, body
+    result = await carrier.send(sample_content("text"))
+    await carrier.statuses_for(result.carrier_message_id, carrier.table.final_status)
+    status, stats = await carrier.sim("GET", "/_sim/stats")
+    assert status == 200, stats
+    assert carrier.inbox.errors() == []
+
+
+async def test_the_callback_handshake_is_answered(carrier: Harness) -> None:
+    if not carrier.table.has_tokens:
+        pytest.skip(f"{carrier.table.type} has no notifyPath handshake")
+    status, body = await carrier.sim("POST", f"/_sim/chatbots/{carrier.account.carrier_chatbot_id}/verify")
+    assert status == 200, body
+    assert body["notify_path_verified"] is True, body

@@ -3,13 +3,16 @@ the business callback, and an uplink back, each against its own simulator over l
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from msg5g.simulators import aggregator as agg_sim
+from msg5g.simulators import maapjson as json_sim
+from msg5g.simulators import smsc as smsc_sim
 from tests.conftest import ServeFn, Stack
 
 pytestmark = pytest.mark.asyncio
@@ -43,8 +46,63 @@ async def _aggregator(stack: Stack, serve: ServeFn) -> ChannelUnderTest:
                             {"chatbot_id": "agg-bot-1", "postback": {"display_text": "立即还款", "data": "pay"}})
 
 
+async def _chatbot_json(stack: Stack, serve: ServeFn, dialect: str, bot: str) -> ChannelUnderTest:
+    services = stack.platform.services
+    sim_url = await serve(json_sim.create_app(json_sim.SimulatorSettings(
+        dialect=dialect,  # type: ignore[arg-type]
+        faults=json_sim.Faults(delivered_delay_ms=10, displayed_delay_ms=10), notify_backoff_ms=20)), None)
+    channel_id = await services.provisioning.create_channel(dialect, f"{dialect} (sim)", sim_url)
+    chatbot_id = await services.provisioning.create_chatbot(
+        stack.tenant.tenant_id, channel_id=channel_id, business_id=stack.tenant.business_id, name=f"{dialect} bot",
+        carrier_chatbot_id=bot, credentials={"app_id": "xSnu7777", "app_key": "key-7777", "notify_token": "tok-7777"})
+    # Registering the chatbot at the simulated MaaP runs the notifyPath handshake against our gateway.
+    async with stack.http.put(f"{sim_url}/_sim/chatbots/{bot}", json={
+            "app_id": "xSnu7777", "app_key": "key-7777", "notify_token": "tok-7777",
+            "notify_url": f"{stack.base_url}/webhooks/{dialect}/{channel_id}"}) as r:
+        answer = await r.json()
+        assert r.status < 300, answer
+    assert answer["notify_path_verified"] is True, answer
+    return ChannelUnderTest(chatbot_id, sim_url, "displayed", f"/_sim/handsets/{USER}/uplink",
+                            {"chatbot_id": bot, "postback": {"display_text": "立即还款", "data": "pay"}})
+
+
+async def _ctcc(stack: Stack, serve: ServeFn) -> ChannelUnderTest:
+    return await _chatbot_json(stack, serve, "ctcc", "106598858810000006")
+
+
+async def _cucc(stack: Stack, serve: ServeFn) -> ChannelUnderTest:
+    return await _chatbot_json(stack, serve, "cucc", "12580012011402")
+
+
+async def _smpp(stack: Stack, serve: ServeFn) -> ChannelUnderTest:
+    services = stack.platform.services
+    simulator = smsc_sim.SmscSimulator(smsc_sim.SmscSettings(
+        accounts=[smsc_sim.SmscAccount("esme9", "pw9", service_numbers=("1069009",))],
+        faults=smsc_sim.Faults(dlr_delay_ms=10)))
+    port = await simulator.start("127.0.0.1", 0)
+    _SMSCS.append(simulator)
+    control_url = await serve(smsc_sim.create_control_app(simulator), None)
+    channel_id = await services.provisioning.create_channel(
+        "smpp", "SMS (sim)", f"smpp://127.0.0.1:{port}", settings={"system_id": "esme9", "password": "pw9"})
+    chatbot_id = await services.provisioning.create_chatbot(
+        stack.tenant.tenant_id, channel_id=channel_id, business_id=stack.tenant.business_id, name="sms",
+        carrier_chatbot_id="1069009", credentials={})
+    return ChannelUnderTest(chatbot_id, control_url, "delivered", f"/_sim/handsets/{USER}/uplink",
+                            {"to": "1069009", "text": "退订"})
+
+
+_SMSCS: list[smsc_sim.SmscSimulator] = []
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_smscs() -> AsyncIterator[None]:
+    yield
+    while _SMSCS:
+        await _SMSCS.pop().close()
+
+
 CHANNELS: dict[str, Callable[[Stack, ServeFn], Awaitable[ChannelUnderTest]]] = {
-    "aggregator": _aggregator,
+    "aggregator": _aggregator, "ctcc": _ctcc, "cucc": _cucc, "smpp": _smpp,
 }
 
 
@@ -60,7 +118,8 @@ async def test_send_reports_and_uplink(stack: Stack, serve: ServeFn, channel_typ
     assert statuses[:3] == ["accepted", "queued", "sent"], done
     assert "delivered" in statuses, done
     attempt = done["attempts"][0]
-    assert attempt["carrier_message_id"] != message_id  # the carrier's own id, yet reports matched it
+    if channel_type in {"aggregator", "cucc", "smpp"}:
+        assert attempt["carrier_message_id"] != message_id  # the carrier's own id, yet reports matched it
     await stack.receiver.wait_for(lambda events: any(
         e["type"] == "message.status" and e["data"]["message_id"] == message_id
         and e["data"]["status"] == channel.final_status for e in events))

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from msg5g.channels.config import ConfigModel, NoConfig
 from msg5g.domain.content import Content
 from msg5g.domain.messages import TrafficClass, WebhookParseResult
 
@@ -39,6 +40,7 @@ class ChannelEndpoint:
     type: str
     base_url: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,11 @@ class ChannelAdapter(abc.ABC):
     display_name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
     chatbot_domain: ClassVar[str] = ""
+    # What a channel of this type and a chatbot on it are configured with (channels/config.py),
+    # and the URL schemes its base URL may use.
+    settings_model: ClassVar[ConfigModel] = NoConfig
+    credentials_model: ClassVar[ConfigModel] = NoConfig
+    url_schemes: ClassVar[tuple[str, ...]] = ("http", "https")
     # Whether the carrier answers a send with a message id of its own (which its reports then
     # use) rather than our id. Reports can then arrive before we know the id they name.
     carrier_assigns_message_id: ClassVar[bool] = False
@@ -118,6 +125,13 @@ class ChannelAdapter(abc.ABC):
 
     async def open(self, endpoint: ChannelEndpoint) -> None:  # noqa: B027 - optional hook
         """Connect a persistent channel (no-op for HTTP channels)."""
+
+    def health(self, channel_id: str) -> dict[str, Any] | None:
+        """What this process knows of the channel's connection, where it keeps one."""
+        return None
+
+    async def disconnect(self, channel_id: str) -> None:  # noqa: B027 - optional hook
+        """Drop a persistent channel's connection (it was disabled)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections this adapter holds."""

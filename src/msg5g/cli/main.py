@@ -1,4 +1,4 @@
-"""`msg5g serve | worker | migrate | seed-demo | send | dev`."""
+"""`msg5g serve | worker | migrate | seed-demo | send | dev | operator-key`."""
 
 from __future__ import annotations
 
@@ -159,6 +159,23 @@ def dev(
         simulator.wait(timeout=10)
 
 
+@app.command("operator-key")
+def operator_key_command(name: Annotated[str, typer.Argument(help="Who or what the key is for")]) -> None:
+    """Create a platform operator key (for /v1/platform); it is shown this once."""
+    settings = get_settings()
+
+    async def create() -> str:
+        platform = Platform(settings)
+        await platform.start(workers=False)
+        try:
+            _, key = await platform.services.operator_keys.create(name)
+        finally:
+            await platform.stop()
+        return key
+
+    typer.echo(asyncio.run(create()))
+
+
 def _wait_for(url: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -183,6 +200,7 @@ def _print_banner(settings: Settings, demo: dict[str, str], simulator_url: str) 
         f"  API base URL     {base}/v1        (docs: {base}/docs, OpenAPI: {base}/openapi.json)",
         f"  Admin            {base}/admin     login {demo['admin_email']} / {demo['admin_password']}",
         f"  API key (demo)   {demo['api_key']}",
+        f"  Operator key     {demo.get('operator_key') or '(msg5g operator-key create)'}   (/v1/platform: channels)",
         f"  Chatbot id       {demo['chatbot_id']}",
         f"  Simulator        {simulator_url}/_sim/   (China Mobile MaaP + simulated handsets)",
         "",

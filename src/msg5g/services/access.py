@@ -21,9 +21,10 @@ from msg5g.kit.clock import utcnow
 from msg5g.kit.ids import new_id
 from msg5g.services.context import ServiceContext
 from msg5g.storage.repositories import PlatformRepository
-from msg5g.storage.tables import AdminUser, ApiKey
+from msg5g.storage.tables import AdminUser, ApiKey, OperatorKey
 
 KEY_PREFIX = "m5g"
+OPERATOR_KEY_PREFIX = "m5gop"
 # Revocation takes effect within this many seconds; it spares a database read per request.
 _CACHE_SECONDS = 10.0
 _password_hasher = PasswordHasher()
@@ -34,6 +35,12 @@ class BusinessAccess:
     tenant_id: str
     business_id: str
     api_key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAccess:
+    key_id: str
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +135,44 @@ class AdminAccounts:
         if user is None:
             return None
         return AdminAccess(user_id=user.id, tenant_id=user.tenant_id, email=user.email, display_name=user.display_name)
+
+
+class OperatorKeys:
+    """Keys for the platform API (/v1/platform): the same scheme as business keys, another prefix."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._cache: dict[str, tuple[float, OperatorAccess | None, str]] = {}
+
+    async def create(self, name: str) -> tuple[str, str]:
+        prefix = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(24)
+        key_id = new_id()
+        async with self._ctx.db.transaction() as session:
+            await PlatformRepository(session).add(OperatorKey(id=key_id, name=name, prefix=prefix,
+                                                              key_hash=_hash(secret), created_at=utcnow(),
+                                                              revoked_at=None))
+        return key_id, f"{OPERATOR_KEY_PREFIX}_{prefix}_{secret}"
+
+    async def authenticate(self, presented: str | None) -> OperatorAccess:
+        if not presented:
+            raise Unauthenticated("an operator key is required (Authorization: Bearer <key>)",
+                                  code="missing_operator_key")
+        parts = presented.strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != OPERATOR_KEY_PREFIX:
+            raise Unauthenticated("the operator key is not valid", code="invalid_operator_key")
+        _, prefix, secret = parts
+        now = time.monotonic()
+        cached = self._cache.get(prefix)
+        if cached is None or cached[0] < now:
+            async with self._ctx.db.reader() as session:
+                row = await PlatformRepository(session).operator_key_by_prefix(prefix)
+            if row is None or row.revoked_at is not None:
+                cached = (now + _CACHE_SECONDS, None, "")
+            else:
+                cached = (now + _CACHE_SECONDS, OperatorAccess(key_id=row.id, name=row.name), row.key_hash)
+            self._cache[prefix] = cached
+        _, access, key_hash = cached
+        if access is None or not hmac.compare_digest(key_hash, _hash(secret)):
+            raise Unauthenticated("the operator key is not valid", code="invalid_operator_key")
+        return access

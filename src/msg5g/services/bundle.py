@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from msg5g.services.access import AdminAccounts, ApiKeys, BusinessAccess
+from msg5g.services.access import AdminAccounts, ApiKeys, BusinessAccess, OperatorKeys
 from msg5g.services.callbacks import CallbackOutbox, CallbackSender
 from msg5g.services.carrier_webhooks import CarrierWebhooks
+from msg5g.services.channel_admin import ChannelAdmin
 from msg5g.services.channel_sessions import ChannelSessions
 from msg5g.services.context import ServiceContext
 from msg5g.services.deliver import Sender
@@ -25,6 +26,7 @@ class Services:
     ctx: ServiceContext
     directory: Directory
     api_keys: ApiKeys
+    operator_keys: OperatorKeys
     admins: AdminAccounts
     queries: Queries
     provisioning: Provisioning
@@ -34,6 +36,7 @@ class Services:
     submitter: Submitter
     early_reports: EarlyReports
     channel_sessions: ChannelSessions
+    channel_admin: ChannelAdmin
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -41,13 +44,16 @@ class Services:
         outbox = CallbackOutbox(ctx, directory)
         early_reports = EarlyReports(ctx, directory, outbox)
         webhooks = CarrierWebhooks(ctx, directory, outbox, early_reports)
+        sessions = ChannelSessions(ctx)
+        channel_admin = ChannelAdmin(ctx, directory, sessions)
         ctx.inbound_sink = webhooks.receive_parsed
         return cls(
-            ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), admins=AdminAccounts(ctx), queries=Queries(ctx),
-            provisioning=Provisioning(ctx), webhooks=webhooks,
+            ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), operator_keys=OperatorKeys(ctx),
+            admins=AdminAccounts(ctx), queries=Queries(ctx),
+            provisioning=Provisioning(ctx, channel_admin), channel_admin=channel_admin, webhooks=webhooks,
             sender=Sender(ctx, directory, outbox, early_reports), early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
-            submitter=Submitter(ctx, directory), channel_sessions=ChannelSessions(ctx),
+            submitter=Submitter(ctx, directory), channel_sessions=sessions,
         )
 
     async def send(self, access: BusinessAccess, request: SendRequest) -> SendResponse:

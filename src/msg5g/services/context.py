@@ -8,6 +8,7 @@ import aiohttp
 
 from msg5g.channels import ChannelAdapter, ChannelRegistry, InboundSink
 from msg5g.config import Settings
+from msg5g.kit.secrets import SecretBox
 from msg5g.pipeline.queue import Queue
 from msg5g.storage.database import Database
 
@@ -19,6 +20,7 @@ class ServiceContext:
     queue: Queue
     registry: ChannelRegistry
     http: aiohttp.ClientSession
+    secrets: SecretBox
     # Where persistent channels deliver what arrives on their connections (set by Services.build).
     inbound_sink: InboundSink | None = None
     _adapters: dict[str, ChannelAdapter] = field(default_factory=dict)

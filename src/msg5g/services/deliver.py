@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 
 from msg5g.channels import OutboundMessage, SendResult
 from msg5g.domain.content import Content
-from msg5g.domain.errors import ChannelError, PermanentChannelError, RateLimited
+from msg5g.domain.errors import ChannelError, PermanentChannelError, RateLimited, TransientChannelError
 from msg5g.domain.messages import AttemptState, MessageStatus, TrafficClass
 from msg5g.kit import metrics
 from msg5g.kit.clock import as_utc, utcnow
@@ -113,6 +113,11 @@ class Sender:
             traffic_class=TrafficClass(message.traffic_class), fallback_text=submission.fallback_text,
             expires_at=submission.expires_at,
         )
+        if not chatbot.endpoint.enabled:
+            # Accepted before the channel was disabled: it waits (with backoff) for the channel to
+            # come back, and fails with this reason only when its tries run out.
+            outcome.error = TransientChannelError("the channel is disabled")
+            return outcome
         started = time.perf_counter()
         async with self._in_flight:
             try:

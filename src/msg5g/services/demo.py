@@ -4,7 +4,7 @@ channel, one API key and one admin login. Seeding twice changes nothing."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from msg5g.domain.messages import TrafficClass
@@ -30,11 +30,13 @@ class DemoAccount:
     carrier_chatbot_id: str
     carrier_app_id: str
     carrier_password: str
+    operator_key: str = ""  # for /v1/platform (channels); empty in a demo seeded before it existed
 
 
 async def seed_demo(services: Services, *, simulator_url: str, state_file: Path) -> DemoAccount:
     if state_file.exists() and await services.provisioning.tenant_exists(DEMO_TENANT_ID):
-        return DemoAccount(**json.loads(state_file.read_text()))
+        stored = json.loads(state_file.read_text())
+        return DemoAccount(**{f.name: stored[f.name] for f in fields(DemoAccount) if f.name in stored})
     provisioning = services.provisioning
     if not await provisioning.tenant_exists(DEMO_TENANT_ID):
         await provisioning.create_tenant("Demo Tenant 演示租户", tenant_id=DEMO_TENANT_ID)
@@ -49,12 +51,14 @@ async def seed_demo(services: Services, *, simulator_url: str, state_file: Path)
         credentials={"app_id": DEMO_APP_ID, "password": carrier_password},
     )
     _, api_key = await services.api_keys.create(DEMO_TENANT_ID, business_id, "demo key")
+    _, operator_key = await services.operator_keys.create("demo operator")
     admin_password = "demo-admin-password"  # noqa: S105 - printed by `make run` for the demo
     await services.admins.create(DEMO_ADMIN_EMAIL, admin_password, tenant_id=DEMO_TENANT_ID, display_name="Demo admin")
     account = DemoAccount(
         tenant_id=DEMO_TENANT_ID, business_id=business_id, chatbot_id=chatbot_id, channel_id=DEMO_CHANNEL_ID,
         api_key=api_key, callback_secret=secret, admin_email=DEMO_ADMIN_EMAIL, admin_password=admin_password,
         carrier_chatbot_id=DEMO_CARRIER_CHATBOT_ID, carrier_app_id=DEMO_APP_ID, carrier_password=carrier_password,
+        operator_key=operator_key,
     )
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps(asdict(account), indent=2))

@@ -13,6 +13,7 @@ from msg5g.channels import ChannelEndpoint, ChatbotAccount
 from msg5g.domain.errors import NotFound
 from msg5g.services.context import ServiceContext
 from msg5g.storage.repositories import BusinessRepository, ChatbotRepository, PlatformRepository
+from msg5g.storage.tables import Channel
 
 _TTL_SECONDS = 15.0
 
@@ -39,6 +40,12 @@ class Directory:
         self._owners: dict[tuple[str, str], tuple[float, tuple[str, str] | None]] = {}
         self._callbacks: dict[tuple[str, str], tuple[float, BusinessCallback]] = {}
 
+    def endpoint(self, channel: Channel) -> ChannelEndpoint:
+        """The channel as adapters see it: its settings with the secret ones opened."""
+        secrets = self._ctx.secrets.open(channel.secrets_sealed) if channel.secrets_sealed else {}
+        return ChannelEndpoint(channel_id=channel.id, type=channel.type, base_url=channel.base_url,
+                               settings={**(channel.settings or {}), **secrets}, enabled=channel.enabled)
+
     def forget(self) -> None:
         self._chatbots.clear()
         self._owners.clear()
@@ -57,10 +64,11 @@ class Directory:
         resolved = ResolvedChatbot(
             tenant_id=tenant_id,
             business_id=chatbot.business_id,
-            endpoint=ChannelEndpoint(channel_id=channel.id, type=channel.type, base_url=channel.base_url,
-                                     settings=dict(channel.settings or {})),
+            endpoint=self.endpoint(channel),
             account=ChatbotAccount(chatbot_id=chatbot.id, carrier_chatbot_id=chatbot.carrier_chatbot_id,
-                                   address=chatbot.address, credentials=dict(chatbot.credentials)),
+                                   address=chatbot.address,
+                                   credentials={k: str(v) for k, v in
+                                                self._ctx.secrets.open(chatbot.credentials_sealed).items()}),
         )
         self._chatbots[key] = (time.monotonic() + _TTL_SECONDS, resolved)
         return resolved

@@ -9,14 +9,16 @@ from msg5g.domain.errors import NotFound, ValidationFailed
 from msg5g.domain.messages import TrafficClass
 from msg5g.kit.clock import utcnow
 from msg5g.kit.ids import new_id
+from msg5g.services.channel_admin import ChannelAdmin
 from msg5g.services.context import ServiceContext
 from msg5g.storage.repositories import BusinessRepository, ChatbotRepository, PlatformRepository
-from msg5g.storage.tables import Business, CarrierChatbotIndex, Channel, Chatbot, Tenant
+from msg5g.storage.tables import Business, CarrierChatbotIndex, Chatbot, Tenant
 
 
 class Provisioning:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, channels: ChannelAdmin) -> None:
         self._ctx = ctx
+        self._channels = channels
 
     async def create_tenant(self, name: str, *, tenant_id: str | None = None) -> str:
         tenant_id = tenant_id or new_id()
@@ -46,18 +48,12 @@ class Provisioning:
         self, channel_type: str, name: str, base_url: str, *, channel_id: str | None = None,
         settings: dict[str, Any] | None = None,
     ) -> str:
-        self._ctx.registry.adapter_type(channel_type)  # refuses an unknown type
-        channel_id = channel_id or new_id()
-        async with self._ctx.db.transaction() as session:
-            await PlatformRepository(session).add(Channel(
-                id=channel_id, type=channel_type, name=name, base_url=base_url, settings=settings or {},
-                created_at=utcnow(),
-            ))
-        return channel_id
+        view = await self._channels.create(channel_type, name, base_url, settings, channel_id=channel_id)
+        return view.id
 
     async def create_chatbot(
         self, tenant_id: str, *, channel_id: str, business_id: str, name: str, carrier_chatbot_id: str,
-        credentials: dict[str, str], address: str | None = None,
+        credentials: dict[str, Any], address: str | None = None,
     ) -> str:
         """`address` defaults to the chatbot URI the channel's carrier gives that id."""
         chatbot_id = new_id()
@@ -67,6 +63,7 @@ class Provisioning:
             if channel is None:
                 raise NotFound("no such channel", code="channel_not_found", field="channel_id")
             address = address or self._ctx.registry.adapter_type(channel.type).chatbot_address(carrier_chatbot_id)
+            sealed = self._channels.credentials(channel.type, credentials)
             if await platform.chatbot_owner(channel_id, carrier_chatbot_id) is not None:
                 raise ValidationFailed("that carrier chatbot id is already registered on this channel",
                                        code="chatbot_exists", field="carrier_chatbot_id")
@@ -74,7 +71,7 @@ class Provisioning:
                 raise NotFound("no such business", code="business_not_found", field="business_id")
             await ChatbotRepository(session, tenant_id).add(Chatbot(
                 id=chatbot_id, tenant_id=tenant_id, channel_id=channel_id, business_id=business_id, name=name,
-                carrier_chatbot_id=carrier_chatbot_id, address=address, credentials=credentials, created_at=utcnow(),
+                carrier_chatbot_id=carrier_chatbot_id, address=address, credentials_sealed=sealed, created_at=utcnow(),
             ))
             await platform.add(CarrierChatbotIndex(channel_id=channel_id, carrier_chatbot_id=carrier_chatbot_id,
                                                    tenant_id=tenant_id, chatbot_id=chatbot_id))

@@ -141,6 +141,8 @@ class Submitter:
             chatbot = await self._directory.chatbot(access.tenant_id, request.chatbot_id)
         except NotFound:
             raise NotFound("no such chatbot", code="chatbot_not_found", field="chatbot_id") from None
+        if not chatbot.endpoint.enabled:
+            raise Conflict("the chatbot's channel is disabled", code="channel_disabled", field="chatbot_id")
         traffic_class = _traffic_class(TrafficClass(business.traffic_class), request.traffic_class)
         expires_at = _expiry(request, now)
         submission_id = new_id()

@@ -28,6 +28,7 @@ from msg5g.storage.tables import (
     InboundMessageRow,
     Message,
     MessageEvent,
+    OperatorKey,
     Submission,
     Tenant,
     TenantBase,
@@ -41,7 +42,7 @@ class PlatformRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, row: Tenant | ApiKey | AdminUser | Channel | CarrierChatbotIndex) -> None:
+    async def add(self, row: Tenant | ApiKey | OperatorKey | AdminUser | Channel | CarrierChatbotIndex) -> None:
         self.session.add(row)
         await self.session.flush()
 
@@ -53,6 +54,9 @@ class PlatformRepository:
 
     async def api_key_by_prefix(self, prefix: str) -> ApiKey | None:
         return await self.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+
+    async def operator_key_by_prefix(self, prefix: str) -> OperatorKey | None:
+        return await self.session.scalar(select(OperatorKey).where(OperatorKey.prefix == prefix))
 
     async def channel(self, channel_id: str) -> Channel | None:
         return await self.session.get(Channel, channel_id)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import true
 
 
 def core_table(model: type[PlatformBase] | type[TenantBase]) -> Table:
@@ -58,6 +59,18 @@ class ApiKey(PlatformBase):
     revoked_at: Mapped[datetime | None]
 
 
+class OperatorKey(PlatformBase):
+    """A platform operator's API key: manages what is platform-wide (channels), belongs to no tenant."""
+
+    __tablename__ = "operator_keys"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
 class AdminUser(PlatformBase):
     __tablename__ = "admin_users"
     id: Mapped[str] = mapped_column(Id, primary_key=True)
@@ -76,8 +89,11 @@ class Channel(PlatformBase):
     type: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     base_url: Mapped[str] = mapped_column(String(500))
-    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the adapter's non-secret settings
+    secrets_sealed: Mapped[str | None] = mapped_column(Text)  # its secret ones, encrypted (kit/secrets.py)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
 
 
 class CarrierChatbotIndex(PlatformBase):
@@ -135,8 +151,8 @@ class Chatbot(TenantBase):
     name: Mapped[str] = mapped_column(String(200))
     carrier_chatbot_id: Mapped[str] = mapped_column(String(100))
     address: Mapped[str] = mapped_column(String(300))
-    # Encryption at rest arrives with the chatbots issue; until then these are plain JSON.
-    credentials: Mapped[dict[str, Any]]
+    # The chatbot's carrier API credentials, encrypted at rest (kit/secrets.py).
+    credentials_sealed: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
 
 

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import orjson
+from pydantic import Field, SecretStr
 
 from msg5g.channels.base import (
     Capabilities,
@@ -31,6 +32,7 @@ from msg5g.channels.base import (
     WebhookRequest,
 )
 from msg5g.channels.carriers import aggregator_api as api
+from msg5g.channels.config import AdapterConfig, ConfigModel
 from msg5g.channels.gsma import parse_geo_uri, parse_suggestion_response
 from msg5g.domain.content import UplinkContent, UplinkText
 from msg5g.domain.errors import PermanentChannelError, TransientChannelError, WebhookRejected
@@ -53,11 +55,19 @@ STATUS_MAP: dict[str, tuple[MessageStatus, str | None]] = {
 REPLY_TEXT, REPLY_SUGGESTION = 1, 2  # Dahantc replyType; 2 is protocol-choices.md [I]
 
 
+class AggregatorCredentials(AdapterConfig):
+    """[invented] the sub-account (appid) the aggregator issued for this chatbot, and its key."""
+
+    appid: str = Field(min_length=1, max_length=64)
+    appkey: SecretStr = Field(min_length=1, max_length=200)
+
+
 class AggregatorChannel(ChannelAdapter):
     type: ClassVar[str] = "aggregator"
     display_name: ClassVar[str] = "Third-party aggregator (聚合通道)"
     capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=api.MAX_RECIPIENTS)
     carrier_assigns_message_id: ClassVar[bool] = True  # the sendID
+    credentials_model: ClassVar[ConfigModel] = AggregatorCredentials
 
     @classmethod
     def chatbot_address(cls, carrier_chatbot_id: str) -> str:

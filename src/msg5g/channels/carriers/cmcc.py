@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote, urlparse
 
 import aiohttp
 from lxml import etree
+from pydantic import Field, SecretStr
 
 from msg5g.channels.base import (
     Capabilities,
@@ -31,6 +32,7 @@ from msg5g.channels.base import (
     SendResult,
     WebhookRequest,
 )
+from msg5g.channels.config import AdapterConfig, ConfigModel
 from msg5g.channels.gsma import (
     build_bot_message,
     build_suggestions,
@@ -158,11 +160,19 @@ def _parse_xml(body: bytes) -> Element:
     return root
 
 
+class ChinaMobileCredentials(AdapterConfig):
+    """§1.8: the chatbot's appId and the password its Basic signature is made from."""
+
+    app_id: str = Field(min_length=1, max_length=100, description="The chatbot's appId at the MaaP")
+    password: SecretStr = Field(min_length=1, max_length=200)
+
+
 class ChinaMobileChannel(ChannelAdapter):
     type: ClassVar[str] = "cmcc"
     display_name: ClassVar[str] = "China Mobile (中国移动)"
     capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=100)
     chatbot_domain: ClassVar[str] = CHATBOT_DOMAIN
+    credentials_model: ClassVar[ConfigModel] = ChinaMobileCredentials
 
     # ---- downlink ------------------------------------------------------------------------------
 

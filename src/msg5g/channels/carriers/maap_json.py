@@ -20,17 +20,20 @@ from typing import Any, ClassVar
 
 import aiohttp
 import orjson
+from pydantic import Field, SecretStr
 
 from msg5g.channels.base import (
     Capabilities,
     ChannelAdapter,
     ChannelEndpoint,
     ChatbotAccount,
+    InboundSink,
     OutboundMessage,
     SendResult,
     WebhookReply,
     WebhookRequest,
 )
+from msg5g.channels.config import AdapterConfig, ConfigModel
 from msg5g.channels.gsma import build_bot_message, build_suggestions, iso_utc, parse_geo_uri, parse_suggestion_response
 from msg5g.channels.tokens import TokenCache
 from msg5g.domain.content import (
@@ -101,16 +104,27 @@ def _raw(payload: bytes) -> str:
     return payload[:RAW_ANSWER_LIMIT].decode("utf-8", errors="replace")
 
 
+class ChatbotJsonCredentials(AdapterConfig):
+    """§3.3.1 / §3.4: the developer credentials the CSP portal issues per chatbot."""
+
+    app_id: str = Field(min_length=1, max_length=100, description="appId from updateDeveloper")
+    app_key: SecretStr = Field(min_length=1, max_length=200, description="appKey from updateDeveloper")
+    notify_token: SecretStr = Field(min_length=1, max_length=16,
+                                    description="The token set in updateDeveloper; signs the carrier's callbacks")
+
+
 class ChatbotJsonChannel(ChannelAdapter):
     """One adapter instance serves every chatbot of its type; tokens are cached per chatbot."""
 
     capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=100)
+    credentials_model: ClassVar[ConfigModel] = ChatbotJsonCredentials
     # Whether the carrier answers a send with its own messageId (CUCC) instead of echoing ours.
     carrier_assigns_message_id: ClassVar[bool] = False
     notify_path_method: ClassVar[str] = "POST"
 
-    def __init__(self, http: aiohttp.ClientSession, *, timeout_seconds: float = 10.0) -> None:
-        super().__init__(http, timeout_seconds=timeout_seconds)
+    def __init__(self, http: aiohttp.ClientSession, *, timeout_seconds: float = 10.0,
+                 inbound: InboundSink | None = None) -> None:
+        super().__init__(http, timeout_seconds=timeout_seconds, inbound=inbound)
         self._tokens = TokenCache()
 
     def authorization(self, token: str) -> str:

@@ -33,6 +33,7 @@ import smpplib.consts as sc
 import smpplib.exceptions
 import smpplib.gsm
 import smpplib.smpp
+from pydantic import Field, SecretStr
 
 from msg5g.channels.base import (
     Capabilities,
@@ -44,6 +45,7 @@ from msg5g.channels.base import (
     SendResult,
     WebhookRequest,
 )
+from msg5g.channels.config import AdapterConfig, ConfigModel
 from msg5g.domain.content import TextContent, UplinkText
 from msg5g.domain.errors import (
     ChannelAuthError,
@@ -168,6 +170,7 @@ class SessionState:
     reason: str | None = None
     bound_since: float | None = None
     submits: int = 0
+    credentials_refused: bool = False
 
 
 @dataclass(slots=True)
@@ -192,7 +195,7 @@ class SmppSession:
         self._channel_type = channel_type
         self._timeout = timeout_seconds
         self.status = SessionState()
-        self._bound = asyncio.Event()
+        self._settled = asyncio.Event()  # set once the first bind attempt has succeeded or failed
         self._client: _Client | None = None
         self._pending: dict[int, asyncio.Future[str]] = {}
         self._pending_lock = threading.Lock()
@@ -234,7 +237,7 @@ class SmppSession:
             except smpplib.exceptions.PDUError as exc:
                 code = exc.args[1] if len(exc.args) > 1 else None
                 self._set_down(f"bind refused by the SMSC: {_describe(code)}" if isinstance(code, int)
-                               else f"SMPP error: {exc}")
+                               else f"SMPP error: {exc}", credentials_refused=code in CREDENTIAL_ERRORS)
             except (smpplib.exceptions.ConnectionError, OSError) as exc:
                 self._set_down(f"SMSC connection lost: {exc or type(exc).__name__}")
             except Exception as exc:
@@ -260,7 +263,7 @@ class SmppSession:
                                 password=str(settings.get("password", "")),
                                 system_type=str(settings.get("system_type", "")))
         self.status = SessionState(state="bound", bound_since=time.time())
-        self._loop.call_soon_threadsafe(self._bound.set)
+        self._loop.call_soon_threadsafe(self._settled.set)
         log.info("SMPP bound", extra={"channel_id": self.endpoint.channel_id})
 
     def _disconnect(self) -> None:
@@ -269,13 +272,13 @@ class SmppSession:
             with contextlib.suppress(Exception):
                 client.disconnect()
 
-    def _set_down(self, reason: str) -> None:
+    def _set_down(self, reason: str, *, credentials_refused: bool = False) -> None:
         if self._stop.is_set():
             return
         if self.status.state != "down" or self.status.reason != reason:
             log.warning("SMPP channel down", extra={"channel_id": self.endpoint.channel_id, "reason": reason})
-        self.status = SessionState(state="down", reason=reason)
-        self._loop.call_soon_threadsafe(self._bound.clear)
+        self.status = SessionState(state="down", reason=reason, credentials_refused=credentials_refused)
+        self._loop.call_soon_threadsafe(self._settled.set)
         self._fail_pending(TransientChannelError(reason))
 
     def _fail_pending(self, error: Exception) -> None:
@@ -410,17 +413,15 @@ class SmppSession:
 
     async def submit(self, source: str, destination: str, text: str) -> str:
         """Submit one message (several PDUs when long); returns the first segment's message id."""
-        if self.status.state != "bound":
-            try:
-                await asyncio.wait_for(self._bound.wait(), timeout=min(self._timeout, 5.0))
-            except TimeoutError:
-                reason = self.status.reason or "the SMPP session is not bound yet"
-                if "Invalid Password" in reason or "Invalid System ID" in reason:
-                    raise ChannelAuthError(reason) from None
-                raise TransientChannelError(reason) from None
+        if not self._settled.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), timeout=self._timeout)
         client = self._client
-        if client is None:
-            raise TransientChannelError(self.status.reason or "the SMPP session is not bound")
+        if self.status.state != "bound" or client is None:
+            reason = self.status.reason or "the SMPP session is not bound"
+            if self.status.credentials_refused:
+                raise ChannelAuthError(reason)
+            raise TransientChannelError(reason)
         parts, encoding, esm_class = smpplib.gsm.make_parts(text)
         pdus = [smpplib.smpp.make_pdu(
             "submit_sm", client=client,
@@ -470,6 +471,14 @@ def _settle(future: asyncio.Future[str], value: str | None, error: Exception | N
         future.set_result(value or "")
 
 
+class SmppSettings(AdapterConfig):
+    """The ESME account at the SMSC (SMPP 3.4 §4.1: system_id <= 15, password <= 8 characters)."""
+
+    system_id: str = Field(min_length=1, max_length=15)
+    password: SecretStr = Field(min_length=1, max_length=8)
+    system_type: str = Field(default="", max_length=12)
+
+
 class SmppChannel(ChannelAdapter):
     type: ClassVar[str] = "smpp"
     display_name: ClassVar[str] = "SMS (SMPP 3.4)"
@@ -477,6 +486,8 @@ class SmppChannel(ChannelAdapter):
                                                         files=False)
     carrier_assigns_message_id: ClassVar[bool] = True
     persistent: ClassVar[bool] = True
+    settings_model: ClassVar[ConfigModel] = SmppSettings
+    url_schemes: ClassVar[tuple[str, ...]] = ("smpp",)
 
     def __init__(self, http: aiohttp.ClientSession, *, timeout_seconds: float = 10.0,
                  inbound: InboundSink | None = None) -> None:
@@ -498,12 +509,21 @@ class SmppChannel(ChannelAdapter):
             session.start()
         return session
 
-    def session_state(self, channel_id: str) -> SessionState | None:
+    def health(self, channel_id: str) -> dict[str, Any] | None:
         session = self._sessions.get(channel_id)
-        return session.status if session else None
+        if session is None:
+            return None
+        status = session.status
+        return {"state": status.state, "reason": status.reason, "bound_since": status.bound_since,
+                "submits": status.submits}
 
     async def open(self, endpoint: ChannelEndpoint) -> None:
         self._session(endpoint)
+
+    async def disconnect(self, channel_id: str) -> None:
+        session = self._sessions.pop(channel_id, None)
+        if session is not None:
+            await session.close()
 
     async def close(self) -> None:
         sessions, self._sessions = list(self._sessions.values()), {}

@@ -1,0 +1,117 @@
+"""/v1/platform: what platform operators manage, with an operator key (no tenant's data here)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from msg5g.gateway.deps import ServicesDep
+from msg5g.gateway.errors import ErrorResponse
+from msg5g.services.access import OperatorAccess
+
+router = APIRouter(prefix="/v1/platform", tags=["platform"])
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <operator key>`")
+
+_errors: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorResponse, "description": "Malformed JSON"},
+    401: {"model": ErrorResponse, "description": "Missing or invalid operator key"},
+    404: {"model": ErrorResponse, "description": "No such channel"},
+    422: {"model": ErrorResponse, "description": "Validation failed; `field` names the offending field"},
+}
+
+
+async def get_operator(
+    services: ServicesDep, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> OperatorAccess:
+    return await services.operator_keys.authenticate(bearer.credentials if bearer else None)
+
+
+OperatorDep = Annotated[OperatorAccess, Depends(get_operator)]
+ChannelId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+class ConfigField(BaseModel):
+    name: str
+    title: str
+    type: str
+    required: bool
+    secret: bool = Field(description="Write-only: never returned, kept when an edit leaves it out.")
+    description: str | None = None
+    default: Any = None
+    max_length: int | None = None
+
+
+class ChannelTypeOut(BaseModel):
+    type: str
+    display_name: str
+    url_schemes: list[str]
+    settings_fields: list[ConfigField]
+    credentials_fields: list[ConfigField] = Field(description="What each chatbot on such a channel is given.")
+    capabilities: dict[str, Any]
+
+
+class ChannelOut(BaseModel):
+    id: str
+    type: str
+    name: str
+    base_url: str
+    settings: dict[str, Any] = Field(description="The non-secret settings.")
+    secrets_set: list[str] = Field(description="Names of the secret settings that have a value.")
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime | None
+    health: dict[str, Any] | None = Field(default=None, description="Connection state, for persistent channels.")
+
+
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(min_length=1, max_length=40, examples=["cmcc"])
+    name: str = Field(min_length=1, max_length=200)
+    base_url: str = Field(min_length=1, max_length=500, examples=["https://maap.example.com"])
+    settings: dict[str, Any] = Field(default_factory=dict, description="Validated by the type's settings_fields.")
+    enabled: bool = True
+
+
+class ChannelPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    base_url: str | None = Field(default=None, min_length=1, max_length=500)
+    settings: dict[str, Any] | None = Field(default=None, description="Merged into the current settings.")
+    enabled: bool | None = None
+
+
+@router.get("/channel-types", response_model=list[ChannelTypeOut], responses=_errors,
+            summary="The channel types this platform can connect, and what each is configured with")
+async def channel_types(_operator: OperatorDep, services: ServicesDep) -> list[ChannelTypeOut]:
+    return [ChannelTypeOut.model_validate(view, from_attributes=True) for view in services.channel_admin.types()]
+
+
+@router.get("/channels", response_model=list[ChannelOut], responses=_errors, summary="Every channel")
+async def list_channels(_operator: OperatorDep, services: ServicesDep) -> list[ChannelOut]:
+    return [ChannelOut.model_validate(view, from_attributes=True) for view in await services.channel_admin.all()]
+
+
+@router.post("/channels", status_code=status.HTTP_201_CREATED, response_model=ChannelOut, responses=_errors,
+             summary="Connect a channel (takes effect at once, no restart)")
+async def create_channel(body: ChannelIn, _operator: OperatorDep, services: ServicesDep) -> ChannelOut:
+    view = await services.channel_admin.create(body.type, body.name, body.base_url, body.settings,
+                                               enabled=body.enabled)
+    return ChannelOut.model_validate(view, from_attributes=True)
+
+
+@router.get("/channels/{channel_id}", response_model=ChannelOut, responses=_errors, summary="One channel")
+async def get_channel(channel_id: ChannelId, _operator: OperatorDep, services: ServicesDep) -> ChannelOut:
+    return ChannelOut.model_validate(await services.channel_admin.get(channel_id), from_attributes=True)
+
+
+@router.patch("/channels/{channel_id}", response_model=ChannelOut, responses=_errors,
+              summary="Edit, enable or disable a channel (takes effect at once)")
+async def update_channel(channel_id: ChannelId, body: ChannelPatch, _operator: OperatorDep,
+                         services: ServicesDep) -> ChannelOut:
+    view = await services.channel_admin.update(channel_id, name=body.name, base_url=body.base_url,
+                                               settings=body.settings, enabled=body.enabled)
+    return ChannelOut.model_validate(view, from_attributes=True)
