@@ -32,6 +32,7 @@ from msg5g.pipeline.worker import Worker
 from msg5g.services.bundle import Services
 from msg5g.services.context import ServiceContext
 from msg5g.services.early_reports import TOPIC_EARLY_REPORTS
+from msg5g.services.revoke import TOPIC_REVOKE
 from msg5g.storage.database import Database
 from msg5g.storage.migrate import upgrade_async
 
@@ -110,6 +111,8 @@ class Platform:
                    idle_poll_seconds=0.2),
             Worker(services.ctx.queue, TOPIC_EARLY_REPORTS, services.early_reports, concurrency=1,
                    max_attempts=5, idle_poll_seconds=1.0),
+            Worker(services.ctx.queue, TOPIC_REVOKE, services.revoker, concurrency=4,
+                   max_attempts=settings.carrier_max_attempts, idle_poll_seconds=0.5),
         ]
         self._tasks = [asyncio.create_task(w.run(self._stop), name=f"worker-{w.topic}") for w in workers]
         self._tasks.append(asyncio.create_task(self._sample_queue_depth(), name="queue-depth"))

@@ -1,4 +1,5 @@
-"""One real browser (Debian's chromium through Playwright): sign in, send a text, see it listed."""
+"""One real browser (Debian's chromium through Playwright): sign in, send a text, see it listed; a platform
+admin opens the channel list."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.admin.conftest import PASSWORD, wait_for_inbox
+from tests.admin.conftest import PASSWORD, create_admin, wait_for_inbox
 from tests.conftest import Stack
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -46,6 +47,18 @@ async def test_operator_sends_a_text_and_sees_it_in_the_list(stack: Stack, tenan
             await page.get_by_role("link", name="消息记录").click()
             await expect(page.get_by_role("link", name=message_id)).to_be_visible()
             await expect(page.get_by_text("+86138****8000")).to_be_visible()
+            await expect(page.get_by_role("link", name="通道管理")).to_have_count(0)  # platform admins only
+
+            await create_admin(stack, "root@platform.example", None, "Root")
+            root = await browser.new_page(locale="zh-CN")  # a context of its own: no shared cookies
+            root.set_default_timeout(10_000)
+            await root.goto(f"{stack.base_url}/admin/login")
+            await root.get_by_label("邮箱").fill("root@platform.example")
+            await root.get_by_label("密码").fill(PASSWORD)
+            await root.get_by_role("button", name="登录").click()
+            await root.get_by_role("link", name="通道管理").click()
+            await expect(root.get_by_role("heading", name="通道管理")).to_be_visible()
+            await expect(root.get_by_role("link", name="China Mobile (sim)")).to_be_visible()
         finally:
             await browser.close()
     await wait_for_inbox(stack, "+8613800138000", "浏览器发出的消息")

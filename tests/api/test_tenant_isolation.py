@@ -444,6 +444,38 @@ async def _admin_language(w: World) -> None:
     assert_no_a_data(w, page.text, echoed=(w.a_message["id"],))
 
 
+def _admin_platform_page(method: str, path: str,
+                         fields: dict[str, str] | None = None) -> Callable[[World], Awaitable[None]]:
+    """A platform-only admin page (Channels): refused to B's admin user and to A's alike, served to a
+    platform admin, and neither tenant's data is on it."""
+
+    async def case(w: World) -> None:
+        a, b = await w.admins()
+        channels = w.stack.platform.services.channel_admin
+        target = path.replace("{channel_id}", w.stack.channel_id)
+        before = [(c.id, c.name, c.base_url, c.enabled) for c in await channels.all()]
+        for browser in (b, a):  # A's own admin is refused too: channels belong to no tenant
+            page = await (browser.get(target) if method == "GET" else browser.submit("/", target, fields or {}))
+            assert page.status == 403, (target, page.text[:300])
+            assert w.stack.simulator_url not in page.text
+            if browser is b:
+                assert_no_a_data(w, page.text)
+        assert [(c.id, c.name, c.base_url, c.enabled) for c in await channels.all()] == before
+        async with admin_http() as root_http:
+            root = AdminBrowser(w.stack, root_http)
+            await w.stack.platform.services.admins.create("root@platform.example", ADMIN_PASSWORD, tenant_id=None,
+                                                          display_name="root")
+            assert (await root.login("root@platform.example")).status == 200
+            page = await (root.get(target) if method == "GET" else root.submit("/channels", target, fields or {}))
+            assert page.status == 200, (target, page.text[:300])
+            assert "/admin/channels" in page.url
+        assert_no_a_data(w, page.text)
+        for secret in (w.b.tenant_id, w.b.business_id, w.b.chatbot_id, "Tenant B", "B 的消息", NUMBER_B):
+            assert secret not in page.text, secret
+
+    return case
+
+
 Case = Callable[[World], Awaitable[None]]
 
 ISOLATION_CASES: dict[Route, Case] = {
@@ -473,6 +505,15 @@ ISOLATION_CASES: dict[Route, Case] = {
     ("POST", "/admin/login"): _admin_login,
     ("POST", "/admin/logout"): _admin_logout,
     ("GET", "/admin/language/{code}"): _admin_language,
+    ("GET", "/admin/channels"): _admin_platform_page("GET", "/channels"),
+    ("GET", "/admin/channels/new"): _admin_platform_page("GET", "/channels/new?type=smpp"),
+    ("POST", "/admin/channels"): _admin_platform_page("POST", "/channels", {
+        "type": "cmcc", "name": "second CMCC line", "base_url": "https://maap.example.com", "enabled": "true"}),
+    ("GET", "/admin/channels/{channel_id}"): _admin_platform_page("GET", "/channels/{channel_id}"),
+    ("POST", "/admin/channels/{channel_id}"): _admin_platform_page("POST", "/channels/{channel_id}", {
+        "name": "China Mobile (renamed)", "base_url": "https://maap.example.com"}),
+    ("POST", "/admin/channels/{channel_id}/enabled"): _admin_platform_page(
+        "POST", "/channels/{channel_id}/enabled", {"enabled": "false"}),
 }
 
 

@@ -29,10 +29,10 @@ class ChannelUnderTest:
     uplink_body: dict[str, Any]
 
 
-async def _aggregator(stack: Stack, serve: ServeFn) -> ChannelUnderTest:
+async def _aggregator(stack: Stack, serve: ServeFn, faults: agg_sim.Faults | None = None) -> ChannelUnderTest:
     services = stack.platform.services
     sim_url = await serve(agg_sim.create_app(agg_sim.SimulatorSettings(
-        faults=agg_sim.Faults(delivered_delay_ms=10, displayed_delay_ms=10), notify_backoff_ms=20)), None)
+        faults=faults or agg_sim.Faults(delivered_delay_ms=10, displayed_delay_ms=10), notify_backoff_ms=20)), None)
     channel_id = await services.provisioning.create_channel("aggregator", "Aggregator (sim)", sim_url)
     chatbot_id = await services.provisioning.create_chatbot(
         stack.tenant.tenant_id, channel_id=channel_id, business_id=stack.tenant.business_id, name="agg bot",
@@ -46,11 +46,12 @@ async def _aggregator(stack: Stack, serve: ServeFn) -> ChannelUnderTest:
                             {"chatbot_id": "agg-bot-1", "postback": {"display_text": "立即还款", "data": "pay"}})
 
 
-async def _chatbot_json(stack: Stack, serve: ServeFn, dialect: str, bot: str) -> ChannelUnderTest:
+async def _chatbot_json(stack: Stack, serve: ServeFn, dialect: str, bot: str,
+                        faults: json_sim.Faults | None = None) -> ChannelUnderTest:
     services = stack.platform.services
     sim_url = await serve(json_sim.create_app(json_sim.SimulatorSettings(
         dialect=dialect,  # type: ignore[arg-type]
-        faults=json_sim.Faults(delivered_delay_ms=10, displayed_delay_ms=10), notify_backoff_ms=20)), None)
+        faults=faults or json_sim.Faults(delivered_delay_ms=10, displayed_delay_ms=10), notify_backoff_ms=20)), None)
     channel_id = await services.provisioning.create_channel(dialect, f"{dialect} (sim)", sim_url)
     chatbot_id = await services.provisioning.create_chatbot(
         stack.tenant.tenant_id, channel_id=channel_id, business_id=stack.tenant.business_id, name=f"{dialect} bot",

@@ -280,9 +280,10 @@ async def test_flattened_form_accepted(sim: Sim, csp: CspReceiver) -> None:
 
 
 @pytest.mark.asyncio
-async def test_base64_downlink_body_is_decoded(sim: Sim) -> None:
+async def test_base64_downlink_body_is_decoded(sim: Sim, csp: CspReceiver) -> None:
     encoded = base64.b64encode("你好".encode()).decode()
     await send_ok(sim, outbound_xml(body=encoded, content_encoding="base64"))
+    await csp.wait_for("DeliveryInfoNotification", 1)  # it reaches the handset after delivered_delay_ms
     _, inbox = await sim.control("GET", f"/_sim/handsets/{USER}/inbox")
     assert inbox[0]["text"] == "你好"
 
@@ -354,11 +355,12 @@ async def test_multipart_card_and_chips_with_placeholder_content_length(sim: Sim
 
 
 @pytest.mark.asyncio
-async def test_multipart_with_wrong_numeric_content_length_and_other_boundary(sim: Sim) -> None:
+async def test_multipart_with_wrong_numeric_content_length_and_other_boundary(sim: Sim, csp: CspReceiver) -> None:
     body = multipart(
         [("text/plain", "pick one", None), (BOTSUGGESTION, chips(reply()), None)], boundary="b0undary", length="3"
     )
     await send_ok(sim, outbound_xml(content_type="multipart/mixed; boundary=b0undary", body=body, cdata=True))
+    await csp.wait_for("DeliveryInfoNotification", 1)  # it reaches the handset after delivered_delay_ms
     _, inbox = await sim.control("GET", f"/_sim/handsets/{USER}/inbox")
     assert inbox[0]["text"] == "pick one"
     assert inbox[0]["chips"]["suggestions"][0]["reply"]["postback"]["data"] == "yes"
@@ -562,7 +564,7 @@ async def test_media_file_size_string_rejected_in_strict_mode(make_sim: SimFacto
 
 
 @pytest.mark.asyncio
-async def test_ft_http_file_body_accepted_and_shown(sim: Sim) -> None:
+async def test_ft_http_file_body_accepted_and_shown(sim: Sim, csp: CspReceiver) -> None:
     ft = (
         f'<?xml version="1.0" encoding="UTF-8"?><file xmlns="{NS_FT}">'
         '<file-info type="file"><file-size>52239</file-size><file-name>a.jpg</file-name>'
@@ -571,6 +573,7 @@ async def test_ft_http_file_body_accepted_and_shown(sim: Sim) -> None:
         "</file-info></file>"
     )
     await send_ok(sim, outbound_xml(content_type=FT_XML, body=ft, cdata=True))
+    await csp.wait_for("DeliveryInfoNotification", 1)  # it reaches the handset after delivered_delay_ms
     _, inbox = await sim.control("GET", f"/_sim/handsets/{USER}/inbox")
     assert inbox[0]["file"]["file"] == {
         "url": "https://gz01ft.sbc.rcs.chinamobile.com:10001/s/1FD.jpg",
@@ -1086,6 +1089,7 @@ async def test_healthz(sim: Sim) -> None:
 async def test_handset_page_shows_inbox_and_taps_a_chip(sim: Sim, csp: CspReceiver) -> None:
     body = multipart([("text/plain", "Pick <one>", None), (BOTSUGGESTION, chips(reply("Yes", "pb-yes")), None)])
     await send_ok(sim, outbound_xml(content_type='multipart/mixed; boundary="next"', body=body, cdata=True))
+    await csp.wait_for("DeliveryInfoNotification", 1)  # it reaches the handset after delivered_delay_ms
     status, html = await sim.control("GET", f"/_sim/?number={quote(USER)}")
     assert status == 200
     assert "Pick &lt;one&gt;" in html

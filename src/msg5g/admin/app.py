@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from msg5g.admin.context import AdminSite, CsrfRejected, LoginRequired, TenantRequired, load_context
-from msg5g.admin.pages import auth, dashboard, messages, send, tenants
+from msg5g.admin.pages import auth, channels, dashboard, messages, send, tenants
 from msg5g.config import Settings
 from msg5g.services.bundle import Services
 
@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/admin"
 STATIC_DIR = Path(__file__).parent / "static"
-ROUTERS: list[APIRouter] = [auth.router, tenants.router, dashboard.router, messages.router, send.router]
+ROUTERS: list[APIRouter] = [auth.router, tenants.router, dashboard.router, messages.router, send.router,
+                            channels.router]
 
 # No script, style or frame from anywhere but here: the pages use no inline script at all.
 _SECURITY_HEADERS = [
@@ -67,6 +68,12 @@ def _install_error_pages(admin: FastAPI) -> None:
         ctx = await load_context(request)
         target = ctx.here() if request.method == "GET" else None
         return ctx.redirect(ctx.url("choose_tenant", query={"next": target}))
+
+    @admin.exception_handler(channels.PlatformAdminRequired)
+    async def _platform_only(request: Request, _exc: channels.PlatformAdminRequired) -> Response:
+        ctx = await load_context(request)
+        return ctx.render("error.html", status_code=403, title=ctx.gettext("Not allowed"),
+                          detail=ctx.gettext("This section is for platform admins only."))
 
     @admin.exception_handler(CsrfRejected)
     async def _csrf(request: Request, _exc: CsrfRejected) -> Response:

@@ -1,7 +1,8 @@
 """The navigation list. A new admin section adds its route and one NavItem here.
 
 `route` is the name of the page's route in the admin app; None renders the entry as "coming soon"
-so that the layout shows where each planned section will go.
+so that the layout shows where each planned section will go. A `platform_only` entry is left out of
+the navigation of tenant admins, whom its pages refuse anyway.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ class NavItem:
     key: str  # also the id the active page passes to the layout
     label: str  # an English msgid, translated when rendered
     route: str | None
+    platform_only: bool = False
 
 
 NAV: list[NavItem] = [
@@ -29,4 +31,5 @@ NAV: list[NavItem] = [
     NavItem("billing", N_("Billing"), None),
     NavItem("reports", N_("Reports"), None),
     NavItem("alerts", N_("Alerts"), None),
+    NavItem("channels", N_("Channels"), "channels", platform_only=True),
 ]

@@ -19,6 +19,7 @@ import aiohttp
 
 from msg5g.channels.config import ConfigModel, NoConfig
 from msg5g.domain.content import Content
+from msg5g.domain.errors import PermanentChannelError
 from msg5g.domain.messages import TrafficClass, WebhookParseResult
 
 
@@ -144,6 +145,12 @@ class ChannelAdapter(abc.ABC):
     @abc.abstractmethod
     async def send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage) -> SendResult:
         """Hand one message to the carrier. Raises ChannelError subclasses."""
+
+    async def revoke(self, endpoint: ChannelEndpoint, account: ChatbotAccount, carrier_message_id: str,
+                     recipient: str) -> None:
+        """Ask the carrier to recall a message it has not delivered yet. The outcome arrives later,
+        as a RevokeReport in a callback. Raises ChannelError subclasses."""
+        raise PermanentChannelError(f"{self.display_name} cannot recall messages")
 
     async def query_capability(self, endpoint: ChannelEndpoint, account: ChatbotAccount, recipient: str) -> bool | None:
         """Whether the number takes chatbot messages, where the channel can tell (None: no such API).

@@ -47,6 +47,7 @@ class MessageStatus(StrEnum):
     DISPLAYED = "displayed"
     FAILED = "failed"
     EXPIRED = "expired"
+    REVOKED = "revoked"  # recalled before it reached the handset
 
     @property
     def progress(self) -> int:
@@ -54,7 +55,7 @@ class MessageStatus(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self in {MessageStatus.DISPLAYED, MessageStatus.FAILED, MessageStatus.EXPIRED}
+        return self in {MessageStatus.DISPLAYED, MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.REVOKED}
 
 
 # A status never moves backwards: out-of-order or repeated carrier notifications are ignored when
@@ -66,6 +67,7 @@ _PROGRESS = {
     MessageStatus.FAILED: 3,
     MessageStatus.EXPIRED: 3,
     MessageStatus.DELIVERED: 4,
+    MessageStatus.REVOKED: 4,  # from sent only: once delivered, a recall cannot succeed
     MessageStatus.DISPLAYED: 5,
 }
 
@@ -86,6 +88,7 @@ class AttemptState(StrEnum):
     DELIVERED = "delivered"
     DISPLAYED = "displayed"
     FAILED = "failed"
+    REVOKED = "revoked"
 
     @property
     def progress(self) -> int:
@@ -99,6 +102,7 @@ ATTEMPT_TO_MESSAGE_STATUS = {
     AttemptState.DELIVERED: MessageStatus.DELIVERED,
     AttemptState.DISPLAYED: MessageStatus.DISPLAYED,
     AttemptState.FAILED: MessageStatus.FAILED,
+    AttemptState.REVOKED: MessageStatus.REVOKED,
 }
 
 
@@ -128,7 +132,19 @@ class InboundMessage:
     received_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RevokeReport:
+    """The carrier's answer to a recall: done before delivery, or too late."""
+
+    carrier_message_id: str
+    succeeded: bool
+    recipient: str | None = None
+    reason: str | None = None
+    occurred_at: datetime | None = None
+
+
 @dataclass(slots=True)
 class WebhookParseResult:
     statuses: list[StatusReport] = field(default_factory=list)
     inbound: list[InboundMessage] = field(default_factory=list)
+    revokes: list[RevokeReport] = field(default_factory=list)

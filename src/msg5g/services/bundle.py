@@ -17,6 +17,7 @@ from msg5g.services.directory import Directory
 from msg5g.services.early_reports import EarlyReports
 from msg5g.services.provisioning import Provisioning
 from msg5g.services.queries import Queries
+from msg5g.services.revoke import Revoker
 from msg5g.services.submit import SendRequest, Submitter
 from msg5g.services.views import SendResponse
 
@@ -37,13 +38,15 @@ class Services:
     early_reports: EarlyReports
     channel_sessions: ChannelSessions
     channel_admin: ChannelAdmin
+    revoker: Revoker
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
         directory = Directory(ctx)
         outbox = CallbackOutbox(ctx, directory)
         early_reports = EarlyReports(ctx, directory, outbox)
-        webhooks = CarrierWebhooks(ctx, directory, outbox, early_reports)
+        revoker = Revoker(ctx, directory, outbox)
+        webhooks = CarrierWebhooks(ctx, directory, outbox, early_reports, revoker)
         sessions = ChannelSessions(ctx)
         channel_admin = ChannelAdmin(ctx, directory, sessions)
         ctx.inbound_sink = webhooks.receive_parsed
@@ -53,7 +56,7 @@ class Services:
             provisioning=Provisioning(ctx, channel_admin), channel_admin=channel_admin, webhooks=webhooks,
             sender=Sender(ctx, directory, outbox, early_reports), early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
-            submitter=Submitter(ctx, directory), channel_sessions=sessions,
+            submitter=Submitter(ctx, directory), channel_sessions=sessions, revoker=revoker,
         )
 
     async def send(self, access: BusinessAccess, request: SendRequest) -> SendResponse:

@@ -33,6 +33,7 @@ from msg5g.services.callbacks import CallbackOutbox
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory, ResolvedChatbot
 from msg5g.services.early_reports import EarlyReports
+from msg5g.services.revoke import Revoker
 from msg5g.services.status import StatusChange, apply_status_changes
 from msg5g.storage.repositories import InboundRepository, MessageRepository
 from msg5g.storage.tables import InboundMessageRow
@@ -51,11 +52,12 @@ class _Pending:
 
 class CarrierWebhooks:
     def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox,
-                 early_reports: EarlyReports) -> None:
+                 early_reports: EarlyReports, revoker: Revoker) -> None:
         self._ctx = ctx
         self._directory = directory
         self._callbacks = callbacks
         self._early = early_reports
+        self._revoker = revoker
         self._group: GroupCommit[_Pending, None] = GroupCommit(self._apply_group, name="carrier-callbacks",
                                                                max_items=_MAX_GROUP)
 
@@ -83,7 +85,7 @@ class CarrierWebhooks:
             log.warning("carrier callback refused", extra={"channel_id": channel_id, "reason": str(exc)})
             raise
         metrics.WEBHOOKS.labels(channel_type, "accepted").inc()
-        if parsed.statuses or parsed.inbound:
+        if parsed.statuses or parsed.inbound or parsed.revokes:
             await self._group(_Pending(chatbot=chatbot, parsed=parsed))
         return adapter.reply_to_webhook(request, chatbot.account)
 
@@ -97,7 +99,7 @@ class CarrierWebhooks:
                         extra={"channel_id": channel_id, "carrier_chatbot_id": carrier_chatbot_id})
             return
         metrics.WEBHOOKS.labels(channel_type, "accepted").inc()
-        if parsed.statuses or parsed.inbound:
+        if parsed.statuses or parsed.inbound or parsed.revokes:
             await self._group(_Pending(chatbot=chatbot, parsed=parsed))
 
     async def close(self) -> None:
@@ -124,6 +126,7 @@ class CarrierWebhooks:
         for item in items:
             wanted.setdefault(item.chatbot.account.chatbot_id, set()).update(
                 r.carrier_message_id for r in item.parsed.statuses)
+            wanted[item.chatbot.account.chatbot_id].update(r.carrier_message_id for r in item.parsed.revokes)
         # One lookup per chatbot for the whole group, not one per callback.
         attempts = {chatbot_id: await repo.attempts_by_carrier_ids(chatbot_id, carrier_ids)
                     for chatbot_id, carrier_ids in wanted.items() if carrier_ids}
@@ -152,6 +155,10 @@ class CarrierWebhooks:
             await self._early.hold(session, tenant_id, chatbot_id, reports)
         await apply_status_changes(session, tenant_id, changes, self._callbacks,
                                    channel_type=items[0].chatbot.endpoint.type)
+        for item in items:
+            if item.parsed.revokes:
+                await self._revoker.apply_reports(session, tenant_id, attempts.get(item.chatbot.account.chatbot_id, {}),
+                                                  item.parsed.revokes, item.chatbot.endpoint.type)
 
     async def _store_inbound(
         self, session: AsyncSession, tenant_id: str, chatbot: ResolvedChatbot, inbound: InboundMessage

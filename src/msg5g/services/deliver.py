@@ -86,6 +86,7 @@ class Sender:
                     id=new_id(), tenant_id=tenant_id, message_id=message.id, channel_id=chatbot.endpoint.channel_id,
                     chatbot_id=message.chatbot_id, carrier_message_id=message.id, state=AttemptState.PENDING.value,
                     tries=0, error_code=None, error_reason=None, created_at=now, sent_at=None, updated_at=now,
+                    revoke_requested_at=None, revoke_result=None,
                 )
                 new_attempts.append(attempt)
             to_send.append((message, attempt))
@@ -150,15 +151,18 @@ class Sender:
         retry_delay = 0.0
         max_tries = self._ctx.settings.carrier_max_attempts
         renamed: dict[str, dict[str, DeliveryAttempt]] = {}  # chatbot -> carrier-assigned id -> attempt
+        answers: list[dict[str, Any]] = []
         for outcome in outcomes:
             attempt, tries = outcome.attempt, outcome.attempt.tries + 1
             if outcome.result is not None:
                 if outcome.result.carrier_message_id != attempt.carrier_message_id:
                     renamed.setdefault(attempt.chatbot_id, {})[outcome.result.carrier_message_id] = attempt
-                attempt_updates.append({"id": attempt.id, "state": AttemptState.SENT.value, "tries": tries,
-                                        "carrier_message_id": outcome.result.carrier_message_id,
-                                        "sent_at": outcome.result.accepted_at, "updated_at": now,
-                                        "error_code": None, "error_reason": None})
+                # What the answer says is recorded whatever reports arrived first; only the state
+                # waits for "still pending", so a report that moved it on is not undone.
+                answers.append({"id": attempt.id, "tries": tries, "sent_at": outcome.result.accepted_at,
+                                "carrier_message_id": outcome.result.carrier_message_id, "updated_at": now,
+                                "error_code": None, "error_reason": None})
+                attempt_updates.append({"id": attempt.id, "state": AttemptState.SENT.value, "updated_at": now})
                 changes.append(StatusChange(attempt.message_id, MessageStatus.SENT, now,
                                             carrier_status=outcome.result.carrier_status))
                 continue
@@ -185,6 +189,7 @@ class Sender:
             # A delivery report may have moved the attempt on while the carrier's answer was on
             # its way; the answer must not move it back.
             repo = MessageRepository(session, tenant_id)
+            await repo.update_attempts(answers)
             await repo.update_attempts(attempt_updates, only_state=AttemptState.PENDING.value)
             for chatbot_id, by_carrier_id in renamed.items():
                 # Reports the carrier sent under its own id before this answer was recorded.

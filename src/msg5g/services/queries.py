@@ -47,6 +47,8 @@ class Queries:
                 state=a.state, tries=a.tries, error_code=a.error_code, error_reason=a.error_reason,
                 created_at=as_utc(a.created_at), sent_at=as_utc(a.sent_at) if a.sent_at else None,
                 updated_at=as_utc(a.updated_at),
+                revoke_requested_at=as_utc(a.revoke_requested_at) if a.revoke_requested_at else None,
+                revoke_result=a.revoke_result,
             ) for a in attempts],
         )
 

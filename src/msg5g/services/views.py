@@ -29,6 +29,8 @@ class AttemptView(BaseModel):
     created_at: datetime
     sent_at: datetime | None
     updated_at: datetime
+    revoke_requested_at: datetime | None = Field(default=None, description="When a recall was asked of the carrier.")
+    revoke_result: str | None = Field(default=None, description="`revoked`, or why the carrier could not recall it.")
 
 
 class MessageView(BaseModel):

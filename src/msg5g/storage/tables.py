@@ -210,6 +210,9 @@ class DeliveryAttempt(TenantBase):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # A recall asked of the carrier, and what came of it ("revoked", or why not).
+    revoke_requested_at: Mapped[datetime | None]
+    revoke_result: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_attempts_carrier_id", "chatbot_id", "carrier_message_id"),)
 

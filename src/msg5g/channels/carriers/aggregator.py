@@ -36,7 +36,7 @@ from msg5g.channels.config import AdapterConfig, ConfigModel
 from msg5g.channels.gsma import parse_geo_uri, parse_suggestion_response
 from msg5g.domain.content import UplinkContent, UplinkText
 from msg5g.domain.errors import PermanentChannelError, TransientChannelError, WebhookRejected
-from msg5g.domain.messages import InboundMessage, MessageStatus, StatusReport, WebhookParseResult
+from msg5g.domain.messages import InboundMessage, MessageStatus, RevokeReport, StatusReport, WebhookParseResult
 from msg5g.kit.clock import utcnow
 from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 
@@ -84,6 +84,12 @@ class AggregatorChannel(ChannelAdapter):
             raise PermanentChannelError(f"aggregator accepted but named no sendID: {payload[:300]!r}",
                                         http_status=status)
         return SendResult(carrier_message_id=send_id, accepted_at=utcnow(), carrier_status=str(entry.get("carrier")))
+
+    async def revoke(self, endpoint: ChannelEndpoint, account: ChatbotAccount, carrier_message_id: str,
+                     recipient: str) -> None:
+        body = orjson.dumps({"sendID": carrier_message_id})
+        status, payload = await self._call("POST", endpoint, api.REVOKE_PATH, account, body)
+        api.read_answer(status, payload)
 
     async def query_capability(self, endpoint: ChannelEndpoint, account: ChatbotAccount, recipient: str) -> bool | None:
         query = urlencode({"chatbot": account.carrier_chatbot_id, "to": api.national(recipient)})
@@ -149,9 +155,13 @@ class AggregatorChannel(ChannelAdapter):
             report = _status_report(document)
             if report is not None:
                 result.statuses.append(report)
-        elif event in {"Invoke", "Media", "Template"}:
-            # Revoke results, media and template audits: applied by the revoke, materials and
-            # templates work; acknowledged until then so the aggregator stops retrying.
+        elif event == "Invoke":
+            revoke = _revoke_report(document)
+            if revoke is not None:
+                result.revokes.append(revoke)
+        elif event in {"Media", "Template"}:
+            # Media and template audits: applied by the materials and templates work;
+            # acknowledged until then so the aggregator stops retrying.
             log.info("aggregator event acknowledged", extra={"event": event})
         else:
             raise WebhookRejected(f"unknown push {str(event)[:40]!r}")
@@ -192,6 +202,26 @@ def _status_report(event: Mapping[str, Any]) -> StatusReport | None:
     status, reason = mapped
     return StatusReport(carrier_message_id=send_id, status=status, recipient=_number(event.get("to"), "to"),
                         reason=reason, occurred_at=beijing_time(event.get("timestamp")), raw_status=raw_status)
+
+
+REVOKE_RESULTS = {"Revoked": True, "RevokeFailed": False}  # §3.6 Invoke statuses
+
+
+def _revoke_report(event: Mapping[str, Any]) -> RevokeReport | None:
+    send_id, status = event.get("sendID"), event.get("status")
+    if not isinstance(send_id, str) or status not in REVOKE_RESULTS:
+        log.warning("unreadable Invoke event", extra={"status": status})
+        return None
+    succeeded = REVOKE_RESULTS[str(status)]
+    recipient = None
+    if event.get("to"):
+        try:
+            recipient = _number(event.get("to"), "to")
+        except WebhookRejected:
+            recipient = None
+    return RevokeReport(carrier_message_id=send_id, succeeded=succeeded, recipient=recipient,
+                        reason=None if succeeded else "the aggregator could not recall it",
+                        occurred_at=beijing_time(event.get("timestamp")))
 
 
 def _inbound(forward: Mapping[str, Any]) -> InboundMessage:

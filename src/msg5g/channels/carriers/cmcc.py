@@ -62,6 +62,7 @@ from msg5g.domain.errors import (
 from msg5g.domain.messages import (
     InboundMessage,
     MessageStatus,
+    RevokeReport,
     StatusReport,
     TrafficClass,
     WebhookParseResult,
@@ -197,6 +198,38 @@ class ChinaMobileChannel(ChannelAdapter):
             raise TransientChannelError(f"carrier unreachable: {exc}") from exc
         return self._interpret_send_response(status, payload, message)
 
+    async def revoke(self, endpoint: ChannelEndpoint, account: ChatbotAccount, carrier_message_id: str,
+                     recipient: str) -> None:
+        """§1.5: PUT .../requests/{messageId}/status with a RevokeRequested messageStatusReport."""
+        root = etree.Element(etree.QName(MESSAGING_NS, "messageStatusReport"), nsmap={"msg": MESSAGING_NS})
+        etree.SubElement(root, "status").text = "RevokeRequested"
+        etree.SubElement(root, "address").text = f"tel:{recipient}"
+        body = bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+        url = (f"{endpoint.base_url.rstrip('/')}/messaging/v1/outbound/{quote(account.address, safe='')}"
+               f"/requests/{quote(carrier_message_id, safe='')}/status")
+        date = http_date()
+        headers = {
+            "Authorization": basic_authorization(account.credentials["app_id"], account.credentials["password"], date),
+            "Date": date, "Content-Type": "application/xml; charset=utf-8",
+        }
+        try:
+            async with self._http.put(url, data=body, headers=headers, timeout=self._timeout) as response:
+                payload = await response.read()
+                status = response.status
+        except TimeoutError as exc:
+            raise TransientChannelError("carrier timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise TransientChannelError(f"carrier unreachable: {exc}") from exc
+        if 200 <= status < 300:
+            return
+        code, text, _ = _read_response(payload)
+        detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {text}" if text else "")
+        if status in {401, 403}:
+            raise ChannelAuthError(f"carrier refused our credentials: {detail}", carrier_code=code, http_status=status)
+        if status >= 500 or status in {408, 429}:
+            raise TransientChannelError(f"carrier error: {detail}", carrier_code=code, http_status=status)
+        raise PermanentChannelError(f"carrier refused the recall: {detail}", carrier_code=code, http_status=status)
+
     def build_request(self, account: ChatbotAccount, message: OutboundMessage) -> bytes:
         content_type, body_text = self._encode_content(message)
         recipient = f"tel:{message.recipient}"
@@ -300,7 +333,9 @@ class ChinaMobileChannel(ChannelAdapter):
             if not result.inbound and _text(root, "senderAddress"):
                 result.inbound.append(_inbound(root))  # flattened form, §1.1 notes
         elif root_name in {"messageStatusReport", "messageStatusNotification"}:
-            pass  # revoke results (§1.5): applied by the revoke issue; acknowledged here
+            # §1.5 revoke results (docs/protocol-choices.md): Revoked or RevokeFailed per address.
+            reports = [root] if root_name == "messageStatusReport" else list(_children(root, "messageStatusReport"))
+            result.revokes.extend(r for r in (_revoke_report(e) for e in reports) if r)
         else:
             raise WebhookRejected(f"unexpected notification {root_name!r}")
         return result
@@ -423,6 +458,25 @@ def _status_report(message_id: str | None, raw_status: str | None, address: str 
         reason = "delivered as SMS by the network"
     return StatusReport(carrier_message_id=message_id, status=status, recipient=recipient, reason=reason,
                         raw_status=raw_status)
+
+
+REVOKE_RESULTS = {"Revoked": True, "RevokeFailed": False, "RevokeFail": False}
+
+
+def _revoke_report(element: Element) -> RevokeReport | None:
+    message_id, status = _text(element, "messageId"), _text(element, "status")
+    if not message_id or status not in REVOKE_RESULTS:
+        log.info("message status report not applied", extra={"status": status})
+        return None
+    recipient = None
+    address = _text(element, "address")
+    if address:
+        try:
+            recipient = normalise_mobile(address)
+        except InvalidPhoneNumber:
+            recipient = None
+    return RevokeReport(carrier_message_id=message_id, succeeded=REVOKE_RESULTS[status], recipient=recipient,
+                        reason=None if REVOKE_RESULTS[status] else "the carrier could not recall it (delivered)")
 
 
 def _delivery_reports(root: Element) -> Iterator[StatusReport]:

@@ -56,7 +56,14 @@ from msg5g.domain.errors import (
     TransientChannelError,
     WebhookRejected,
 )
-from msg5g.domain.messages import InboundMessage, MessageStatus, StatusReport, TrafficClass, WebhookParseResult
+from msg5g.domain.messages import (
+    InboundMessage,
+    MessageStatus,
+    RevokeReport,
+    StatusReport,
+    TrafficClass,
+    WebhookParseResult,
+)
 from msg5g.kit.clock import http_date, utcnow
 from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 
@@ -75,7 +82,7 @@ TOKEN_REFUSED_CODES = {"40014", "42001"}  # refresh the token once, then it is a
 RATE_LIMIT_CODES = {"31008"}
 TRANSIENT_CODES = {"-1"}  # "系统遇到未知异常": the carrier's own trouble
 PORTED_OUT_CODES = {"40401"}  # [I] "not our subscriber": the number moved to another carrier
-# §3.3.6 status values. revokeOk / revokeFail answer a revoke, which is applied by the revoke work.
+# §3.3.6 status values; revokeOk / revokeFail answer a revoke (REVOKE_RESULTS).
 STATUS_MAP: dict[str, MessageStatus] = {
     "sent": MessageStatus.SENT,
     "delivered": MessageStatus.DELIVERED,
@@ -83,6 +90,7 @@ STATUS_MAP: dict[str, MessageStatus] = {
     "displayed": MessageStatus.DISPLAYED,
     "failed": MessageStatus.FAILED,
 }
+REVOKE_RESULTS = {"revokeOk": True, "revokeFail": False}
 REPORT_REQUEST = ["sent", "failed", "delivered", "displayed", "deliveredToNetwork"]
 TRAFFIC_TYPE = {TrafficClass.MARKETING: "advertisement"}
 SIGNATURE_SKEW_SECONDS = 300.0  # protocol-choices.md
@@ -185,6 +193,32 @@ class ChatbotJsonChannel(ChannelAdapter):
                 continue
             return self._interpret_send(status, code, document, payload, message)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def revoke(self, endpoint: ChannelEndpoint, account: ChatbotAccount, carrier_message_id: str,
+                     recipient: str) -> None:
+        """§3.3.3: POST .../revoke; acknowledged at once, the result comes as revokeOk/revokeFail."""
+        body = orjson.dumps({"messageId": carrier_message_id, "status": "RevokeRequested",
+                             "destinationAddress": [f"tel:{recipient}"]})
+        url = self._api_url(endpoint, account, "revoke")
+        for refreshed in (False, True):
+            token = await self._token(endpoint, account)
+            status, payload = await self._post(url, body, self._headers(token))
+            document = self._json(payload)
+            code = _code(document) if document is not None else None
+            if code in TOKEN_REFUSED_CODES and not refreshed:
+                self._tokens.invalidate((endpoint.channel_id, account.chatbot_id, account.credentials.get("app_id")),
+                                        token)
+                continue
+            if 200 <= status < 300 and code in SUCCESS_CODES:
+                return
+            detail = self._detail(status, code, document, payload)
+            if code in TOKEN_REFUSED_CODES or status in {401, 403}:
+                raise ChannelAuthError(f"carrier refused our token twice: {detail}", carrier_code=code,
+                                       http_status=status)
+            if status >= 500 or status in {408, 429} or code in TRANSIENT_CODES | RATE_LIMIT_CODES:
+                raise TransientChannelError(f"carrier error: {detail}", carrier_code=code, http_status=status)
+            raise PermanentChannelError(f"carrier refused the recall: {detail}", carrier_code=code,
+                                        http_status=status)
 
     def build_request(self, account: ChatbotAccount, message: OutboundMessage,
                       recipients: Iterable[str]) -> dict[str, Any]:
@@ -299,7 +333,15 @@ class ChatbotJsonChannel(ChannelAdapter):
             infos = document.get("deliveryInfoList")
             if not isinstance(infos, list):
                 raise WebhookRejected("no deliveryInfoList in status report")
-            result.statuses.extend(r for r in (_status_report(i) for i in infos if isinstance(i, dict)) if r)
+            for info in infos:
+                if not isinstance(info, dict):
+                    continue
+                if info.get("status") in REVOKE_RESULTS:
+                    revoke = _revoke_report(info)
+                    if revoke is not None:
+                        result.revokes.append(revoke)
+                elif (report := _status_report(info)) is not None:
+                    result.statuses.append(report)
         elif kind == "messageNotification":
             result.inbound.append(_inbound(document))
         elif kind == "notifyInfoNotification":
@@ -401,6 +443,26 @@ def _status_report(info: Mapping[str, Any]) -> StatusReport | None:
         reason = "delivered as SMS by the network"
     return StatusReport(carrier_message_id=message_id, status=status, recipient=recipient, reason=reason,
                         occurred_at=_moment(info.get("dateTime")), raw_status=raw_status)
+
+
+def _revoke_report(info: Mapping[str, Any]) -> RevokeReport | None:
+    message_id = info.get("messageId")
+    if not isinstance(message_id, str):
+        return None
+    succeeded = REVOKE_RESULTS[str(info.get("status"))]
+    recipient = None
+    address = info.get("senderAddress")
+    if isinstance(address, str):
+        try:
+            recipient = normalise_mobile(address)
+        except InvalidPhoneNumber:
+            recipient = None
+    reason = None
+    if not succeeded:
+        code, text = info.get("errorCode"), info.get("errorMessage")
+        reason = "the carrier could not recall it" + (f" ({code}" + (f": {text}" if text else "") + ")" if code else "")
+    return RevokeReport(carrier_message_id=message_id, succeeded=succeeded, recipient=recipient, reason=reason,
+                        occurred_at=_moment(info.get("dateTime")))
 
 
 def _inbound(document: Mapping[str, Any]) -> InboundMessage:

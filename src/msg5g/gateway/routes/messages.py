@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
+from msg5g.domain.errors import Conflict, NotFound
 from msg5g.domain.messages import MessageStatus
 from msg5g.gateway.deps import AccessDep, ServicesDep
-from msg5g.gateway.errors import ErrorResponse
+from msg5g.gateway.errors import ErrorBody, ErrorResponse
+from msg5g.services.revoke import RevokeOutcome
 from msg5g.services.submit import SendRequest
 from msg5g.services.views import (
     CallbackDeliveryView,
@@ -52,6 +55,53 @@ MessageId = Annotated[str, Path(min_length=1, max_length=64)]
             summary="A message and its history")
 async def get_message(message_id: MessageId, access: AccessDep, services: ServicesDep) -> MessageView:
     return await services.queries.message(access.tenant_id, message_id, business_id=access.business_id)
+
+
+class RevokeResult(BaseModel):
+    message_id: str
+    outcome: Literal["revoked", "requested"] | None = Field(
+        description="`revoked`: it had not left the platform and never will; `requested`: the carrier was "
+                    "asked to recall it, and the result arrives as a status (`revoked`) or as the attempt's "
+                    "`revoke_result`. Null when refused (see `error`).")
+    error: ErrorBody | None = None
+
+
+class BulkRevoke(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=1000)
+
+
+class BulkRevokeResult(BaseModel):
+    results: list[RevokeResult]
+
+
+def _result(outcome: RevokeOutcome) -> RevokeResult:
+    error = (ErrorBody(code=outcome.error_code, message=outcome.error_message or outcome.error_code)
+             if outcome.error_code else None)
+    return RevokeResult(message_id=outcome.message_id, outcome=outcome.outcome, error=error)
+
+
+@router.delete("/messages/{message_id}", status_code=status.HTTP_202_ACCEPTED, response_model=RevokeResult,
+               responses=_errors, summary="Revoke (recall) a message that has not been delivered yet")
+async def revoke_message(message_id: MessageId, access: AccessDep, services: ServicesDep) -> RevokeResult:
+    """A message still waiting on the platform is revoked at once; one the carrier has taken is
+    recalled through the carrier, and the outcome arrives asynchronously (status `revoked`, or the
+    attempt's `revoke_result` when the carrier could not recall it, e.g. because it was delivered
+    meanwhile). A read, failed, expired or already revoked message cannot be revoked (409
+    `not_revocable`)."""
+    [outcome] = await services.revoker.request(access.tenant_id, access.business_id, [message_id])
+    if outcome.error_code == "message_not_found":
+        raise NotFound(outcome.error_message or "no such message", code="message_not_found")
+    if outcome.error_code:
+        raise Conflict(outcome.error_message or "not revocable", code=outcome.error_code)
+    return _result(outcome)
+
+
+@router.post("/messages/revoke", response_model=BulkRevokeResult, responses=_errors,
+             summary="Revoke up to 1,000 messages; one result per message")
+async def revoke_messages(body: BulkRevoke, access: AccessDep, services: ServicesDep) -> BulkRevokeResult:
+    outcomes = await services.revoker.request(access.tenant_id, access.business_id, body.message_ids)
+    return BulkRevokeResult(results=[_result(o) for o in outcomes])
 
 
 @router.get("/messages", response_model=MessagePage, responses=_errors, summary="Recent messages, newest first")

@@ -2,6 +2,7 @@
 
 Carrier side (§1.1): POST {prefix}/messaging/{v1|group/v1|interaction/v1|group/plain|group/template|
 interaction/template}/outbound/{chatbotURI}/requests, chatbot URI raw or URL-encoded.
+Revoke (§1.5): PUT {prefix}/messaging/{family}/outbound/{chatbotURI}/requests/{messageId}/status.
 
 Control side (JSON unless noted):
   GET  /_sim/                              handset page (HTML), forms post to /_sim/ui/...
@@ -24,7 +25,7 @@ import binascii
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -46,8 +47,10 @@ from .constants import (
     DOWNLINK_FAMILIES,
     HTTP_AUTH,
     HTTP_CONTENT_TYPE,
+    HTTP_NOT_FOUND,
     HTTP_POLICY,
     HTTP_RATE_LIMITED,
+    HTTP_REVOKE_OK,
     HTTP_TOO_LARGE,
     POL0003_TEXT,
     POL_AUTH,
@@ -55,19 +58,24 @@ from .constants import (
     PORTED_OUT_TEXT,
     RATE_LIMITED_CODE,
     REPORT_REQUESTS,
+    REVOKE_PATH_SUFFIX,
     SENT_DELAY_MS,
     ST_DELIVERED,
     ST_DISPLAYED,
     ST_IMPOSSIBLE,
+    ST_REVOKE_FAILED,
+    ST_REVOKE_REQUESTED,
+    ST_REVOKED,
     ST_SENT,
     ST_TO_NETWORK,
     SVC_ADDRESS,
     SVC_GENERIC,
+    SVC_INVALID,
     SVC_PORTED_OUT,
     TRAFFIC_TYPES,
 )
 from .content import ContentError, Part, parse_body
-from .notifier import Chain, Notifier, Step
+from .notifier import Notifier, Step
 from .settings import (
     ADDRESS_FORMS,
     CAPABILITIES,
@@ -77,7 +85,16 @@ from .settings import (
     ConfigError,
     SimulatorSettings,
 )
-from .state import HANG, DeliveredAs, Handset, InboxEntry, MessageRecord, SimState, StoredContent
+from .state import (
+    HANG,
+    REVOCABLE,
+    DeliveredAs,
+    Handset,
+    InboxEntry,
+    MessageRecord,
+    SimState,
+    StoredContent,
+)
 from .uplink import UplinkError, build_uplink
 from .wire import (
     InboundFields,
@@ -85,6 +102,7 @@ from .wire import (
     WireError,
     build_inbound_notification,
     build_request_error,
+    build_revoke_answer,
     build_send_response,
     chatbot_id_from_uri,
     chatbot_uri,
@@ -97,6 +115,7 @@ from .wire import (
     parse_basic,
     parse_http_date,
     parse_outbound_request,
+    parse_status_report,
     peek_message_id,
     signature,
     signature_matches,
@@ -108,6 +127,8 @@ log = logging.getLogger(__name__)
 XML = "application/xml"
 _XML_BYTES = XML.encode()
 _Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+# Work to run once the answer has been written (the revoke result notification, §1.5).
+_After = Callable[[], None] | None
 _BOOLEANS = {"true": True, "false": False}
 _ENCODINGS = frozenset({"utf8", "utf-8", "base64"})
 
@@ -198,10 +219,7 @@ class Simulator:
             return self._accept(scope, body, family, uri)
         except WireError as error:
             self.state.count_rejection(error.code)
-            headers = [(b"content-type", _XML_BYTES)]
-            if error.status == HTTP_AUTH:
-                headers.append((b"www-authenticate", b'Basic realm="MaaP"'))
-            return error.status, headers, build_request_error(error)
+            return _error_answer(error)
 
     async def _fault_answer(self, fault: int | str, body: bytes | None, uri: str) -> _Answer:
         # A faulted request never reaches the MaaP proper: not accepted, not delivered. It still
@@ -231,14 +249,7 @@ class Simulator:
         headers = _headers(scope)
         self._authenticate(headers, entry.account.app_id, entry.token)
         self._check_rate(entry.account.chatbot_id)
-        content_type = headers.get("content-type", "")
-        if content_type.partition(";")[0].strip().lower() != XML:
-            raise WireError(
-                SVC_GENERIC,
-                f"Unsupported Content-Type {content_type!r}, expected application/xml",
-                "Content-Type",
-                status=HTTP_CONTENT_TYPE,
-            )
+        _check_content_type(headers)
         req = parse_outbound_request(body, strict=settings.strict_schema)
         client_message_id = req.get("messageId") or None
         record = state.record(entry.account.chatbot_id, client_message_id) if client_message_id else None
@@ -414,33 +425,81 @@ class Simulator:
 
     # ------------------------------------------------------------------ delivery (§1.3, §3.5)
 
+    def _copies(self) -> int:
+        return 2 if self.state.faults.duplicate_notifications else 1
+
+    def _report(self, record: MessageRecord, destination: str, handset: Handset, steps: list[Step]) -> None:
+        """Queue reports for one recipient; its first report fixes the address form all of them use."""
+        if not steps:
+            return
+        chain = record.chains.get(destination)
+        if chain is not None and chain.generation == self.state.generation:
+            address = chain.address
+        else:
+            address = self._notify_address(handset)
+        self.notifier.add_steps(record, destination, address, steps)
+
     def _deliver(self, record: MessageRecord, destination: str) -> None:
+        """Start one recipient's delivery: held or failed now, arrival after delivered_delay_ms.
+
+        Until it arrives the recipient is "pending" and a revoke (§1.5) still recalls it.
+        """
         state = self.state
-        stats = state.stats
         content = record.content
         if content is None:  # set by _accept before any recipient is delivered
             return
-        number = destination[4:]
-        handset = state.handset(number)
+        handset = state.handset(destination[4:])
+        if handset.capability == "offline":
+            self._hold(record, destination, handset)
+            return
+        if "Sent" in content.reports:
+            self._report(record, destination, handset, [Step(ST_SENT, None, SENT_DELAY_MS / 1000.0, self._copies())])
+        delay_s = state.faults.delivered_delay_ms / 1000.0
+        if handset.capability == "none" and content.sms_text is None:
+            self._fail(record, destination, handset, content, delay_s)
+            return
+        record.recipients[destination] = "pending"
+        asyncio.get_running_loop().call_later(delay_s, self._arrive, record, destination, state.generation)
+
+    def _hold(self, record: MessageRecord, destination: str, handset: Handset) -> None:
+        record.recipients[destination] = "held"
+        handset.held.append(record)
+        self.state.stats.held += 1
+
+    def _fail(
+        self, record: MessageRecord, destination: str, handset: Handset, content: StoredContent, delay_s: float
+    ) -> None:
+        record.recipients[destination] = "failed"
+        self.state.stats.delivery_impossible += 1
+        if "Failed" in content.reports:
+            self._report(record, destination, handset, [Step(ST_IMPOSSIBLE, DESC_NOT_CAPABLE, delay_s, self._copies())])
+
+    def _arrive(self, record: MessageRecord, destination: str, generation: int) -> None:
+        """delivered_delay_ms later: the message reaches the handset, unless revoked meanwhile."""
+        state = self.state
+        content = record.content
+        if generation != state.generation or content is None or record.recipients.get(destination) != "pending":
+            return  # reset, or revoked (§1.5) while on its way: nothing lands, nothing is reported
+        handset = state.handset(destination[4:])
+        # The handset may have changed while the message travelled.
         capability = handset.capability
         if capability == "offline":
-            record.recipients[destination] = "held"
-            handset.held.append(record)
-            stats.held += 1
+            self._hold(record, destination, handset)
+            return
+        if capability == "none" and content.sms_text is None:
+            self._fail(record, destination, handset, content, 0.0)
             return
         faults = state.faults
+        stats = state.stats
         reports = content.reports
-        steps: list[Step] = []
-        if "Sent" in reports:
-            steps.append(Step(ST_SENT, None, SENT_DELAY_MS / 1000.0))
+        copies = self._copies()
         now = time.time()
         inbox_limit = self.settings.inbox_limit
+        steps: list[Step] = []
         if capability in ("up2", "up1"):
             delivered_as: DeliveredAs = "rcs" if capability == "up2" else "up1"
             handset.receive(InboxEntry(record.message_id, record.chatbot_id, delivered_as, content, now), inbox_limit)
             record.recipients[destination] = "delivered"
-            record.delivered += 1
-            stats.delivered += 1
             pair: list[tuple[str, str | None]] = []
             if "Delivered" in reports:
                 pair.append((ST_DELIVERED, DESC_UP2 if capability == "up2" else None))
@@ -448,26 +507,18 @@ class Simulator:
                 pair.append((ST_DISPLAYED, None))
             if faults.out_of_order:
                 pair.reverse()
-            delays = (faults.delivered_delay_ms, faults.displayed_delay_ms)
-            steps.extend(Step(s, d, delays[i] / 1000.0) for i, (s, d) in enumerate(pair))
-        elif content.sms_text is not None:
+            # The arrival itself waited delivered_delay_ms; the read report follows after displayed_delay_ms.
+            delays = (0.0, faults.displayed_delay_ms / 1000.0)
+            steps.extend(Step(s, d, delays[i], copies) for i, (s, d) in enumerate(pair))
+        else:
             handset.receive(InboxEntry(record.message_id, record.chatbot_id, "sms", content, now), inbox_limit)
             record.recipients[destination] = "sms"
-            record.delivered += 1
-            stats.delivered += 1
             stats.sms_fallbacks += 1
             if reports & {"Delivered", "SMS"}:
-                steps.append(Step(ST_TO_NETWORK, DESC_SMS, faults.delivered_delay_ms / 1000.0))
-        else:
-            record.recipients[destination] = "failed"
-            stats.delivery_impossible += 1
-            if "Failed" in reports:
-                steps.append(Step(ST_IMPOSSIBLE, DESC_NOT_CAPABLE, faults.delivered_delay_ms / 1000.0))
-        if steps:
-            copies = 2 if faults.duplicate_notifications else 1
-            self.notifier.start_chain(
-                Chain(record, self._notify_address(handset), steps, copies, generation=state.generation)
-            )
+                steps.append(Step(ST_TO_NETWORK, DESC_SMS, 0.0, copies))
+        record.delivered += 1
+        stats.delivered += 1
+        self._report(record, destination, handset, steps)
 
     def _notify_address(self, handset: Handset) -> str:
         form = handset.address_form
@@ -485,6 +536,115 @@ class Simulator:
             if record.recipients.get(destination) == "held":
                 del record.recipients[destination]
                 self._deliver(record, destination)
+
+    # ------------------------------------------------------------------ revoke (§1.5)
+
+    def match_revoke(self, path: str) -> tuple[str, str, str] | None:
+        """`{prefix}/messaging/{family}/outbound/{chatbotURI}/requests/{messageId}/status`.
+
+        -> (family, chatbotURI, messageId); the path is percent-decoded already, like a downlink's.
+        """
+        head = self._downlink_head
+        if not path.startswith(head) or not path.endswith(REVOKE_PATH_SUFFIX):
+            return None
+        rest, sep, message_id = path[len(head) : -len(REVOKE_PATH_SUFFIX)].rpartition("/requests/")
+        if not sep or not message_id or "/" in message_id:
+            return None
+        family, sep, uri = rest.rpartition("/outbound/")
+        if not sep or not family or not uri or "/" in uri:
+            return None
+        return family, uri, message_id
+
+    async def asgi_revoke(
+        self, scope: Scope, receive: Receive, send: Send, family: str, uri: str, message_id: str
+    ) -> None:
+        after: _After = None
+        try:
+            (status, headers, body), after = await self._revoke(scope, receive, family, uri, message_id)
+        except Exception:  # a bug must still answer like a server, not drop the connection
+            log.exception("revoke failed")
+            status, headers, body = 500, [(b"content-type", b"text/html")], nginx_page(500)
+        headers.append((b"content-length", str(len(body)).encode()))
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            # The result is queued only now, so the CSP has the 200 before it hears the outcome.
+            if after is not None:
+                after()
+
+    async def _revoke(
+        self, scope: Scope, receive: Receive, family: str, uri: str, message_id: str
+    ) -> tuple[_Answer, _After]:
+        state = self.state
+        state.stats.revoke_requests += 1
+        if scope["method"] != "PUT":
+            return (405, [(b"allow", b"PUT"), (b"content-type", b"text/plain")], b"Method Not Allowed"), None
+        body = await _read_body(receive, self.settings.max_body_bytes)
+        try:
+            if body is None:
+                raise WireError(SVC_GENERIC, "Request body too large", "messageStatusReport", status=HTTP_TOO_LARGE)
+            return self._revoke_accept(scope, body, family, uri, message_id)
+        except WireError as error:
+            state.stats.revoke_rejected += 1
+            return _error_answer(error), None
+
+    def _revoke_accept(
+        self, scope: Scope, body: bytes, family: str, uri: str, message_id: str
+    ) -> tuple[_Answer, _After]:
+        state = self.state
+        if family not in DOWNLINK_FAMILIES:
+            raise WireError(SVC_GENERIC, f"Unknown API family {family!r}", family, status=HTTP_NOT_FOUND)
+        chatbot_id = chatbot_id_from_uri(uri)
+        entry = state.accounts.get(chatbot_id) if chatbot_id else None
+        if entry is None:
+            raise _auth_error(f"Unknown chatbot {uri}", uri)
+        headers = _headers(scope)
+        self._authenticate(headers, entry.account.app_id, entry.token)
+        _check_content_type(headers)
+        report = parse_status_report(body, strict=self.settings.strict_schema)
+        if report.status != ST_REVOKE_REQUESTED:
+            raise invalid(f"status must be {ST_REVOKE_REQUESTED}, got {report.status!r}", report.status)
+        address = report.address
+        if not is_tel_uri(address):
+            raise invalid(f"Invalid address {address!r}, expected tel:+<digits>", address)
+        if report.message_id is not None and report.message_id != message_id:
+            raise invalid(f"messageId {report.message_id!r} does not match the request path", report.message_id)
+        record = state.find_record(message_id, entry.account.chatbot_id)
+        if record is None or record.content is None:
+            raise WireError(SVC_INVALID, f"Unknown messageId {message_id}", message_id, status=HTTP_NOT_FOUND)
+        if address not in record.recipients:
+            raise WireError(
+                SVC_INVALID, f"Message {message_id} was not sent to {address}", address, status=HTTP_NOT_FOUND
+            )
+        outcome = self._recall(record, address)
+        answer = build_revoke_answer(ST_REVOKE_REQUESTED, address, message_id)
+
+        def report_outcome() -> None:
+            step = Step(outcome, None, 0.0, self._copies())
+            self._report(record, address, state.handset(address[4:]), [step])
+
+        return (HTTP_REVOKE_OK, [(b"content-type", _XML_BYTES)], answer), report_outcome
+
+    def _recall(self, record: MessageRecord, destination: str) -> str:
+        """Recall one recipient if the message has not reached it; returns Revoked or RevokeFailed."""
+        stats = self.state.stats
+        record.revoke_requests += 1
+        current = record.recipients[destination]
+        if current in REVOCABLE:
+            if current == "held":
+                handset = self.state.handsets.get(destination[4:])
+                if handset is not None:
+                    handset.held = [r for r in handset.held if r is not record]
+            # A pending arrival timer finds the recipient no longer "pending" and does nothing.
+            record.recipients[destination] = "revoked"
+        outcome = ST_REVOKED if record.recipients[destination] == "revoked" else ST_REVOKE_FAILED
+        record.revocations[destination] = outcome
+        if outcome == ST_REVOKED:
+            stats.revoked += 1
+        else:
+            stats.revoke_failed += 1
+        return outcome
 
     # ------------------------------------------------------------------ uplink (§1.4)
 
@@ -806,6 +966,24 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
+def _check_content_type(headers: Mapping[str, str]) -> None:
+    content_type = headers.get("content-type", "")
+    if content_type.partition(";")[0].strip().lower() != XML:
+        raise WireError(
+            SVC_GENERIC,
+            f"Unsupported Content-Type {content_type!r}, expected application/xml",
+            "Content-Type",
+            status=HTTP_CONTENT_TYPE,
+        )
+
+
+def _error_answer(error: WireError) -> _Answer:
+    headers = [(b"content-type", _XML_BYTES)]
+    if error.status == HTTP_AUTH:
+        headers.append((b"www-authenticate", b'Basic realm="MaaP"'))
+    return error.status, headers, build_request_error(error)
+
+
 async def _json_object(request: Request) -> dict[str, Any]:
     body = await request.body()
     try:
@@ -842,6 +1020,10 @@ class SimulatorApp(Starlette):
             if match is not None:
                 await self.simulator.asgi_downlink(scope, receive, send, *match)
                 return
+            revoke = self.simulator.match_revoke(scope["path"])
+            if revoke is not None:
+                await self.simulator.asgi_revoke(scope, receive, send, *revoke)
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -857,7 +1039,7 @@ def create_app(settings: SimulatorSettings | None = None) -> Starlette:
         finally:
             await sim.close()
 
-    # Downlinks (§1.1 / §6.1, every API family) are served by SimulatorApp.__call__.
+    # Downlinks (§1.1 / §6.1, every API family) and revokes (§1.5) are served by SimulatorApp.__call__.
     routes = [
         Route("/_sim/healthz", sim.healthz, methods=["GET"]),
         Route("/_sim/", sim.page, methods=["GET"]),

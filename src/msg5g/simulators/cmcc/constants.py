@@ -63,6 +63,14 @@ ST_TO_NETWORK: Final = "DeliveredToNetwork"
 DESC_UP2: Final = "UP2"
 DESC_SMS: Final = "SMS"
 
+# §1.5: a revoke (撤回) is `PUT .../requests/{messageId}/status` with a `msg:messageStatusReport`
+# whose status is RevokeRequested; the XML model root carries address, status, messageId, link.
+REVOKE_PATH_SUFFIX: Final = "/status"
+ST_REVOKE_REQUESTED: Final = "RevokeRequested"
+# §1.5: the result notification is a MessageStatusNotification (Huawei JSON rendering) whose link
+# points back at the revoked request's status resource.
+REVOKE_NOTIFY_PATH: Final = "MessageStatusNotification"
+
 # §1.2 / §1.6: more than 100 recipients is rejected with POL0003 and this text.
 MAX_DESTINATIONS: Final = 100
 POL0003_TEXT: Final = "Too many addresses specified in message part %1"
@@ -129,6 +137,37 @@ NGINX_REASONS: Final = {
     504: "Gateway Time-out",
 }
 BURST_STATUSES: Final = (500, 502, 503)
+
+# [I] Revoke (§1.5; choices in docs/protocol-choices.md "China Mobile revoke (§1.5)"):
+# - The result statuses are Revoked / RevokeFailed (§1.5 lists them as seen at Submail; the CMCC
+#   XML spelling is ours), posted to {notify_url}/MessageStatusNotification/{chatbotId} as a
+#   msg:messageStatusReport (address, messageId, status, link) with the notification Basic auth.
+ST_REVOKED: Final = "Revoked"
+ST_REVOKE_FAILED: Final = "RevokeFailed"
+REVOKE_RESULTS: Final = frozenset({ST_REVOKED, ST_REVOKE_FAILED})
+# - Accepted: 200 with the messageStatusReport echoed (status RevokeRequested, address, messageId).
+#   The result notification is queued only after that answer has been written, behind any status
+#   still owed to the recipient (MessageSent), and it goes out whatever reportRequest asked for.
+HTTP_REVOKE_OK: Final = 200
+# - An unknown messageId for the chatbot, or an address the message was not sent to: 404 with a
+#   requestError SVC0002. A body that is not a messageStatusReport with exactly one status and
+#   one tel: address, or a status other than RevokeRequested: 400 SVC0002. Auth, Content-Type
+#   and body-size errors are the downlink's (§1.8 POL0001/401, SVC0001/415, SVC0001/413).
+HTTP_NOT_FOUND: Final = 404
+# - §1.5 shows the v1 path; every downlink family is taken, since a send's resourceURL (to which
+#   a CSP appends /status) carries the family it was sent under. A messageId inside the body is
+#   optional and must equal the path's; a namespace-less root is taken except in strict mode.
+# - Recalled ("Revoked"): a recipient the message has not reached yet, i.e. still travelling
+#   (delivered_delay_ms, SMS fallback included) or held for an offline handset. It never lands in
+#   the inbox and gets no further delivery report. Already delivered, converted to SMS or failed:
+#   "RevokeFailed". Revoking an already recalled recipient again answers "Revoked" again, so a CSP
+#   that retries a timed-out revoke learns the truth.
+# - A message reaches an online handset delivered_delay_ms after acceptance (the inbox shows it
+#   from then on; DeliveredToTerminal / DeliveredToNetwork follows at once, MessageDisplayed
+#   displayed_delay_ms later); the handset's capability is looked at again on arrival. Until then
+#   it is on its way, which is the window in which a revoke recalls it.
+# - Revokes are not subject to the downlink fault knobs (error_rate, burst_5xx, timeout_next,
+#   latency_ms) nor to tps_limit: those model the send path.
 
 # [I] Body and parsing limits of the simulated MaaP.
 MAX_BODY_BYTES: Final = 8 * 1024 * 1024

@@ -2,8 +2,9 @@
 
 One aiohttp session (bounded connector) is shared by everything. Status reports for one recipient
 form a chain: the next status is only scheduled once the previous one was sent or given up, so
-Delivered cannot overtake Displayed unless the `out_of_order` fault asks for it. Delays and
-retry backoffs are loop timers, not sleeping tasks, so thousands of pending reports cost little.
+Delivered cannot overtake Displayed unless the `out_of_order` fault asks for it, and a revoke result
+(§1.5) queues behind what is already owed. Delays and retry backoffs are loop timers, not sleeping
+tasks, so thousands of pending reports cost little.
 """
 
 from __future__ import annotations
@@ -11,38 +12,42 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from yarl import URL
 
+from .constants import REVOKE_NOTIFY_PATH, REVOKE_PATH_SUFFIX, REVOKE_RESULTS
 from .settings import SimulatorSettings
 from .state import AccountEntry, MessageRecord, Notification, SimState
-from .wire import basic_authorization, build_delivery_notification, http_date_now
+from .wire import basic_authorization, build_delivery_notification, build_revoke_notification, http_date_now
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class Step:
+    """One report; Revoked/RevokeFailed go out as a messageStatusReport (§1.5), the rest as §1.3."""
+
     status: str
     description: str | None
     delay_s: float
+    copies: int = 1
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Chain:
-    """The status reports still owed to one recipient of one message."""
+    """The status reports owed to one recipient of one message, in order."""
 
     record: MessageRecord
     address: str
-    steps: list[Step]
-    copies: int = 1
+    steps: list[Step] = field(default_factory=list)
     # Chains from before a /_sim/reset are dropped instead of reporting into the new run.
     generation: int = 0
     index: int = 0
     copy: int = 0
     attempt: int = 0
+    busy: bool = False
 
 
 class Notifier:
@@ -57,7 +62,7 @@ class Notifier:
         self._closed = True
         self._give_ups = 0
         # Parsing the same notify URL for every report is measurable at thousands per second.
-        self._urls: dict[tuple[str, str], URL] = {}
+        self._urls: dict[tuple[str, str, str], URL] = {}
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -89,8 +94,22 @@ class Notifier:
 
     # -- scheduling --
 
-    def start_chain(self, chain: Chain) -> None:
-        self._schedule(chain, chain.steps[0].delay_s)
+    def add_steps(self, record: MessageRecord, destination: str, address: str, steps: list[Step]) -> None:
+        """Queue reports for one recipient behind whatever it is still owed.
+
+        `address` is what the reports name; it is fixed when the recipient's chain is created, so
+        every report of one recipient uses the same form (tel or IMS SIP).
+        """
+        if not steps:
+            return
+        chain = record.chains.get(destination)
+        if chain is None or chain.generation != self.state.generation:
+            chain = Chain(record, address, generation=self.state.generation)
+            record.chains[destination] = chain
+        chain.steps.extend(steps)
+        if not chain.busy:
+            chain.busy = True
+            self._schedule(chain, chain.steps[chain.index].delay_s)
 
     def _schedule(self, chain: Chain, delay_s: float) -> None:
         if self._closed or self._loop is None:
@@ -131,10 +150,16 @@ class Notifier:
         if entry is None:
             self._finish_step(chain, ok=False, http_status=None)
             return
-        body = build_delivery_notification(
-            chain.address, record.message_id, step.status, step.description, record.link or None
-        )
-        status, _error = await self.post(self._delivery_url(entry), entry, body)
+        if step.status in REVOKE_RESULTS:
+            link = record.link + REVOKE_PATH_SUFFIX if record.link else None
+            body = build_revoke_notification(chain.address, record.message_id, step.status, link)
+            url = self._url(entry, REVOKE_NOTIFY_PATH)
+        else:
+            body = build_delivery_notification(
+                chain.address, record.message_id, step.status, step.description, record.link or None
+            )
+            url = self._url(entry, "DeliveryInfoNotification")
+        status, _error = await self.post(url, entry, body)
         chain.attempt += 1
         ok = status is not None and 200 <= status < 300
         if not ok and chain.attempt <= self.settings.notify_retries:
@@ -167,22 +192,26 @@ class Notifier:
             )
         chain.attempt = 0
         chain.copy += 1
-        if chain.copy < chain.copies:
+        if chain.copy < step.copies:
             self._enqueue(chain)
             return
         chain.copy = 0
         chain.index += 1
         if chain.index < len(chain.steps):
             self._schedule(chain, chain.steps[chain.index].delay_s)
+        else:
+            chain.busy = False
 
     # -- HTTP --
 
-    def _delivery_url(self, entry: AccountEntry) -> URL:
+    def _url(self, entry: AccountEntry, kind: str) -> URL:
+        """`{notify_url}/{kind}/{chatbotId}`: DeliveryInfoNotification (§1.3) or MessageStatusNotification."""
         account = entry.account
-        url = self._urls.get((account.notify_url, account.chatbot_id))
+        key = (account.notify_url, account.chatbot_id, kind)
+        url = self._urls.get(key)
         if url is None:
-            url = URL(f"{account.notify_url.rstrip('/')}/DeliveryInfoNotification/{account.chatbot_id}")
-            self._urls[(account.notify_url, account.chatbot_id)] = url
+            url = URL(f"{account.notify_url.rstrip('/')}/{kind}/{account.chatbot_id}")
+            self._urls[key] = url
         return url
 
     async def post(self, url: str | URL, entry: AccountEntry, body: bytes) -> tuple[int | None, str | None]:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .constants import BURST_STATUSES
 from .settings import AddressForm, Capability, ChatbotAccount, Faults, SimulatorSettings
 from .wire import password_token
 
+if TYPE_CHECKING:
+    from .notifier import Chain
+
 DeliveredAs = Literal["rcs", "up1", "sms"]
-# Per-recipient outcome of a message.
-RecipientState = Literal["delivered", "sms", "held", "failed"]
+# Per-recipient state of a message. "pending" = on its way (it reaches the handset after
+# delivered_delay_ms), "held" = waiting for an offline handset; only those two can be revoked (§1.5).
+RecipientState = Literal["pending", "held", "delivered", "sms", "failed", "revoked"]
+REVOCABLE: frozenset[str] = frozenset({"pending", "held"})
 HANG: Literal["hang"] = "hang"
 UPLINK_HISTORY = 50
 
@@ -78,7 +83,12 @@ class MessageRecord:
     content: StoredContent | None = None
     link: str = ""
     recipients: dict[str, RecipientState] = field(default_factory=dict)
+    # One status chain per recipient, so a revoke result queues behind what is still owed.
+    chains: dict[str, Chain] = field(default_factory=dict)
     notifications: list[Notification] = field(default_factory=list)
+    # Accepted revoke requests (§1.5) and the latest outcome per address (Revoked / RevokeFailed).
+    revoke_requests: int = 0
+    revocations: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
 
     def as_json(self) -> dict[str, Any]:
@@ -92,6 +102,9 @@ class MessageRecord:
             "delivered": self.delivered,
             "recipients": list(self.recipients),
             "recipient_states": dict(self.recipients),
+            "revoke_requests": self.revoke_requests,
+            "revocations": dict(self.revocations),
+            "revoked": [a for a, s in self.recipients.items() if s == "revoked"],
             "notifications_sent": [n.status for n in self.notifications if n.ok],
             "notifications": [n.as_json() for n in self.notifications],
             "content_type": self.content.content_type if self.content else None,
@@ -152,6 +165,11 @@ class Stats:
     notification_queue_overflows: int = 0
     uplinks_sent: int = 0
     uplinks_failed: int = 0
+    # §1.5 revokes: requests received, those refused with a requestError, and the results reported.
+    revoke_requests: int = 0
+    revoke_rejected: int = 0
+    revoked: int = 0
+    revoke_failed: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
     faults_injected: dict[str, int] = field(default_factory=dict)
 

@@ -425,6 +425,52 @@ def peek_message_id(body: bytes) -> str | None:
     return None
 
 
+# --- revoke request (§1.5) --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StatusReport:
+    """The fields of a `msg:messageStatusReport` revoke request, stripped."""
+
+    status: str
+    address: str
+    message_id: str | None = None
+
+
+_STATUS_REPORT_FIELDS = ("status", "address", "messageId")
+
+
+def parse_status_report(body: bytes, *, strict: bool) -> StatusReport:
+    """§1.5 revoke body; every deviation from one status and one address is SVC0002."""
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise invalid("DOCTYPE and entity declarations are not accepted")
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise invalid(f"Malformed XML: {exc}") from None
+    tag = root.tag if isinstance(root.tag, str) else ""
+    qname = etree.QName(tag) if tag else None
+    if qname is None or qname.localname != "messageStatusReport":
+        raise invalid("Root element must be msg:messageStatusReport", _local(tag))
+    # Same namespace rule as the downlink: lenient mode also takes a namespace-less document.
+    if qname.namespace != NS_MESSAGING and (strict or qname.namespace is not None):
+        raise invalid(f"Root element must be in namespace {NS_MESSAGING}", qname.namespace or "")
+    found: dict[str, str] = {}
+    for child in root:
+        if not isinstance(child.tag, str):
+            continue
+        name = _local(child.tag)
+        if name not in _STATUS_REPORT_FIELDS:
+            continue
+        if name in found:
+            raise invalid(f"Field {name} must appear once", name)
+        found[name] = (child.text or "").strip()
+    for name in ("status", "address"):
+        if not found.get(name):
+            raise invalid(f"Missing mandatory field {name}", name)
+    return StatusReport(found["status"], found["address"], found.get("messageId") or None)
+
+
 # --- builders ---------------------------------------------------------------------------------
 
 
@@ -466,6 +512,25 @@ def build_delivery_notification(
         f"<deliveryInfo><address>{esc(address)}</address><messageId>{esc(message_id)}</messageId>"
         f"<deliveryStatus>{status}</deliveryStatus>{desc}</deliveryInfo>{link_xml}"
         "</msg:deliveryInfoNotification>"
+    ).encode()
+
+
+def build_revoke_answer(status: str, address: str, message_id: str) -> bytes:
+    """§1.5 revoke accepted: the messageStatusReport echoed, with the messageId it concerns."""
+    return (
+        f'{XML_DECL}<msg:messageStatusReport xmlns:msg="{NS_MESSAGING}">'
+        f"<status>{esc(status)}</status><address>{esc(address)}</address>"
+        f"<messageId>{esc(message_id)}</messageId></msg:messageStatusReport>"
+    ).encode()
+
+
+def build_revoke_notification(address: str, message_id: str, status: str, link: str | None) -> bytes:
+    """§1.5 revoke result: the messageStatusReport model (address, messageId, status, link)."""
+    link_xml = f'<link rel="OutboundMessageRequest" href="{esc_attr(link)}"/>' if link else ""
+    return (
+        f'{XML_DECL}<msg:messageStatusReport xmlns:msg="{NS_MESSAGING}">'
+        f"<address>{esc(address)}</address><messageId>{esc(message_id)}</messageId>"
+        f"<status>{esc(status)}</status>{link_xml}</msg:messageStatusReport>"
     ).encode()
 
 

@@ -570,7 +570,7 @@ class Simulator:
             else:
                 state.stats.revoke_failed += 1
                 step = Step(ST_REVOKE_FAIL, (E_REVOKE_FAIL, MSG_REVOKE_FAIL), 0.0, copies)
-            self.notifier.add_steps(record, destination, [step])
+            self.notifier.send_now(record, destination, step)
 
     # ------------------------------------------------------------------ uplink (§3.3.6)
 

@@ -107,6 +107,14 @@ class Notifier:
             chain.busy = True
             self._schedule(chain, chain.steps[chain.index].delay_s)
 
+    def send_now(self, record: MessageRecord, address: str, step: Step) -> None:
+        """A status that does not wait for the recipient's pending ones: a revoke result answers
+        the CSP's request at once, while a read report may still be minutes away."""
+        chain = Chain(record, address, generation=self.state.generation)
+        chain.steps.append(step)
+        chain.busy = True
+        self._schedule(chain, step.delay_s)
+
     def _schedule(self, chain: Chain, delay_s: float) -> None:
         if self._closed or self._loop is None:
             return
