@@ -153,3 +153,36 @@ async def test_reports_that_arrive_before_the_carriers_answer_are_held_and_appli
 
         held = await session.scalar(select(func.count()).select_from(EarlyStatusReport))
     assert held == 0  # every held report was claimed
+
+
+async def test_a_message_is_checked_against_its_channel_before_it_is_accepted(stack: Stack, serve: ServeFn) -> None:
+    channel = await _smpp(stack, serve)
+    card = {"kind": "rich_card", "card": {"title": "本月账单", "description": "应还 1,024.00 元"}}
+    status, refused = await stack.send({"chatbot_id": channel.chatbot_id, "recipients": [USER], "content": card})
+    assert status == 422, refused
+    assert refused["error"]["code"] == "content_not_supported"
+    assert refused["error"]["field"] == "content"
+    status, accepted = await stack.send({"chatbot_id": channel.chatbot_id, "recipients": [USER], "content": card,
+                                         "fallback_text": "【msg5g】本月应还1024.00元"})
+    assert status == 202, accepted
+    await stack.wait_status(accepted["messages"][0]["id"], "delivered")
+    async with stack.http.get(f"{channel.simulator_url}/_sim/handsets/{USER}/inbox") as r:
+        inbox = await r.json()
+    assert [entry["text"] for entry in inbox] == ["【msg5g】本月应还1024.00元"]
+    assert inbox[0]["data_coding"] == 8  # Chinese goes as UCS-2
+
+
+async def test_a_long_chinese_sms_goes_as_ucs2_segments_and_is_reported_once(stack: Stack, serve: ServeFn) -> None:
+    channel = await _smpp(stack, serve)
+    text = "您好，这是一条很长的中文短信，用来检查长短信的分段与重组。" * 5  # 150 characters: 3 UCS-2 segments
+    status, accepted = await stack.send({"chatbot_id": channel.chatbot_id, "recipients": [USER],
+                                         "content": {"kind": "text", "text": text}})
+    assert status == 202, accepted
+    done = await stack.wait_status(accepted["messages"][0]["id"], "delivered")
+    async with stack.http.get(f"{channel.simulator_url}/_sim/handsets/{USER}/inbox") as r:
+        [entry] = await r.json()
+    assert entry["text"] == text
+    assert entry["data_coding"] == 8
+    assert entry["segments"] == 3
+    assert [e["status"] for e in done["history"]].count("delivered") == 1
+    assert done["attempts"][0]["carrier_message_id"] == entry["message_ids"][0]

@@ -18,19 +18,44 @@ from typing import Any, ClassVar
 import aiohttp
 
 from msg5g.channels.config import ConfigModel, NoConfig
-from msg5g.domain.content import Content
+from msg5g.domain.content import CarouselContent, Content, FileContent, RichCardContent
 from msg5g.domain.errors import PermanentChannelError
 from msg5g.domain.messages import TrafficClass, WebhookParseResult
 
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
+    """What a channel carries; a message is checked against them before it is accepted."""
+
     rich_cards: bool = True
     carousels: bool = True
     suggestions: bool = True
     files: bool = True
     max_recipients_per_request: int = 1
     sends_per_second: int | None = None
+    # A channel that carries text only (SMS) sends a rich message's fallback text instead.
+    sends_fallback_text: bool = False
+
+    def refusal(self, content: Content, fallback_text: str | None) -> str | None:
+        """Why this channel cannot carry the content, or None."""
+        if self.sends_fallback_text and fallback_text:
+            return None
+        missing = []
+        if isinstance(content, RichCardContent) and not self.rich_cards:
+            missing.append("rich cards")
+        if isinstance(content, CarouselContent) and not self.carousels:
+            missing.append("carousels")
+        if isinstance(content, FileContent) and not self.files:
+            missing.append("files")
+        has_suggestions = bool(content.suggestions) or (
+            isinstance(content, RichCardContent) and bool(content.card.suggestions)) or (
+            isinstance(content, CarouselContent) and any(c.suggestions for c in content.cards))
+        if has_suggestions and not self.suggestions:
+            missing.append("suggestions")
+        if not missing:
+            return None
+        hint = " (give fallback_text to send it as text)" if self.sends_fallback_text else ""
+        return f"this chatbot's channel does not carry {', '.join(missing)}{hint}"
 
 
 @dataclass(frozen=True, slots=True)

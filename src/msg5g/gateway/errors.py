@@ -38,6 +38,7 @@ ERROR_CODES: dict[str, str] = {
     "unknown_channel_type": "No adapter of that type is installed; `GET /v1/platform/channel-types` lists them.",
     "invalid_channel_config": "A channel's URL or settings, or a chatbot's credentials, fail the type's model.",
     "not_revocable": "The message is already read, failed, expired or revoked.",
+    "content_not_supported": "The chatbot's channel cannot carry this content kind (e.g. a card over SMS).",
     "channel_disabled": "The chatbot's channel is disabled; nothing is accepted for it until it is enabled.",
     "missing_operator_key": "No operator key was given (the /v1/platform API).",
     "invalid_operator_key": "The operator key is unknown or revoked.",

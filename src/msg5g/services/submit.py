@@ -143,6 +143,10 @@ class Submitter:
             raise NotFound("no such chatbot", code="chatbot_not_found", field="chatbot_id") from None
         if not chatbot.endpoint.enabled:
             raise Conflict("the chatbot's channel is disabled", code="channel_disabled", field="chatbot_id")
+        refusal = self._ctx.registry.adapter_type(chatbot.endpoint.type).capabilities.refusal(
+            request.content, request.fallback_text)
+        if refusal:
+            raise ValidationFailed(refusal, code="content_not_supported", field="content")
         traffic_class = _traffic_class(TrafficClass(business.traffic_class), request.traffic_class)
         expires_at = _expiry(request, now)
         submission_id = new_id()

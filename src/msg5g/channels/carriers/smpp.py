@@ -483,7 +483,7 @@ class SmppChannel(ChannelAdapter):
     type: ClassVar[str] = "smpp"
     display_name: ClassVar[str] = "SMS (SMPP 3.4)"
     capabilities: ClassVar[Capabilities] = Capabilities(rich_cards=False, carousels=False, suggestions=False,
-                                                        files=False)
+                                                        files=False, sends_fallback_text=True)
     carrier_assigns_message_id: ClassVar[bool] = True
     persistent: ClassVar[bool] = True
     settings_model: ClassVar[ConfigModel] = SmppSettings
