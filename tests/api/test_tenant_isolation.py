@@ -290,6 +290,33 @@ async def _webhook_handshake_with_other_tenants_credentials(w: World) -> None:
         assert response.status == 400, await response.text()
 
 
+async def _revoke_other_tenants_message(w: World) -> None:
+    held = await hold_message(w.stack, "+8613800138031")
+    async with w.http.delete(f"{w.stack.base_url}/v1/messages/{held['id']}", headers=w.stack.auth(w.b)) as r:
+        assert r.status == 404, await r.text()
+        assert (await r.json())["error"]["code"] == "message_not_found"
+    status, after = await get_json(w.http, w.stack, f"/v1/messages/{held['id']}", w.a)
+    assert status == 200, after
+    assert after["status"] == "sent"
+    assert after["attempts"][0]["revoke_requested_at"] is None
+    # Control: A itself may revoke it.
+    async with w.http.delete(f"{w.stack.base_url}/v1/messages/{held['id']}", headers=w.stack.auth(w.a)) as r:
+        assert r.status == 202, await r.text()
+
+
+async def _bulk_revoke_other_tenants_message(w: World) -> None:
+    held = await hold_message(w.stack, "+8613800138032")
+    async with w.http.post(f"{w.stack.base_url}/v1/messages/revoke", headers=w.stack.auth(w.b),
+                           json={"message_ids": [held["id"], w.b_message_id]}) as r:
+        body = await r.json()
+        assert r.status == 200, body
+    assert body["results"][0] == {"message_id": held["id"], "outcome": None,
+                                  "error": {"code": "message_not_found", "message": "no such message", "field": None}}
+    status, after = await get_json(w.http, w.stack, f"/v1/messages/{held['id']}", w.a)
+    assert status == 200, after
+    assert after["attempts"][0]["revoke_requested_at"] is None
+
+
 def _platform_case(method: str, path: str, body: dict[str, Any] | None = None) -> Callable[[World], Awaitable[None]]:
     """/v1/platform holds no tenant's data, and a tenant's API key does not open it: neither B's nor A's."""
 
@@ -487,6 +514,8 @@ ISOLATION_CASES: dict[Route, Case] = {
     ("GET", "/v1/dead-letters"): _list_dead_letters,
     ("POST", "/webhooks/{channel_type}/{channel_id}/{subpath:path}"): _webhook_to_other_tenants_chatbot,
     ("GET", "/webhooks/{channel_type}/{channel_id}/{subpath:path}"): _webhook_handshake_with_other_tenants_credentials,
+    ("DELETE", "/v1/messages/{message_id}"): _revoke_other_tenants_message,
+    ("POST", "/v1/messages/revoke"): _bulk_revoke_other_tenants_message,
     ("GET", "/v1/platform/channel-types"): _platform_case("GET", "/v1/platform/channel-types"),
     ("GET", "/v1/platform/channels"): _platform_case("GET", "/v1/platform/channels"),
     ("POST", "/v1/platform/channels"): _platform_case("POST", "/v1/platform/channels", {

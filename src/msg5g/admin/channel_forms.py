@@ -17,8 +17,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from msg5g.admin.forms import FieldError, Gettext, form_text
-from msg5g.admin.i18n import N_
-from msg5g.domain.errors import DomainError, NotFound
+from msg5g.domain.errors import DomainError
 from msg5g.services.channel_admin import ChannelTypeView
 
 # The API's limits (gateway ChannelIn), so that both edges accept the same channels.
@@ -26,13 +25,6 @@ NAME_MAX_LENGTH = 200
 URL_MAX_LENGTH = 500
 SETTING_PREFIX = "settings."  # form inputs are named as the service names its error fields
 _TRUE = "true"
-
-HEALTH_LABELS = {
-    "connecting": N_("Connecting"),
-    "bound": N_("Bound"),
-    "down": N_("Down"),
-    "closed": N_("Closed"),
-}
 
 
 def unknown_type(channel_type: str) -> ChannelTypeView:
@@ -166,9 +158,7 @@ class ChannelForm:
 
 
 def service_error(exc: DomainError, channel_type: ChannelTypeView, _: Gettext) -> FieldError:
-    """A ValidationFailed or NotFound from ChannelAdmin, placed beside the input it names."""
-    if isinstance(exc, NotFound):
-        return FieldError(field="", label=_("Channel"), message=_("There is no such channel."), code=exc.code)
+    """A ValidationFailed from ChannelAdmin, placed beside the input it names."""
     where = exc.field or ""
     if where == "base_url":
         schemes = " / ".join(f"{scheme}://" for scheme in channel_type.url_schemes)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
-from msg5g.admin.channel_forms import HEALTH_LABELS, ChannelForm, service_error, unknown_type
+from msg5g.admin.channel_forms import ChannelForm, service_error, unknown_type
 from msg5g.admin.context import AdminContext, SignedInDep
 from msg5g.admin.forms import FieldError, form_text
 from msg5g.admin.i18n import N_
@@ -32,6 +32,14 @@ _NOTICES = {
     "saved": N_("Changes saved."),
     "enabled": N_("Channel enabled."),
     "disabled": N_("Channel disabled."),
+}
+
+# The states an SMPP session reports (channels/carriers/smpp.py); another state shows as it is.
+HEALTH_LABELS = {
+    "connecting": N_("Connecting"),
+    "bound": N_("Bound"),
+    "down": N_("Down"),
+    "closed": N_("Closed"),
 }
 
 
