@@ -43,6 +43,7 @@ STATUS_LABELS: dict[str, str] = {
     MessageStatus.DISPLAYED: N_("Displayed"),
     MessageStatus.FAILED: N_("Failed"),
     MessageStatus.EXPIRED: N_("Expired"),
+    MessageStatus.REVOKED: N_("Revoked"),
     "pending": N_("Pending"),  # an attempt state
 }
 
