@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     carrier_max_attempts: int = 6
     callback_max_attempts: int = 8
     visibility_timeout_seconds: float = 60.0
+    # A channel's circuit opens after this many consecutive failures and stays open this long.
+    circuit_failures_to_open: int = Field(default=5, ge=1)
+    circuit_open_seconds: float = Field(default=30.0, gt=0)
     http_connection_limit: int = 256
     log_level: str = "INFO"
 

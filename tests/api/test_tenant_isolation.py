@@ -290,6 +290,21 @@ async def _webhook_handshake_with_other_tenants_credentials(w: World) -> None:
         assert response.status == 400, await response.text()
 
 
+async def _routes_of_other_tenants_chatbot(w: World) -> None:
+    url = f"{w.stack.base_url}/v1/chatbots/{w.a.chatbot_id}/routes"
+    async with w.http.put(url, headers=w.stack.auth(w.b),
+                          json={"routes": [{"carrier": "*", "via_chatbot_id": w.b.chatbot_id}]}) as r:
+        assert r.status == 404, await r.text()
+    async with w.http.get(url, headers=w.stack.auth(w.b)) as r:
+        assert r.status == 404, await r.text()
+    # Nor can A route through B's chatbot account.
+    async with w.http.put(url, headers=w.stack.auth(w.a),
+                          json={"routes": [{"carrier": "*", "via_chatbot_id": w.b.chatbot_id}]}) as r:
+        assert r.status == 422, await r.text()
+    async with w.http.get(url, headers=w.stack.auth(w.a)) as r:
+        assert (await r.json()) == {"routes": []}
+
+
 async def _revoke_other_tenants_message(w: World) -> None:
     held = await hold_message(w.stack, "+8613800138031")
     async with w.http.delete(f"{w.stack.base_url}/v1/messages/{held['id']}", headers=w.stack.auth(w.b)) as r:
@@ -321,18 +336,22 @@ def _platform_case(method: str, path: str, body: dict[str, Any] | None = None) -
     """/v1/platform holds no tenant's data, and a tenant's API key does not open it: neither B's nor A's."""
 
     async def case(w: World) -> None:
-        url = f"{w.stack.base_url}{path.replace('{channel_id}', w.stack.channel_id)}"
+        url = f"{w.stack.base_url}{path.replace('{channel_id}', w.stack.channel_id).replace('{number}', NUMBER_A)}"
         for tenant in (w.b, w.a):
             async with w.http.request(method, url, json=body, headers=w.stack.auth(tenant)) as response:
                 assert response.status == 401, await response.text()
                 assert (await response.json())["error"]["code"] == "invalid_operator_key"
         _, operator_key = await w.stack.platform.services.operator_keys.create("isolation test")
+        if method == "DELETE" and "/numbers/" in path:
+            await w.stack.platform.services.router.set_fact(NUMBER_A, carrier="ctcc", ttl_days=None)
         async with w.http.request(method, url, json=body,
                                   headers={"Authorization": f"Bearer {operator_key}"}) as response:
             text = await response.text()
-            assert response.status in {200, 201}, text
+            assert response.status in {200, 201, 204}, text
+        echoed = NUMBER_A if "/numbers/" in path else None  # the operator's own path parameter
         for secret in (w.a.tenant_id, w.b.tenant_id, w.a.business_id, w.a.chatbot_id, NUMBER_A):
-            assert secret not in text, secret
+            if secret != echoed:
+                assert secret not in text, secret
 
     return case
 
@@ -515,6 +534,12 @@ ISOLATION_CASES: dict[Route, Case] = {
     ("POST", "/webhooks/{channel_type}/{channel_id}/{subpath:path}"): _webhook_to_other_tenants_chatbot,
     ("GET", "/webhooks/{channel_type}/{channel_id}/{subpath:path}"): _webhook_handshake_with_other_tenants_credentials,
     ("DELETE", "/v1/messages/{message_id}"): _revoke_other_tenants_message,
+    ("GET", "/v1/chatbots/{chatbot_id}/routes"): _routes_of_other_tenants_chatbot,
+    ("PUT", "/v1/chatbots/{chatbot_id}/routes"): _routes_of_other_tenants_chatbot,
+    ("GET", "/v1/platform/numbers/{number}"): _platform_case("GET", "/v1/platform/numbers/{number}"),
+    ("PUT", "/v1/platform/numbers/{number}"): _platform_case("PUT", "/v1/platform/numbers/{number}",
+                                                             {"carrier": "ctcc"}),
+    ("DELETE", "/v1/platform/numbers/{number}"): _platform_case("DELETE", "/v1/platform/numbers/{number}"),
     ("POST", "/v1/messages/revoke"): _bulk_revoke_other_tenants_message,
     ("GET", "/v1/platform/channel-types"): _platform_case("GET", "/v1/platform/channel-types"),
     ("GET", "/v1/platform/channels"): _platform_case("GET", "/v1/platform/channels"),

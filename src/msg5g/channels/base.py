@@ -130,6 +130,9 @@ class ChannelAdapter(abc.ABC):
     display_name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
     chatbot_domain: ClassVar[str] = ""
+    # The carrier whose subscribers this channel reaches (kit/carriers.py), or None for any
+    # (an aggregator, SMS through an SMSC that routes to every network).
+    carrier: ClassVar[str | None] = None
     # What a channel of this type and a chatbot on it are configured with (channels/config.py),
     # and the URL schemes its base URL may use.
     settings_model: ClassVar[ConfigModel] = NoConfig

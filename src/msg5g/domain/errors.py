@@ -73,6 +73,10 @@ class ChannelAuthError(PermanentChannelError):
     pass
 
 
+class PortedOut(PermanentChannelError):
+    """The carrier does not serve this number (携号转网): another carrier's channel may."""
+
+
 class WebhookRejected(Exception):
     def __init__(self, message: str, *, status: int = 400) -> None:
         super().__init__(message)

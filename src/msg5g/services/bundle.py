@@ -18,6 +18,7 @@ from msg5g.services.early_reports import EarlyReports
 from msg5g.services.provisioning import Provisioning
 from msg5g.services.queries import Queries
 from msg5g.services.revoke import Revoker
+from msg5g.services.routing import ChannelHealth, Router
 from msg5g.services.submit import SendRequest, Submitter
 from msg5g.services.views import SendResponse
 
@@ -39,6 +40,7 @@ class Services:
     channel_sessions: ChannelSessions
     channel_admin: ChannelAdmin
     revoker: Revoker
+    router: Router
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -48,13 +50,15 @@ class Services:
         revoker = Revoker(ctx, directory, outbox)
         webhooks = CarrierWebhooks(ctx, directory, outbox, early_reports, revoker)
         sessions = ChannelSessions(ctx)
-        channel_admin = ChannelAdmin(ctx, directory, sessions)
+        router = Router(ctx, directory, ChannelHealth(failures_to_open=ctx.settings.circuit_failures_to_open,
+                                                      open_seconds=ctx.settings.circuit_open_seconds))
+        channel_admin = ChannelAdmin(ctx, directory, sessions, router)
         ctx.inbound_sink = webhooks.receive_parsed
         return cls(
             ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), operator_keys=OperatorKeys(ctx),
             admins=AdminAccounts(ctx), queries=Queries(ctx),
             provisioning=Provisioning(ctx, channel_admin), channel_admin=channel_admin, webhooks=webhooks,
-            sender=Sender(ctx, directory, outbox, early_reports), early_reports=early_reports,
+            sender=Sender(ctx, directory, outbox, early_reports, router), router=router, early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
             submitter=Submitter(ctx, directory), channel_sessions=sessions, revoker=revoker,
         )

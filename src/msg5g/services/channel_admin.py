@@ -23,6 +23,7 @@ from msg5g.kit.ids import new_id
 from msg5g.services.channel_sessions import ChannelSessions
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
+from msg5g.services.routing import Router
 from msg5g.storage.repositories import PlatformRepository
 from msg5g.storage.tables import Channel
 
@@ -64,10 +65,11 @@ def _validated(model_type: type[BaseModel], values: dict[str, Any], prefix: str)
 
 
 class ChannelAdmin:
-    def __init__(self, ctx: ServiceContext, directory: Directory, sessions: ChannelSessions) -> None:
+    def __init__(self, ctx: ServiceContext, directory: Directory, sessions: ChannelSessions, router: Router) -> None:
         self._ctx = ctx
         self._directory = directory
         self._sessions = sessions
+        self._router = router
 
     def _adapter_type(self, channel_type: str) -> type[ChannelAdapter]:
         try:
@@ -139,6 +141,7 @@ class ChannelAdmin:
                 row.enabled = enabled
             row.updated_at = utcnow()
         self._directory.forget()
+        self._router.forget()
         log.info("channel updated", extra={"channel_id": channel_id, "enabled": row.enabled})
         await self._sessions.opened(self._directory.endpoint(row))
         return self._view(row)
@@ -163,7 +166,9 @@ class ChannelAdmin:
             names = secret_fields(adapter_type.settings_model)
             opened = self._ctx.secrets.open(row.secrets_sealed) if row.secrets_sealed else {}
             secrets = sorted(n for n in names if opened.get(n))
-            health = self._ctx.adapter(row.type).health(row.id)
+            connection = self._ctx.adapter(row.type).health(row.id)
+            circuit = self._router.health.view(row.id)
+            health = ({**(connection or {}), **(circuit or {})} or None) if connection or circuit else None
         except LookupError:
             pass
         return ChannelView(id=row.id, type=row.type, name=row.name, base_url=row.base_url,

@@ -20,7 +20,14 @@ from pydantic import TypeAdapter
 
 from msg5g.channels import OutboundMessage, SendResult
 from msg5g.domain.content import Content
-from msg5g.domain.errors import ChannelError, PermanentChannelError, RateLimited, TransientChannelError
+from msg5g.domain.errors import (
+    ChannelAuthError,
+    ChannelError,
+    PermanentChannelError,
+    PortedOut,
+    RateLimited,
+    TransientChannelError,
+)
 from msg5g.domain.messages import AttemptState, MessageStatus, TrafficClass
 from msg5g.kit import metrics
 from msg5g.kit.clock import as_utc, utcnow
@@ -31,11 +38,14 @@ from msg5g.services.callbacks import CallbackOutbox
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory, ResolvedChatbot
 from msg5g.services.early_reports import EarlyReports
+from msg5g.services.routing import NoRoute, Router
 from msg5g.services.status import StatusChange, apply_status_changes
 from msg5g.storage.repositories import MessageRepository
 from msg5g.storage.tables import DeliveryAttempt, Message, Submission
 
 log = logging.getLogger(__name__)
+_ROUTABLE = {AttemptState.PENDING.value, AttemptState.FAILED.value}
+MAX_ROUTES_PER_MESSAGE = 3
 _content_adapter: TypeAdapter[Content] = TypeAdapter(Content)
 
 
@@ -45,15 +55,19 @@ class _Outcome:
     attempt: DeliveryAttempt
     result: SendResult | None = None
     error: ChannelError | None = None
+    content: Content | None = None
+    fallback_text: str | None = None
 
 
 class Sender:
     def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox,
-                 early_reports: EarlyReports) -> None:
+                 early_reports: EarlyReports, router: Router) -> None:
         self._ctx = ctx
         self._directory = directory
         self._callbacks = callbacks
         self._early = early_reports
+        self._router = router
+        self._reroutes: dict[str, int] = {}
         self._in_flight = asyncio.Semaphore(ctx.settings.send_concurrency)
         self._contents: dict[str, Content] = {}
 
@@ -67,6 +81,10 @@ class Sender:
             attempts = await repo.attempts(message_ids)
             submissions = await repo.submissions({m.submission_id for m in messages})
         latest: dict[str, DeliveryAttempt] = {a.message_id: a for a in attempts}  # ordered by created_at
+        failed_channels: dict[str, set[str]] = {}
+        for earlier in attempts:
+            if earlier.state == AttemptState.FAILED.value:
+                failed_channels.setdefault(earlier.message_id, set()).add(earlier.channel_id)
         now = utcnow()
         to_send: list[tuple[Message, DeliveryAttempt]] = []
         new_attempts: list[DeliveryAttempt] = []
@@ -74,17 +92,26 @@ class Sender:
         for message in messages:
             status = MessageStatus(message.status)
             attempt = latest.get(message.id)
-            if status.is_final or (attempt is not None and attempt.state != AttemptState.PENDING):
+            # A failed attempt of a message that is not failed was failed over: it gets a new one.
+            if status.is_final or (attempt is not None and attempt.state not in _ROUTABLE):
                 continue  # already handled by an earlier run of this job
             submission = submissions[message.submission_id]
             if submission.expires_at is not None and as_utc(submission.expires_at) <= now:
                 expired.append(StatusChange(message.id, MessageStatus.EXPIRED, now, "expired before it could be sent"))
                 continue
-            if attempt is None:
-                chatbot = await self._directory.chatbot(tenant_id, message.chatbot_id)
+            if attempt is None or attempt.state == AttemptState.FAILED.value:
+                try:
+                    choice = await self._router.choose(
+                        tenant_id, message.chatbot_id, message.recipient, self._content(submission),
+                        submission.fallback_text, avoid_channels=failed_channels.get(message.id, ()))
+                except NoRoute as exc:
+                    expired.append(StatusChange(message.id, MessageStatus.FAILED, now, str(exc)))
+                    continue
+                chatbot = choice.chatbot
                 attempt = DeliveryAttempt(
                     id=new_id(), tenant_id=tenant_id, message_id=message.id, channel_id=chatbot.endpoint.channel_id,
-                    chatbot_id=message.chatbot_id, carrier_message_id=message.id, state=AttemptState.PENDING.value,
+                    chatbot_id=chatbot.account.chatbot_id, carrier_message_id=message.id,
+                    state=AttemptState.PENDING.value,
                     tries=0, error_code=None, error_reason=None, created_at=now, sent_at=None, updated_at=now,
                     revoke_requested_at=None, revoke_result=None,
                 )
@@ -106,8 +133,9 @@ class Sender:
 
     async def _send_one(self, tenant_id: str, message: Message, attempt: DeliveryAttempt,
                         submission: Submission) -> _Outcome:
-        outcome = _Outcome(message=message, attempt=attempt)
-        chatbot: ResolvedChatbot = await self._directory.chatbot(tenant_id, message.chatbot_id)
+        outcome = _Outcome(message=message, attempt=attempt, content=self._content(submission),
+                           fallback_text=submission.fallback_text)
+        chatbot: ResolvedChatbot = await self._directory.chatbot(tenant_id, attempt.chatbot_id)
         adapter = self._ctx.adapter(chatbot.endpoint.type)
         outbound = OutboundMessage(
             message_id=message.id, recipient=message.recipient, content=self._content(submission),
@@ -130,8 +158,15 @@ class Sender:
                 # message fails with the reason instead of waiting in the queue for ever.
                 log.exception("adapter failed to send", extra={"message_id": message.id})
                 outcome.error = PermanentChannelError(f"the {chatbot.endpoint.type} adapter failed: {exc}")
+        elapsed = time.perf_counter() - started
         label = "ok" if outcome.result else type(outcome.error).__name__
-        metrics.CARRIER_CALLS.labels(chatbot.endpoint.type, label).observe(time.perf_counter() - started)
+        metrics.CARRIER_CALLS.labels(chatbot.endpoint.type, label).observe(elapsed)
+        # Timeouts, 5xx and refused credentials are the channel's trouble; a refused message or a
+        # request to slow down is not.
+        channel_failed = isinstance(outcome.error, ChannelAuthError) or (
+            isinstance(outcome.error, TransientChannelError) and not isinstance(outcome.error, RateLimited))
+        self._router.health.record(chatbot.endpoint.channel_id, ok=not channel_failed, seconds=elapsed,
+                                   error=str(outcome.error) if channel_failed else None)
         return outcome
 
     def _content(self, submission: Submission) -> Content:
@@ -168,6 +203,13 @@ class Sender:
                 continue
             error = outcome.error
             assert error is not None
+            reroute = await self._reroute_reason(tenant_id, outcome, error)
+            if reroute is not None:
+                # Another channel takes it from here: this attempt ends, the message goes on.
+                attempt_updates.append({"id": attempt.id, "state": AttemptState.FAILED.value, "tries": tries,
+                                        "error_code": error.carrier_code, "error_reason": reroute, "updated_at": now})
+                retry_ids.append(attempt.message_id)
+                continue
             permanent = isinstance(error, PermanentChannelError)
             if permanent or tries >= max_tries:
                 reason = str(error) if permanent else f"gave up after {tries} tries: {error}"
@@ -208,3 +250,34 @@ class Sender:
                 )])
         if retry_ids:
             log.info("carrier call will be retried", extra={"count": len(retry_ids), "delay": round(retry_delay, 2)})
+        await self._router.write_health_changes()
+
+    async def _reroute_reason(self, tenant_id: str, outcome: _Outcome, error: ChannelError) -> str | None:
+        """Why this message should leave its attempt's channel for another route, or None."""
+        attempt, message = outcome.attempt, outcome.message
+        if isinstance(error, PortedOut):
+            carrier = self._ctx.registry.adapter_type(
+                (await self._directory.chatbot(tenant_id, attempt.chatbot_id)).endpoint.type).carrier
+            if carrier is not None:
+                await self._router.learn_ported(message.recipient, carrier)
+            why = f"ported out: {error}"
+        elif isinstance(error, TransientChannelError) and not isinstance(error, RateLimited) and \
+                self._router.health.is_open(attempt.channel_id):
+            why = f"failed over: {error}"
+        else:
+            return None
+        if self._reroutes.get(message.id, 0) >= MAX_ROUTES_PER_MESSAGE:
+            return None
+        assert outcome.content is not None
+        try:
+            choice = await self._router.choose(
+                tenant_id, message.chatbot_id, message.recipient, outcome.content, outcome.fallback_text,
+                avoid_channels={attempt.channel_id}, probe=False)
+        except NoRoute:
+            return None
+        if choice.chatbot.endpoint.channel_id == attempt.channel_id:
+            return None
+        self._reroutes[message.id] = self._reroutes.get(message.id, 0) + 1
+        if len(self._reroutes) > 10_000:
+            self._reroutes.clear()
+        return why

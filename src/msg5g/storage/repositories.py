@@ -22,12 +22,15 @@ from msg5g.storage.tables import (
     CallbackDelivery,
     CarrierChatbotIndex,
     Channel,
+    ChannelHealthEvent,
     Chatbot,
+    ChatbotRoute,
     DeliveryAttempt,
     EarlyStatusReport,
     InboundMessageRow,
     Message,
     MessageEvent,
+    NumberFact,
     OperatorKey,
     Submission,
     Tenant,
@@ -42,7 +45,8 @@ class PlatformRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, row: Tenant | ApiKey | OperatorKey | AdminUser | Channel | CarrierChatbotIndex) -> None:
+    async def add(self, row: Tenant | ApiKey | OperatorKey | AdminUser | Channel | CarrierChatbotIndex
+                  | NumberFact) -> None:
         self.session.add(row)
         await self.session.flush()
 
@@ -54,6 +58,17 @@ class PlatformRepository:
 
     async def api_key_by_prefix(self, prefix: str) -> ApiKey | None:
         return await self.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+
+    async def number_fact(self, number: str) -> NumberFact | None:
+        return await self.session.get(NumberFact, number)
+
+    async def delete_number_fact(self, number: str) -> bool:
+        result = await self.session.execute(delete(NumberFact).where(NumberFact.number == number))
+        return bool(getattr(result, "rowcount", 0))
+
+    async def channel_health_events(self, channel_id: str, limit: int = 20) -> Sequence[ChannelHealthEvent]:
+        statement = select(ChannelHealthEvent).where(ChannelHealthEvent.channel_id == channel_id)
+        return (await self.session.scalars(statement.order_by(ChannelHealthEvent.id.desc()).limit(limit))).all()
 
     async def operator_key_by_prefix(self, prefix: str) -> OperatorKey | None:
         return await self.session.scalar(select(OperatorKey).where(OperatorKey.prefix == prefix))
@@ -271,6 +286,18 @@ class MessageRepository(_TenantScoped):
             DeliveryAttempt.chatbot_id == chatbot_id, DeliveryAttempt.carrier_message_id == carrier_message_id
         )
         return await self.session.scalar(statement.order_by(DeliveryAttempt.created_at.desc()).limit(1))
+
+
+class RouteRepository(_TenantScoped):
+    async def of_chatbot(self, chatbot_id: str) -> Sequence[ChatbotRoute]:
+        statement = self._where_tenant(select(ChatbotRoute), ChatbotRoute).where(ChatbotRoute.chatbot_id == chatbot_id)
+        return (await self.session.scalars(statement.order_by(ChatbotRoute.priority, ChatbotRoute.created_at))).all()
+
+    async def replace(self, chatbot_id: str, routes: list[ChatbotRoute]) -> None:
+        await self.session.execute(delete(ChatbotRoute).where(ChatbotRoute.tenant_id == self.tenant_id,
+                                                              ChatbotRoute.chatbot_id == chatbot_id))
+        for route in routes:
+            await self._add(route)
 
 
 class InboundRepository(_TenantScoped):

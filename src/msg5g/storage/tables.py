@@ -106,6 +106,34 @@ class CarrierChatbotIndex(PlatformBase):
     chatbot_id: Mapped[str] = mapped_column(Id)
 
 
+class NumberFact(PlatformBase):
+    """What the platform knows of one mobile number beyond its prefix: the carrier that really
+    serves it (携号转网) and whether it takes chatbot messages, each learned or set, with a TTL."""
+
+    __tablename__ = "number_facts"
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
+    carrier: Mapped[str | None] = mapped_column(String(10))  # overrides the prefix's carrier
+    carrier_source: Mapped[str | None] = mapped_column(String(10))  # manual | learned
+    not_carriers: Mapped[list[str]] = mapped_column(JSON, default=list)  # carriers that refused it
+    carrier_expires_at: Mapped[datetime | None]
+    capability: Mapped[str | None] = mapped_column(String(20))  # rcs | sms_only
+    capability_source: Mapped[str | None] = mapped_column(String(10))
+    capability_expires_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class ChannelHealthEvent(PlatformBase):
+    """A channel's circuit opening or closing: what alerts are made from."""
+
+    __tablename__ = "channel_health_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    channel_id: Mapped[str] = mapped_column(Id, index=True)
+    state: Mapped[str] = mapped_column(String(20))  # open | half_open | closed
+    reason: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime]
+
+
 class QueueEntry(PlatformBase):
     """The durable embedded queue, which is also the transactional outbox.
 
@@ -228,6 +256,23 @@ class MessageEvent(TenantBase):
     reason: Mapped[str | None] = mapped_column(Text)
     carrier_status: Mapped[str | None] = mapped_column(String(60))
     occurred_at: Mapped[datetime]
+
+
+class ChatbotRoute(TenantBase):
+    """Which chatbot account carries a chatbot's messages to a carrier's numbers, in priority order:
+    e.g. numbers of China Telecom through the direct CTCC line first, then through an aggregator.
+    `carrier` "*" matches any number. A chatbot without routes sends through itself."""
+
+    __tablename__ = "chatbot_routes"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    chatbot_id: Mapped[str] = mapped_column(Id)  # the chatbot callers name
+    carrier: Mapped[str] = mapped_column(String(10))
+    priority: Mapped[int] = mapped_column(Integer)
+    via_chatbot_id: Mapped[str] = mapped_column(Id)  # the account (on some channel) that sends
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_routes_chatbot", "tenant_id", "chatbot_id"),)
 
 
 class EarlyStatusReport(TenantBase):

@@ -55,6 +55,7 @@ from msg5g.domain.content import (
 from msg5g.domain.errors import (
     ChannelAuthError,
     PermanentChannelError,
+    PortedOut,
     RateLimited,
     TransientChannelError,
     WebhookRejected,
@@ -93,6 +94,8 @@ CT_SPAM_REPORT = "application/vnd.gsma.rcsspam-report+xml"
 # [I] §1.1: the boundary "next" is what every CMCC sample uses; any boundary is legal MIME.
 BOUNDARY = "next"
 RATE_LIMIT_CODES = {"31008"}
+# [I] "not our subscriber" (携号转网): no code in the reference; docs/protocol-choices.md.
+PORTED_OUT_CODES = {"SVC0005"}
 TRAFFIC_TYPE = {TrafficClass.MARKETING: "advertisement"}  # §1.1 trafficType values
 DATE_SKEW = timedelta(minutes=5)
 # -----------------------------------------------------------------------------------------------
@@ -171,6 +174,7 @@ class ChinaMobileCredentials(AdapterConfig):
 class ChinaMobileChannel(ChannelAdapter):
     type: ClassVar[str] = "cmcc"
     display_name: ClassVar[str] = "China Mobile (中国移动)"
+    carrier: ClassVar[str | None] = "cmcc"
     capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=100)
     chatbot_domain: ClassVar[str] = CHATBOT_DOMAIN
     credentials_model: ClassVar[ConfigModel] = ChinaMobileCredentials
@@ -295,6 +299,8 @@ class ChinaMobileChannel(ChannelAdapter):
             raise ChannelAuthError(f"carrier refused our credentials: {detail}", carrier_code=code, http_status=status)
         if status >= 500 or status == 408:
             raise TransientChannelError(f"carrier error: {detail}", carrier_code=code, http_status=status)
+        if code in PORTED_OUT_CODES:
+            raise PortedOut(f"the carrier does not serve this number: {detail}", carrier_code=code, http_status=status)
         raise PermanentChannelError(f"carrier refused the message: {detail}", carrier_code=code, http_status=status)
 
     # ---- callbacks -------------------------------------------------------------------------------

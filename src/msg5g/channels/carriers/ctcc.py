@@ -10,6 +10,7 @@ from msg5g.channels.carriers.maap_json import ChatbotJsonChannel
 class ChinaTelecomChannel(ChatbotJsonChannel):
     type: ClassVar[str] = "ctcc"
     display_name: ClassVar[str] = "China Telecom (中国电信)"
+    carrier: ClassVar[str | None] = "ctcc"
     chatbot_domain: ClassVar[str] = "botplatform.rcs.vnet.cn"  # §0
     # §3.3.2: CTCC echoes our messageId, so its reports are matched before its answer arrives.
     carrier_assigns_message_id: ClassVar[bool] = False

@@ -12,6 +12,7 @@ TOKEN_SCHEME = "accessToken "  # noqa: S105 - the header scheme word, not a secr
 class ChinaUnicomChannel(ChatbotJsonChannel):
     type: ClassVar[str] = "cucc"
     display_name: ClassVar[str] = "China Unicom (中国联通)"
+    carrier: ClassVar[str | None] = "cucc"
     chatbot_domain: ClassVar[str] = "botplatform.rcs.chinaunicom.cn"  # §0
     # §3.1: "联通的会返回新的msgid": CUCC answers with a messageId of its own, which its status
     # reports use; the attempt stores it as the carrier message id.

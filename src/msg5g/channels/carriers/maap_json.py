@@ -52,6 +52,7 @@ from msg5g.domain.content import (
 from msg5g.domain.errors import (
     ChannelAuthError,
     PermanentChannelError,
+    PortedOut,
     RateLimited,
     TransientChannelError,
     WebhookRejected,
@@ -288,6 +289,8 @@ class ChatbotJsonChannel(ChannelAdapter):
             raise TransientChannelError(f"carrier error: {detail}", carrier_code=code, http_status=status)
         if document is None or code is None:
             raise PermanentChannelError(f"carrier answer not understood: {detail}", http_status=status)
+        if code in PORTED_OUT_CODES:
+            raise PortedOut(f"the carrier does not serve this number: {detail}", carrier_code=code, http_status=status)
         raise PermanentChannelError(f"carrier refused the message: {detail}", carrier_code=code, http_status=status)
 
     # ---- callbacks -------------------------------------------------------------------------------

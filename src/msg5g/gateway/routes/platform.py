@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from msg5g.domain.errors import ValidationFailed
 from msg5g.gateway.deps import ServicesDep
 from msg5g.gateway.errors import ErrorResponse
+from msg5g.kit.carriers import home_carrier
+from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 from msg5g.services.access import OperatorAccess
+from msg5g.services.bundle import Services
 
 router = APIRouter(prefix="/v1/platform", tags=["platform"])
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <operator key>`")
@@ -115,3 +119,59 @@ async def update_channel(channel_id: ChannelId, body: ChannelPatch, _operator: O
     view = await services.channel_admin.update(channel_id, name=body.name, base_url=body.base_url,
                                                settings=body.settings, enabled=body.enabled)
     return ChannelOut.model_validate(view, from_attributes=True)
+
+
+class NumberFactOut(BaseModel):
+    number: str
+    home_carrier: str | None = Field(description="The carrier the number's prefix was allocated to.")
+    carrier: str | None = Field(description="The carrier that serves it, where known to differ (携号转网).")
+    carrier_source: str | None = Field(description="`manual` (set here) or `learned` (from a carrier's refusal).")
+    carrier_expires_at: datetime | None
+    not_carriers: list[str] = Field(description="Carriers that refused the number as not their subscriber.")
+    routed_carrier: str | None = Field(description="The carrier routing uses for it now.")
+
+
+class NumberFactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    carrier: Literal["cmcc", "ctcc", "cucc", "cbn"] | None = Field(description="Null clears the override.")
+    ttl_days: float | None = Field(default=None, gt=0, le=3650, description="Omitted: until changed.")
+
+
+Number = Annotated[str, Path(min_length=5, max_length=32, examples=["+8613800138000"])]
+
+
+def _e164(number: str) -> str:
+    try:
+        return normalise_mobile(number)
+    except InvalidPhoneNumber:
+        raise ValidationFailed("not a valid mobile number", code="invalid_number", field="number") from None
+
+
+async def _fact_out(services: Services, number: str) -> NumberFactOut:
+    fact = await services.router.fact(number)
+    routed, refused = await services.router.carrier_of(number)
+    return NumberFactOut(number=number, home_carrier=home_carrier(number), carrier=fact.carrier if fact else None,
+                         carrier_source=fact.carrier_source if fact else None,
+                         carrier_expires_at=fact.carrier_expires_at if fact else None,
+                         not_carriers=sorted(refused), routed_carrier=routed)
+
+
+@router.get("/numbers/{number}", response_model=NumberFactOut, responses=_errors,
+            summary="What routing knows of a number: its carrier, and whether it was ported")
+async def get_number(number: Number, _operator: OperatorDep, services: ServicesDep) -> NumberFactOut:
+    return await _fact_out(services, _e164(number))
+
+
+@router.put("/numbers/{number}", response_model=NumberFactOut, responses=_errors,
+            summary="Override the carrier that serves a number (a ported number, 携号转网)")
+async def put_number(number: Number, body: NumberFactIn, _operator: OperatorDep,
+                     services: ServicesDep) -> NumberFactOut:
+    e164 = _e164(number)
+    await services.router.set_fact(e164, carrier=body.carrier, ttl_days=body.ttl_days)
+    return await _fact_out(services, e164)
+
+
+@router.delete("/numbers/{number}", status_code=status.HTTP_204_NO_CONTENT, responses=_errors,
+               summary="Forget what was set or learned about a number")
+async def delete_number(number: Number, _operator: OperatorDep, services: ServicesDep) -> None:
+    await services.router.clear_fact(_e164(number))
