@@ -305,6 +305,19 @@ async def _routes_of_other_tenants_chatbot(w: World) -> None:
         assert (await r.json()) == {"routes": []}
 
 
+async def _h5_page(w: World) -> None:
+    # The page is public by design (a capability URL in an SMS): it opens by its unguessable token
+    # only, shows only its own message, and names no tenant, business or number.
+    link = await w.stack.platform.services.h5.link_for(w.a.tenant_id, w.a_message["id"])
+    async with w.http.get(link) as r:
+        page = await r.text()
+        assert r.status == 200, page
+    for secret in (w.a.tenant_id, w.b.tenant_id, w.a.business_id, w.a.chatbot_id, NUMBER_A, MASKED_A):
+        assert secret not in page, secret
+    async with w.http.get(f"{w.stack.base_url}/h/{w.b_message_id.replace('-', '')[:16]}") as r:
+        assert r.status == 404, await r.text()
+
+
 async def _revoke_other_tenants_message(w: World) -> None:
     held = await hold_message(w.stack, "+8613800138031")
     async with w.http.delete(f"{w.stack.base_url}/v1/messages/{held['id']}", headers=w.stack.auth(w.b)) as r:
@@ -534,6 +547,7 @@ ISOLATION_CASES: dict[Route, Case] = {
     ("POST", "/webhooks/{channel_type}/{channel_id}/{subpath:path}"): _webhook_to_other_tenants_chatbot,
     ("GET", "/webhooks/{channel_type}/{channel_id}/{subpath:path}"): _webhook_handshake_with_other_tenants_credentials,
     ("DELETE", "/v1/messages/{message_id}"): _revoke_other_tenants_message,
+    ("GET", "/h/{token}"): _h5_page,
     ("GET", "/v1/chatbots/{chatbot_id}/routes"): _routes_of_other_tenants_chatbot,
     ("PUT", "/v1/chatbots/{chatbot_id}/routes"): _routes_of_other_tenants_chatbot,
     ("GET", "/v1/platform/numbers/{number}"): _platform_case("GET", "/v1/platform/numbers/{number}"),

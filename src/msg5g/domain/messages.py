@@ -116,6 +116,17 @@ class StatusReport:
     reason: str | None = None
     occurred_at: datetime | None = None
     raw_status: str | None = None
+    # What the outcome says of the handset: it took a chatbot message ("rcs") or cannot ("sms_only").
+    handset_capability: str | None = None
+
+
+class FallbackPolicy(StrEnum):
+    """What happens when a handset cannot take a 5G message (回落)."""
+
+    CARRIER = "carrier"  # the carrier converts to SMS with the fallback text
+    SMS = "sms"  # the platform sends the fallback text over its SMS channel
+    H5 = "h5"  # the platform sends an SMS with a link to a page that shows the rich message
+    NONE = "none"
 
 
 @dataclass(frozen=True, slots=True)

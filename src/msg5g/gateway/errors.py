@@ -43,6 +43,7 @@ ERROR_CODES: dict[str, str] = {
     "invalid_number_fact": "A number's carrier override is not one of the known carriers.",
     "invalid_number": "The path's number is not a valid mobile number.",
     "number_not_found": "Nothing is known of that number beyond its prefix.",
+    "page_not_found": "No H5 fallback page has that link.",
     "channel_disabled": "The chatbot's channel is disabled; nothing is accepted for it until it is enabled.",
     "missing_operator_key": "No operator key was given (the /v1/platform API).",
     "invalid_operator_key": "The operator key is unknown or revoked.",

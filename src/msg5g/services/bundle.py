@@ -15,6 +15,7 @@ from msg5g.services.context import ServiceContext
 from msg5g.services.deliver import Sender
 from msg5g.services.directory import Directory
 from msg5g.services.early_reports import EarlyReports
+from msg5g.services.h5 import H5Pages
 from msg5g.services.provisioning import Provisioning
 from msg5g.services.queries import Queries
 from msg5g.services.revoke import Revoker
@@ -41,6 +42,7 @@ class Services:
     channel_admin: ChannelAdmin
     revoker: Revoker
     router: Router
+    h5: H5Pages
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -48,17 +50,19 @@ class Services:
         outbox = CallbackOutbox(ctx, directory)
         early_reports = EarlyReports(ctx, directory, outbox)
         revoker = Revoker(ctx, directory, outbox)
-        webhooks = CarrierWebhooks(ctx, directory, outbox, early_reports, revoker)
-        sessions = ChannelSessions(ctx)
         router = Router(ctx, directory, ChannelHealth(failures_to_open=ctx.settings.circuit_failures_to_open,
                                                       open_seconds=ctx.settings.circuit_open_seconds))
+        webhooks = CarrierWebhooks(ctx, directory, outbox, early_reports, revoker, router)
+        sessions = ChannelSessions(ctx)
+        h5 = H5Pages(ctx)
         channel_admin = ChannelAdmin(ctx, directory, sessions, router)
         ctx.inbound_sink = webhooks.receive_parsed
         return cls(
             ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), operator_keys=OperatorKeys(ctx),
             admins=AdminAccounts(ctx), queries=Queries(ctx),
             provisioning=Provisioning(ctx, channel_admin), channel_admin=channel_admin, webhooks=webhooks,
-            sender=Sender(ctx, directory, outbox, early_reports, router), router=router, early_reports=early_reports,
+            sender=Sender(ctx, directory, outbox, early_reports, router, h5), h5=h5, router=router,
+            early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
             submitter=Submitter(ctx, directory), channel_sessions=sessions, revoker=revoker,
         )

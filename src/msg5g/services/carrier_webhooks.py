@@ -20,8 +20,11 @@ from msg5g.domain.errors import NotFound, WebhookRejected
 from msg5g.domain.messages import (
     ATTEMPT_TO_MESSAGE_STATUS,
     AttemptState,
+    FallbackPolicy,
     InboundMessage,
+    MessageStatus,
     StatusReport,
+    TrafficClass,
     WebhookParseResult,
 )
 from msg5g.kit import metrics
@@ -29,14 +32,16 @@ from msg5g.kit.clock import utcnow
 from msg5g.kit.group_commit import GroupCommit
 from msg5g.kit.ids import new_id
 from msg5g.kit.phone import mask
+from msg5g.pipeline.queue import TOPIC_SEND, NewJob
 from msg5g.services.callbacks import CallbackOutbox
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory, ResolvedChatbot
 from msg5g.services.early_reports import EarlyReports
 from msg5g.services.revoke import Revoker
+from msg5g.services.routing import NOT_CAPABLE, Router
 from msg5g.services.status import StatusChange, apply_status_changes
 from msg5g.storage.repositories import InboundRepository, MessageRepository
-from msg5g.storage.tables import InboundMessageRow
+from msg5g.storage.tables import DeliveryAttempt, InboundMessageRow
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +57,13 @@ class _Pending:
 
 class CarrierWebhooks:
     def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox,
-                 early_reports: EarlyReports, revoker: Revoker) -> None:
+                 early_reports: EarlyReports, revoker: Revoker, router: Router) -> None:
         self._ctx = ctx
         self._directory = directory
         self._callbacks = callbacks
         self._early = early_reports
         self._revoker = revoker
+        self._router = router
         self._group: GroupCommit[_Pending, None] = GroupCommit(self._apply_group, name="carrier-callbacks",
                                                                max_items=_MAX_GROUP)
 
@@ -131,6 +137,8 @@ class CarrierWebhooks:
         attempts = {chatbot_id: await repo.attempts_by_carrier_ids(chatbot_id, carrier_ids)
                     for chatbot_id, carrier_ids in wanted.items() if carrier_ids}
         early: dict[str, list[StatusReport]] = {}
+        capabilities: dict[str, str] = {}
+        not_capable: list[tuple[DeliveryAttempt, StatusReport]] = []
         for item in items:
             known = attempts.get(item.chatbot.account.chatbot_id, {})
             holds_early = self._ctx.adapter(item.chatbot.endpoint.type).carrier_assigns_message_id
@@ -143,6 +151,11 @@ class CarrierWebhooks:
                     log.warning("status for an unknown message",
                                 extra={"carrier_message_id": report.carrier_message_id})
                     continue
+                if report.handset_capability and report.recipient:
+                    capabilities[report.recipient] = report.handset_capability
+                if report.status == MessageStatus.FAILED and report.handset_capability == "sms_only":
+                    not_capable.append((attempt, report))
+                    continue
                 changes.append(StatusChange(attempt.message_id, report.status, report.occurred_at or now,
                                             report.reason, carrier_status=report.raw_status))
                 state = _MESSAGE_TO_ATTEMPT.get(report.status)
@@ -150,6 +163,14 @@ class CarrierWebhooks:
                     current = attempt_updates.get(attempt.id, {}).get("state", attempt.state)
                     if state.progress > AttemptState(str(current)).progress:
                         attempt_updates[attempt.id] = {"id": attempt.id, "state": state.value, "updated_at": now}
+        if capabilities:
+            await self._router.learn_capabilities(session, capabilities)
+        fallen_back = await self._platform_fallbacks(session, tenant_id, not_capable) if not_capable else set()
+        for attempt, report in not_capable:
+            if attempt.message_id not in fallen_back:
+                changes.append(StatusChange(attempt.message_id, report.status, report.occurred_at or now,
+                                            report.reason, carrier_status=report.raw_status))
+                attempt_updates[attempt.id] = {"id": attempt.id, "state": AttemptState.FAILED.value, "updated_at": now}
         await repo.update_attempts(list(attempt_updates.values()))
         for chatbot_id, reports in early.items():
             await self._early.hold(session, tenant_id, chatbot_id, reports)
@@ -159,6 +180,40 @@ class CarrierWebhooks:
             if item.parsed.revokes:
                 await self._revoker.apply_reports(session, tenant_id, attempts.get(item.chatbot.account.chatbot_id, {}),
                                                   item.parsed.revokes, item.chatbot.endpoint.type)
+
+    async def _platform_fallbacks(self, session: AsyncSession, tenant_id: str,
+                                  not_capable: list[tuple[DeliveryAttempt, StatusReport]]) -> set[str]:
+        """Messages whose handset cannot take a 5G message and whose policy is a fallback of the
+        platform's own (SMS, H5): their attempt ends and they go back to the sender, which routes
+        them over SMS. Returns the ids taken over."""
+        repo = MessageRepository(session, tenant_id)
+        messages = {m.id: m for m in await repo.many({a.message_id for a, _ in not_capable})}
+        submissions = await repo.submissions({m.submission_id for m in messages.values()})
+        now = utcnow()
+        taken: dict[str, tuple[DeliveryAttempt, StatusReport]] = {}
+        for attempt, report in not_capable:
+            message = messages.get(attempt.message_id)
+            if message is None or MessageStatus(message.status).is_final:
+                continue
+            policy = submissions[message.submission_id].fallback_policy
+            if policy in {FallbackPolicy.SMS.value, FallbackPolicy.H5.value}:
+                taken[message.id] = (attempt, report)
+        if not taken:
+            return set()
+        await repo.update_attempts([
+            {"id": attempt.id, "state": AttemptState.FAILED.value, "error_code": NOT_CAPABLE,
+             "error_reason": f"the handset cannot take 5G messages ({report.reason or report.raw_status})",
+             "updated_at": now}
+            for attempt, report in taken.values()])
+        by_lane: dict[int, list[str]] = {}
+        for message_id in taken:
+            by_lane.setdefault(TrafficClass(messages[message_id].traffic_class).rank, []).append(message_id)
+        await self._ctx.queue.enqueue(session, [
+            NewJob(topic=TOPIC_SEND, priority=lane, tenant_id=tenant_id,
+                   payload={"tenant_id": tenant_id, "message_ids": ids}) for lane, ids in by_lane.items()])
+        self._ctx.queue.notify(TOPIC_SEND)
+        log.info("falling back to SMS", extra={"count": len(taken)})
+        return set(taken)
 
     async def _store_inbound(
         self, session: AsyncSession, tenant_id: str, chatbot: ResolvedChatbot, inbound: InboundMessage

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from msg5g.channels import OutboundMessage, SendResult
-from msg5g.domain.content import Content
+from msg5g.domain.content import CarouselContent, Content, RichCardContent, TextContent
 from msg5g.domain.errors import (
     ChannelAuthError,
     ChannelError,
@@ -28,7 +28,7 @@ from msg5g.domain.errors import (
     RateLimited,
     TransientChannelError,
 )
-from msg5g.domain.messages import AttemptState, MessageStatus, TrafficClass
+from msg5g.domain.messages import AttemptState, FallbackPolicy, MessageStatus, TrafficClass
 from msg5g.kit import metrics
 from msg5g.kit.clock import as_utc, utcnow
 from msg5g.kit.ids import new_id
@@ -38,13 +38,15 @@ from msg5g.services.callbacks import CallbackOutbox
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory, ResolvedChatbot
 from msg5g.services.early_reports import EarlyReports
-from msg5g.services.routing import NoRoute, Router
+from msg5g.services.h5 import H5Pages
+from msg5g.services.routing import NOT_CAPABLE, NoRoute, Router
 from msg5g.services.status import StatusChange, apply_status_changes
 from msg5g.storage.repositories import MessageRepository
 from msg5g.storage.tables import DeliveryAttempt, Message, Submission
 
 log = logging.getLogger(__name__)
 _ROUTABLE = {AttemptState.PENDING.value, AttemptState.FAILED.value}
+_PLATFORM_FALLBACKS = {FallbackPolicy.SMS.value, FallbackPolicy.H5.value}
 MAX_ROUTES_PER_MESSAGE = 3
 _content_adapter: TypeAdapter[Content] = TypeAdapter(Content)
 
@@ -61,12 +63,13 @@ class _Outcome:
 
 class Sender:
     def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox,
-                 early_reports: EarlyReports, router: Router) -> None:
+                 early_reports: EarlyReports, router: Router, h5: H5Pages) -> None:
         self._ctx = ctx
         self._directory = directory
         self._callbacks = callbacks
         self._early = early_reports
         self._router = router
+        self._h5 = h5
         self._reroutes: dict[str, int] = {}
         self._in_flight = asyncio.Semaphore(ctx.settings.send_concurrency)
         self._contents: dict[str, Content] = {}
@@ -100,10 +103,14 @@ class Sender:
                 expired.append(StatusChange(message.id, MessageStatus.EXPIRED, now, "expired before it could be sent"))
                 continue
             if attempt is None or attempt.state == AttemptState.FAILED.value:
+                over_sms = submission.fallback_policy in _PLATFORM_FALLBACKS and (
+                    (attempt is not None and attempt.error_code == NOT_CAPABLE)
+                    or await self._router.sms_only(message.recipient))
                 try:
                     choice = await self._router.choose(
                         tenant_id, message.chatbot_id, message.recipient, self._content(submission),
-                        submission.fallback_text, avoid_channels=failed_channels.get(message.id, ()))
+                        submission.fallback_text or "-" if over_sms else submission.fallback_text,
+                        avoid_channels=() if over_sms else failed_channels.get(message.id, ()), over_sms=over_sms)
                 except NoRoute as exc:
                     expired.append(StatusChange(message.id, MessageStatus.FAILED, now, str(exc)))
                     continue
@@ -139,7 +146,8 @@ class Sender:
         adapter = self._ctx.adapter(chatbot.endpoint.type)
         outbound = OutboundMessage(
             message_id=message.id, recipient=message.recipient, content=self._content(submission),
-            traffic_class=TrafficClass(message.traffic_class), fallback_text=submission.fallback_text,
+            traffic_class=TrafficClass(message.traffic_class),
+            fallback_text=await self._fallback_text(tenant_id, message, submission, chatbot),
             expires_at=submission.expires_at,
         )
         if not chatbot.endpoint.enabled:
@@ -168,6 +176,22 @@ class Sender:
         self._router.health.record(chatbot.endpoint.channel_id, ok=not channel_failed, seconds=elapsed,
                                    error=str(outcome.error) if channel_failed else None)
         return outcome
+
+    async def _fallback_text(self, tenant_id: str, message: Message, submission: Submission,
+                             chatbot: ResolvedChatbot) -> str | None:
+        """The text a channel may send instead of the rich message: for the carrier to convert
+        (policy `carrier`), or what the platform's own SMS carries (policies `sms` and `h5`)."""
+        policy = FallbackPolicy(submission.fallback_policy) if submission.fallback_policy else (
+            FallbackPolicy.CARRIER if submission.fallback_text else FallbackPolicy.NONE)
+        over_sms = self._ctx.registry.adapter_type(chatbot.endpoint.type).capabilities.sends_fallback_text
+        if not over_sms:
+            return submission.fallback_text if policy == FallbackPolicy.CARRIER else None
+        if policy != FallbackPolicy.H5:
+            return submission.fallback_text
+        link = await self._h5.link_for(tenant_id, message.id)
+        content = self._content(submission)
+        lead = submission.fallback_text or _headline(content)
+        return f"{lead} {link}" if lead else link
 
     def _content(self, submission: Submission) -> Content:
         content = self._contents.get(submission.id)
@@ -281,3 +305,15 @@ class Sender:
         if len(self._reroutes) > 10_000:
             self._reroutes.clear()
         return why
+
+
+def _headline(content: Content) -> str | None:
+    """A line of text that says what an H5 link leads to, when the sender gave no fallback text."""
+    match content:
+        case TextContent(text=text):
+            return text[:60]
+        case RichCardContent(card=card):
+            return card.title or card.description
+        case CarouselContent(cards=cards):
+            return cards[0].title or cards[0].description
+    return None

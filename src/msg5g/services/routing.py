@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from msg5g.domain.content import Content
 from msg5g.domain.errors import NotFound, PermanentChannelError, ValidationFailed
 from msg5g.kit.carriers import CARRIERS, home_carrier
@@ -33,6 +35,9 @@ from msg5g.storage.tables import ChannelHealthEvent, ChatbotRoute, NumberFact
 log = logging.getLogger(__name__)
 
 ANY_CARRIER = "*"
+SMS_ROUTE = "sms"  # the route a platform-side fallback (SMS, H5) takes
+NOT_CAPABLE = "not_capable"  # the error code of an attempt that ended because the handset cannot take 5G
+CAPABILITY_TTL = timedelta(days=30)
 _CACHE_SECONDS = 15.0
 LEARNED_CARRIER_TTL = timedelta(days=90)
 
@@ -189,14 +194,18 @@ class Router:
 
     async def choose(self, tenant_id: str, chatbot_id: str, recipient: str, content: Content,
                      fallback_text: str | None, *, avoid_channels: Iterable[str] = (),
-                     probe: bool = True) -> RouteChoice:
+                     probe: bool = True, over_sms: bool = False) -> RouteChoice:
         avoid = set(avoid_channels)
         carrier, refused = await self.carrier_of(recipient)
         routes = await self._routes_of(tenant_id, chatbot_id)
-        if not routes:
+        if over_sms:
+            candidates = [via for c, _, via in sorted(routes, key=lambda r: r[1]) if c == SMS_ROUTE]
+            if not candidates:
+                raise NoRoute("the chatbot has no `sms` route for a platform-side fallback")
+        elif not routes:
             candidates = [chatbot_id]
         else:
-            by_priority = sorted(routes, key=lambda r: r[1])
+            by_priority = [r for r in sorted(routes, key=lambda r: r[1]) if r[0] != SMS_ROUTE]
             exact = [via for c, _, via in by_priority if carrier is not None and c == carrier]
             if carrier is None:
                 # Ported away from its home carrier to one we do not know yet: try the carriers
@@ -230,7 +239,7 @@ class Router:
     async def set_routes(self, tenant_id: str, chatbot_id: str,
                          routes: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
         """Replace a chatbot's routes with (carrier, via chatbot id, priority) entries."""
-        allowed = {*CARRIERS, ANY_CARRIER}
+        allowed = {*CARRIERS, ANY_CARRIER, SMS_ROUTE}
         async with self._ctx.db.transaction() as session:
             chatbots = ChatbotRepository(session, tenant_id)
             if await chatbots.get(chatbot_id) is None:
@@ -255,6 +264,21 @@ class Router:
                 raise NotFound("no such chatbot", code="chatbot_not_found", field="chatbot_id")
             rows = await RouteRepository(session, tenant_id).of_chatbot(chatbot_id)
         return [(r.carrier, r.via_chatbot_id, r.priority) for r in rows]
+
+    async def set_capability(self, number: str, capability: str | None, ttl_days: float | None) -> None:
+        """An operator's word on whether a number takes 5G messages (None clears it)."""
+        now = utcnow()
+        async with self._ctx.db.transaction() as session:
+            repo = PlatformRepository(session)
+            fact = await repo.number_fact(number)
+            if fact is None:
+                fact = NumberFact(number=number, not_carriers=[], updated_at=now)
+                await repo.add(fact)
+            fact.capability = capability
+            fact.capability_source = "manual" if capability else None
+            fact.capability_expires_at = now + timedelta(days=ttl_days) if capability and ttl_days else None
+            fact.updated_at = now
+        self._facts.pop(number, None)
 
     async def set_fact(self, number: str, *, carrier: str | None, ttl_days: float | None) -> NumberFact:
         """An operator's override of the carrier serving a number (None clears it)."""
@@ -282,6 +306,38 @@ class Router:
             if not await PlatformRepository(session).delete_number_fact(number):
                 raise NotFound("nothing is known of that number", code="number_not_found")
         self._facts.pop(number, None)
+
+    async def sms_only(self, number: str) -> bool:
+        """Whether the number is known (and not long ago) to take no 5G messages."""
+        fact = await self.fact(number)
+        return bool(fact and fact.capability == "sms_only" and (
+            fact.capability_expires_at is None or as_utc(fact.capability_expires_at) > utcnow()))
+
+    async def learn_capabilities(self, session: AsyncSession, capabilities: dict[str, str]) -> None:
+        """What outcomes said of handsets, in the caller's transaction. Only what routing acts on
+        is written: a number found unable to take 5G messages, or one found able again."""
+        now = utcnow()
+        repo = PlatformRepository(session)
+        for number, capability in capabilities.items():
+            cached = self._facts.get(number)
+            known = cached[1].capability if cached and cached[1] else None
+            if capability == "rcs" and known != "sms_only" and cached is not None:
+                continue  # nothing to undo
+            if capability == "rcs" and cached is None:
+                continue  # unknown numbers are assumed able; not worth a write per delivery
+            fact = await repo.number_fact(number)
+            if fact is None:
+                if capability != "sms_only":
+                    continue
+                fact = NumberFact(number=number, not_carriers=[], updated_at=now)
+                await repo.add(fact)
+            if fact.capability_source == "manual" and fact.capability != capability:
+                continue  # an operator's setting wins over what an outcome suggests
+            fact.capability = capability
+            fact.capability_source = "learned"
+            fact.capability_expires_at = now + CAPABILITY_TTL
+            fact.updated_at = now
+            self._facts.pop(number, None)
 
     async def learn_ported(self, number: str, refused_by: str) -> None:
         """A carrier refused the number as not its subscriber: route it elsewhere from now on."""

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.domain.content import MAX_FALLBACK_TEXT, Content, refuse_non_xml_characters
 from msg5g.domain.errors import Conflict, NotFound, ValidationFailed
-from msg5g.domain.messages import MessageStatus, TrafficClass
+from msg5g.domain.messages import FallbackPolicy, MessageStatus, TrafficClass
 from msg5g.kit import metrics
 from msg5g.kit.clock import as_utc, utcnow
 from msg5g.kit.group_commit import GroupCommit
@@ -55,6 +55,13 @@ class SendRequest(BaseModel):
         default=None, min_length=1, max_length=MAX_FALLBACK_TEXT,
         description="Sent as SMS where the handset cannot take a 5G message.",
     )
+    fallback: FallbackPolicy | None = Field(
+        default=None,
+        description="When the handset cannot take a 5G message: `carrier` (the carrier sends fallback_text as "
+                    "SMS), `sms` (the platform does, over the chatbot's `sms` route), `h5` (the platform sends "
+                    "an SMS with a link to a page showing the message) or `none`. Default: `carrier` with "
+                    "fallback_text, else `none`.",
+    )
     traffic_class: TrafficClass | None = Field(
         default=None, description="Defaults to the business's class; may be lowered, never raised."
     )
@@ -72,7 +79,15 @@ class SendRequest(BaseModel):
     def _one_expiry(self) -> SendRequest:
         if self.expires_at is not None and self.ttl_seconds is not None:
             raise ValueError("give expires_at or ttl_seconds, not both")
+        if self.fallback in {FallbackPolicy.CARRIER, FallbackPolicy.SMS} and not self.fallback_text:
+            raise ValueError(f"fallback {self.fallback.value!r} needs fallback_text")
         return self
+
+    @property
+    def fallback_policy(self) -> FallbackPolicy:
+        if self.fallback is not None:
+            return self.fallback
+        return FallbackPolicy.CARRIER if self.fallback_text else FallbackPolicy.NONE
 
     def fingerprint(self) -> str:
         """What makes two requests "the same" for idempotency: everything but the key itself."""
@@ -163,7 +178,8 @@ class Submitter:
         submission = {
             "id": submission_id, "tenant_id": access.tenant_id, "business_id": access.business_id,
             "chatbot_id": chatbot.account.chatbot_id, "content": request.content.model_dump(mode="json"),
-            "fallback_text": request.fallback_text, "traffic_class": traffic_class.value,
+            "fallback_text": request.fallback_text, "fallback_policy": request.fallback_policy.value,
+            "traffic_class": traffic_class.value,
             "client_message_id": request.client_message_id, "request_hash": fingerprint,
             "callback_url": str(request.callback_url) if request.callback_url else None,
             "expires_at": expires_at, "created_at": now,

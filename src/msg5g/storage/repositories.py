@@ -27,6 +27,7 @@ from msg5g.storage.tables import (
     ChatbotRoute,
     DeliveryAttempt,
     EarlyStatusReport,
+    H5Link,
     InboundMessageRow,
     Message,
     MessageEvent,
@@ -46,7 +47,7 @@ class PlatformRepository:
         self.session = session
 
     async def add(self, row: Tenant | ApiKey | OperatorKey | AdminUser | Channel | CarrierChatbotIndex
-                  | NumberFact) -> None:
+                  | NumberFact | H5Link) -> None:
         self.session.add(row)
         await self.session.flush()
 
@@ -58,6 +59,13 @@ class PlatformRepository:
 
     async def api_key_by_prefix(self, prefix: str) -> ApiKey | None:
         return await self.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+
+    async def h5_link(self, token: str) -> H5Link | None:
+        return await self.session.get(H5Link, token)
+
+    async def h5_link_of_message(self, tenant_id: str, message_id: str) -> H5Link | None:
+        return await self.session.scalar(select(H5Link).where(H5Link.tenant_id == tenant_id,
+                                                              H5Link.message_id == message_id))
 
     async def number_fact(self, number: str) -> NumberFact | None:
         return await self.session.get(NumberFact, number)

@@ -194,6 +194,7 @@ class Submission(TenantBase):
     chatbot_id: Mapped[str] = mapped_column(Id)
     content: Mapped[dict[str, Any]]
     fallback_text: Mapped[str | None] = mapped_column(Text)
+    fallback_policy: Mapped[str | None] = mapped_column(String(10))  # domain.messages.FallbackPolicy
     traffic_class: Mapped[str] = mapped_column(String(30))
     client_message_id: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
@@ -273,6 +274,19 @@ class ChatbotRoute(TenantBase):
     created_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_routes_chatbot", "tenant_id", "chatbot_id"),)
+
+
+class H5Link(PlatformBase):
+    """The short link of an H5 fallback SMS: a page showing the rich message, its opens counted.
+    Platform-wide, like the credential index: a public link resolves to its tenant."""
+
+    __tablename__ = "h5_links"
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    message_id: Mapped[str] = mapped_column(Id, index=True)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    last_click_at: Mapped[datetime | None]
 
 
 class EarlyStatusReport(TenantBase):

@@ -52,6 +52,8 @@ STATUS_MAP: dict[str, tuple[MessageStatus, str | None]] = {
     "MessageDisplayed": (MessageStatus.DISPLAYED, None),
     "DeliveryImpossible": (MessageStatus.FAILED, "DeliveryImpossible"),
 }
+HANDSET_CAPABILITY = {"DeliveredToTerminal": "rcs", "MessageDisplayed": "rcs", "SMS": "sms_only", "MMS": "sms_only",
+                      "DeliveryImpossible": "sms_only"}
 REPLY_TEXT, REPLY_SUGGESTION = 1, 2  # Dahantc replyType; 2 is protocol-choices.md [I]
 
 
@@ -201,7 +203,8 @@ def _status_report(event: Mapping[str, Any]) -> StatusReport | None:
         return None
     status, reason = mapped
     return StatusReport(carrier_message_id=send_id, status=status, recipient=_number(event.get("to"), "to"),
-                        reason=reason, occurred_at=beijing_time(event.get("timestamp")), raw_status=raw_status)
+                        reason=reason, occurred_at=beijing_time(event.get("timestamp")), raw_status=raw_status,
+                        handset_capability=HANDSET_CAPABILITY.get(raw_status))
 
 
 REVOKE_RESULTS = {"Revoked": True, "RevokeFailed": False}  # §3.6 Invoke statuses

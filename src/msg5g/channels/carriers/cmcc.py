@@ -117,6 +117,12 @@ DELIVERY_STATUS_MAP: dict[str, MessageStatus] = {
 }
 
 
+# What an outcome says of the handset (§3.5): delivered to the terminal means it takes chatbot
+# messages; converted to SMS, or [I] impossible to deliver, means it does not.
+HANDSET_CAPABILITY = {"DeliveredToTerminal": "rcs", "MessageDisplayed": "rcs", "DeliveredToNetwork": "sms_only",
+                      "DeliveredToSMS": "sms_only", "DeliverdToSMS": "sms_only", "DeliveryImpossible": "sms_only"}
+
+
 def chatbot_address(carrier_chatbot_id: str) -> str:
     return f"sip:{carrier_chatbot_id}@{CHATBOT_DOMAIN}"
 
@@ -463,7 +469,7 @@ def _status_report(message_id: str | None, raw_status: str | None, address: str 
     elif raw_status == "DeliveredToNetwork":
         reason = "delivered as SMS by the network"
     return StatusReport(carrier_message_id=message_id, status=status, recipient=recipient, reason=reason,
-                        raw_status=raw_status)
+                        raw_status=raw_status, handset_capability=HANDSET_CAPABILITY.get(raw_status))
 
 
 REVOKE_RESULTS = {"Revoked": True, "RevokeFailed": False, "RevokeFail": False}

@@ -92,6 +92,10 @@ STATUS_MAP: dict[str, MessageStatus] = {
     "failed": MessageStatus.FAILED,
 }
 REVOKE_RESULTS = {"revokeOk": True, "revokeFail": False}
+HANDSET_CAPABILITY = {"delivered": "rcs", "displayed": "rcs", "deliveredToNetwork": "sms_only"}
+# [I] The reference lists no failure code for "the handset cannot take chatbot messages"; the
+# simulators use 45001 (docs/protocol-choices.md).
+NOT_CAPABLE_CODES = {"45001"}
 REPORT_REQUEST = ["sent", "failed", "delivered", "displayed", "deliveredToNetwork"]
 TRAFFIC_TYPE = {TrafficClass.MARKETING: "advertisement"}
 SIGNATURE_SKEW_SECONDS = 300.0  # protocol-choices.md
@@ -444,8 +448,12 @@ def _status_report(info: Mapping[str, Any]) -> StatusReport | None:
         reason = "failed" + (f" {code}" if code not in (None, "") else "") + (f": {text}" if text else "")
     elif raw_status == "deliveredToNetwork":
         reason = "delivered as SMS by the network"
+    capability = HANDSET_CAPABILITY.get(raw_status)
+    if status == MessageStatus.FAILED:
+        capability = "sms_only" if str(info.get("errorCode")) in NOT_CAPABLE_CODES else None
     return StatusReport(carrier_message_id=message_id, status=status, recipient=recipient, reason=reason,
-                        occurred_at=_moment(info.get("dateTime")), raw_status=raw_status)
+                        occurred_at=_moment(info.get("dateTime")), raw_status=raw_status,
+                        handset_capability=capability)
 
 
 def _revoke_report(info: Mapping[str, Any]) -> RevokeReport | None:

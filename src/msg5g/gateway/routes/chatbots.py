@@ -22,9 +22,9 @@ ChatbotId = Annotated[str, Path(min_length=1, max_length=64)]
 
 class Route(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    carrier: Literal["cmcc", "ctcc", "cucc", "cbn", "*"] = Field(
+    carrier: Literal["cmcc", "ctcc", "cucc", "cbn", "*", "sms"] = Field(
         description="The recipients' carrier (from the number, or what the platform knows of a ported number); "
-                    "`*` matches any.")
+                    "`*` matches any; `sms` is the route of platform-side fallbacks (`fallback`: `sms`, `h5`).")
     via_chatbot_id: str = Field(min_length=1, max_length=64,
                                 description="The chatbot account (on some channel) that sends for these numbers.")
     priority: int = Field(default=0, ge=0, le=1000, description="Lower is tried first; the next is the backup.")

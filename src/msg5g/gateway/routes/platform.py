@@ -129,11 +129,17 @@ class NumberFactOut(BaseModel):
     carrier_expires_at: datetime | None
     not_carriers: list[str] = Field(description="Carriers that refused the number as not their subscriber.")
     routed_carrier: str | None = Field(description="The carrier routing uses for it now.")
+    capability: str | None = Field(description="`rcs` or `sms_only`, where known (learned from outcomes or set).")
+    capability_source: str | None
+    capability_expires_at: datetime | None
 
 
 class NumberFactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    carrier: Literal["cmcc", "ctcc", "cucc", "cbn"] | None = Field(description="Null clears the override.")
+    carrier: Literal["cmcc", "ctcc", "cucc", "cbn"] | None = Field(
+        default=None, description="The carrier serving the number; null clears the override; omitted: unchanged.")
+    capability: Literal["rcs", "sms_only"] | None = Field(
+        default=None, description="Whether it takes 5G messages; null clears; omitted: unchanged.")
     ttl_days: float | None = Field(default=None, gt=0, le=3650, description="Omitted: until changed.")
 
 
@@ -153,7 +159,10 @@ async def _fact_out(services: Services, number: str) -> NumberFactOut:
     return NumberFactOut(number=number, home_carrier=home_carrier(number), carrier=fact.carrier if fact else None,
                          carrier_source=fact.carrier_source if fact else None,
                          carrier_expires_at=fact.carrier_expires_at if fact else None,
-                         not_carriers=sorted(refused), routed_carrier=routed)
+                         not_carriers=sorted(refused), routed_carrier=routed,
+                         capability=fact.capability if fact else None,
+                         capability_source=fact.capability_source if fact else None,
+                         capability_expires_at=fact.capability_expires_at if fact else None)
 
 
 @router.get("/numbers/{number}", response_model=NumberFactOut, responses=_errors,
@@ -163,11 +172,14 @@ async def get_number(number: Number, _operator: OperatorDep, services: ServicesD
 
 
 @router.put("/numbers/{number}", response_model=NumberFactOut, responses=_errors,
-            summary="Override the carrier that serves a number (a ported number, 携号转网)")
+            summary="Override the carrier that serves a number (携号转网) or whether it takes 5G messages")
 async def put_number(number: Number, body: NumberFactIn, _operator: OperatorDep,
                      services: ServicesDep) -> NumberFactOut:
     e164 = _e164(number)
-    await services.router.set_fact(e164, carrier=body.carrier, ttl_days=body.ttl_days)
+    if "carrier" in body.model_fields_set:
+        await services.router.set_fact(e164, carrier=body.carrier, ttl_days=body.ttl_days)
+    if "capability" in body.model_fields_set:
+        await services.router.set_capability(e164, body.capability, body.ttl_days)
     return await _fact_out(services, e164)
 
 
