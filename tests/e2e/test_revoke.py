@@ -146,3 +146,19 @@ async def test_revoke_refusals_and_the_bulk_form(stack: Stack) -> None:
     for bad in ({"message_ids": []}, {"message_ids": ["x"] * 1001}, {"ids": ["x"]}):
         async with stack.http.post(f"{stack.base_url}/v1/messages/revoke", headers=stack.auth(), json=bad) as r:
             assert r.status == 422, await r.text()
+
+
+async def test_china_mobile_recalls_before_delivery(stack: Stack) -> None:
+    status, body = await stack.sim("PUT", "/_sim/faults", {"delivered_delay_ms": 4000})
+    assert status == 200, body
+    message_id = await _send(stack, stack.tenant.chatbot_id, "移动撤回")
+    await stack.wait_status(message_id, "sent")
+    status, answer = await _revoke(stack, message_id)
+    assert status == 202, answer
+    done = await stack.wait_status(message_id, "revoked")
+    assert done["attempts"][0]["revoke_result"] == "revoked"
+    await asyncio.sleep(4.5)
+    status, inbox = await stack.sim("GET", f"/_sim/handsets/{USER}/inbox")
+    assert inbox == []
+    _, record = await stack.sim("GET", f"/_sim/messages/{message_id}")
+    assert record["delivered"] == 0
