@@ -16,6 +16,7 @@ from msg5g.services.deliver import Sender
 from msg5g.services.directory import Directory
 from msg5g.services.early_reports import EarlyReports
 from msg5g.services.h5 import H5Pages
+from msg5g.services.limits import RateLimiter
 from msg5g.services.provisioning import Provisioning
 from msg5g.services.queries import Queries
 from msg5g.services.revoke import Revoker
@@ -61,7 +62,7 @@ class Services:
             ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), operator_keys=OperatorKeys(ctx),
             admins=AdminAccounts(ctx), queries=Queries(ctx),
             provisioning=Provisioning(ctx, channel_admin), channel_admin=channel_admin, webhooks=webhooks,
-            sender=Sender(ctx, directory, outbox, early_reports, router, h5), h5=h5, router=router,
+            sender=Sender(ctx, directory, outbox, early_reports, router, h5, RateLimiter(ctx)), h5=h5, router=router,
             early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
             submitter=Submitter(ctx, directory), channel_sessions=sessions, revoker=revoker,

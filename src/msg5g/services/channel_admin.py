@@ -51,6 +51,7 @@ class ChannelView:
     enabled: bool
     created_at: datetime
     updated_at: datetime | None
+    tps_limit: float | None = None
     health: dict[str, Any] | None = field(default=None)
 
 
@@ -105,13 +106,14 @@ class ChannelAdmin:
         return self._ctx.secrets.seal({**plain, **secret})
 
     async def create(self, channel_type: str, name: str, base_url: str, settings: dict[str, Any] | None = None,
-                     *, enabled: bool = True, channel_id: str | None = None) -> ChannelView:
+                     *, enabled: bool = True, channel_id: str | None = None,
+                     tps_limit: float | None = None) -> ChannelView:
         adapter_type = self._adapter_type(channel_type)
         url = self._check_url(adapter_type, base_url)
         plain, secret = split_secrets(_validated(adapter_type.settings_model, settings or {}, "settings"))
         row = Channel(id=channel_id or new_id(), type=channel_type, name=name.strip(), base_url=url, settings=plain,
                       secrets_sealed=self._ctx.secrets.seal(secret) if secret else None, enabled=enabled,
-                      created_at=utcnow(), updated_at=None)
+                      tps_limit=tps_limit, created_at=utcnow(), updated_at=None)
         async with self._ctx.db.transaction() as session:
             await PlatformRepository(session).add(row)
         log.info("channel created", extra={"channel_id": row.id, "type": channel_type})
@@ -119,7 +121,8 @@ class ChannelAdmin:
         return self._view(row)
 
     async def update(self, channel_id: str, *, name: str | None = None, base_url: str | None = None,
-                     settings: dict[str, Any] | None = None, enabled: bool | None = None) -> ChannelView:
+                     settings: dict[str, Any] | None = None, enabled: bool | None = None,
+                     tps_limit: float | None = None, clear_tps_limit: bool = False) -> ChannelView:
         async with self._ctx.db.transaction() as session:
             row = await PlatformRepository(session).channel(channel_id)
             if row is None:
@@ -139,6 +142,8 @@ class ChannelAdmin:
                 row.secrets_sealed = self._ctx.secrets.seal(secret) if secret else None
             if enabled is not None:
                 row.enabled = enabled
+            if tps_limit is not None or clear_tps_limit:
+                row.tps_limit = tps_limit
             row.updated_at = utcnow()
         self._directory.forget()
         self._router.forget()
@@ -173,4 +178,5 @@ class ChannelAdmin:
             pass
         return ChannelView(id=row.id, type=row.type, name=row.name, base_url=row.base_url,
                            settings=dict(row.settings or {}), secrets_set=secrets, enabled=row.enabled,
-                           created_at=row.created_at, updated_at=row.updated_at, health=health)
+                           created_at=row.created_at, updated_at=row.updated_at, tps_limit=row.tps_limit,
+                           health=health)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.channels import OutboundMessage, SendResult
 from msg5g.domain.content import CarouselContent, Content, RichCardContent, TextContent
@@ -39,6 +40,7 @@ from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory, ResolvedChatbot
 from msg5g.services.early_reports import EarlyReports
 from msg5g.services.h5 import H5Pages
+from msg5g.services.limits import RateLimiter
 from msg5g.services.routing import NOT_CAPABLE, NoRoute, Router
 from msg5g.services.status import StatusChange, apply_status_changes
 from msg5g.storage.repositories import MessageRepository
@@ -63,13 +65,14 @@ class _Outcome:
 
 class Sender:
     def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox,
-                 early_reports: EarlyReports, router: Router, h5: H5Pages) -> None:
+                 early_reports: EarlyReports, router: Router, h5: H5Pages, limiter: RateLimiter) -> None:
         self._ctx = ctx
         self._directory = directory
         self._callbacks = callbacks
         self._early = early_reports
         self._router = router
         self._h5 = h5
+        self._limiter = limiter
         self._reroutes: dict[str, int] = {}
         self._in_flight = asyncio.Semaphore(ctx.settings.send_concurrency)
         self._contents: dict[str, Content] = {}
@@ -131,12 +134,57 @@ class Sender:
                 await MessageRepository(session, tenant_id).add_attempts(new_attempts)
                 queued = [StatusChange(a.message_id, MessageStatus.QUEUED, now) for a in new_attempts]
                 await apply_status_changes(session, tenant_id, queued + expired, self._callbacks, channel_type="-")
+        to_send, deferred, defer_for = await self._within_limits(tenant_id, to_send)
         if not to_send:
-            return False
+            if not deferred:
+                return False
+            async with self._ctx.db.transaction() as session:
+                await self._defer(session, tenant_id, job, deferred, defer_for)
+                await self._ctx.queue.ack_in(session, [job])
+            return True
         outcomes = await asyncio.gather(*(self._send_one(tenant_id, m, a, submissions[m.submission_id])
                                           for m, a in to_send))
-        await self._record(tenant_id, job, list(outcomes))
+        await self._record(tenant_id, job, list(outcomes), deferred, defer_for)
         return True
+
+    async def _within_limits(self, tenant_id: str, to_send: list[tuple[Message, DeliveryAttempt]]
+                             ) -> tuple[list[tuple[Message, DeliveryAttempt]], list[str], float]:
+        """What the carriers' TPS limits (and a channel backing off after a rate-limit answer) let
+        go now; the rest waits, without spending a try. Returns (now, later, how much later)."""
+        groups: dict[str, list[tuple[Message, DeliveryAttempt]]] = {}
+        for pair in to_send:
+            groups.setdefault(pair[1].chatbot_id, []).append(pair)
+        allowed: list[tuple[Message, DeliveryAttempt]] = []
+        deferred: list[str] = []
+        delay = 0.0
+        for chatbot_id, group in groups.items():
+            chatbot = await self._directory.chatbot(tenant_id, chatbot_id)
+            cooling = self._router.health.cooldown_remaining(chatbot.endpoint.channel_id)
+            if cooling > 0:
+                deferred.extend(m.id for m, _ in group)
+                delay = max(delay, cooling)
+                continue
+            limits = {}
+            if chatbot.channel_tps:
+                limits[f"channel:{chatbot.endpoint.channel_id}"] = chatbot.channel_tps
+            if chatbot.chatbot_tps:
+                limits[f"chatbot:{chatbot_id}"] = chatbot.chatbot_tps
+            granted = await self._limiter.take(limits, len(group)) if limits else len(group)
+            allowed.extend(group[:granted])
+            if granted < len(group):
+                deferred.extend(m.id for m, _ in group[granted:])
+                rate = min(limits.values())
+                # Spread the wait over the time the rest needs at that rate, so deferred batches
+                # do not all come back in the same second.
+                delay = max(delay, min(30.0, (len(group) - granted) / rate), 1.0 / rate)
+        return allowed, deferred, delay
+
+    async def _defer(self, session: AsyncSession, tenant_id: str, job: Job, message_ids: list[str],
+                     delay: float) -> None:
+        await self._ctx.queue.enqueue(session, [NewJob(
+            topic=TOPIC_SEND, priority=job.priority, tenant_id=tenant_id, delay_seconds=delay,
+            payload={"tenant_id": tenant_id, "message_ids": message_ids},
+        )])
 
     async def _send_one(self, tenant_id: str, message: Message, attempt: DeliveryAttempt,
                         submission: Submission) -> _Outcome:
@@ -202,7 +250,8 @@ class Sender:
             self._contents[submission.id] = content
         return content
 
-    async def _record(self, tenant_id: str, job: Job, outcomes: list[_Outcome]) -> None:
+    async def _record(self, tenant_id: str, job: Job, outcomes: list[_Outcome], deferred: list[str],
+                      defer_for: float) -> None:
         now = utcnow()
         changes: list[StatusChange] = []
         attempt_updates: list[dict[str, Any]] = []
@@ -247,8 +296,10 @@ class Sender:
                                         "updated_at": now})
                 retry_ids.append(attempt.message_id)
                 delay = backoff_delay(tries)
-                if isinstance(error, RateLimited) and error.retry_after:
-                    delay = max(delay, error.retry_after)
+                if isinstance(error, RateLimited):
+                    # The carrier asked us to slow down: the whole channel waits, not just this one.
+                    delay = max(delay, error.retry_after or 1.0)
+                    self._router.health.back_off(attempt.channel_id, delay)
                 retry_delay = max(retry_delay, delay)
         channel_type = (await self._directory.chatbot(tenant_id, outcomes[0].message.chatbot_id)).endpoint.type
         async with self._ctx.db.transaction() as session:
@@ -265,6 +316,8 @@ class Sender:
                 await repo.update_attempts(early_updates)
                 changes.extend(early_changes)
             await self._ctx.queue.ack_in(session, [job])
+            if deferred:
+                await self._defer(session, tenant_id, job, deferred, defer_for)
             await apply_status_changes(session, tenant_id, changes, self._callbacks, channel_type=channel_type)
             if retry_ids:
                 # Retried messages go back as a job of their own so the rest of the batch is done.

@@ -24,6 +24,8 @@ class ResolvedChatbot:
     business_id: str  # the business that receives its uplinks
     endpoint: ChannelEndpoint
     account: ChatbotAccount
+    channel_tps: float | None = None  # the carrier's limits, kept by services/limits.py
+    chatbot_tps: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class Directory:
                                    address=chatbot.address,
                                    credentials={k: str(v) for k, v in
                                                 self._ctx.secrets.open(chatbot.credentials_sealed).items()}),
+            channel_tps=channel.tps_limit, chatbot_tps=chatbot.tps_limit,
         )
         self._chatbots[key] = (time.monotonic() + _TTL_SECONDS, resolved)
         return resolved

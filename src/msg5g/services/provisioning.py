@@ -53,7 +53,7 @@ class Provisioning:
 
     async def create_chatbot(
         self, tenant_id: str, *, channel_id: str, business_id: str, name: str, carrier_chatbot_id: str,
-        credentials: dict[str, Any], address: str | None = None,
+        credentials: dict[str, Any], address: str | None = None, tps_limit: float | None = None,
     ) -> str:
         """`address` defaults to the chatbot URI the channel's carrier gives that id."""
         chatbot_id = new_id()
@@ -71,7 +71,8 @@ class Provisioning:
                 raise NotFound("no such business", code="business_not_found", field="business_id")
             await ChatbotRepository(session, tenant_id).add(Chatbot(
                 id=chatbot_id, tenant_id=tenant_id, channel_id=channel_id, business_id=business_id, name=name,
-                carrier_chatbot_id=carrier_chatbot_id, address=address, credentials_sealed=sealed, created_at=utcnow(),
+                carrier_chatbot_id=carrier_chatbot_id, address=address, credentials_sealed=sealed, tps_limit=tps_limit,
+                created_at=utcnow(),
             ))
             await platform.add(CarrierChatbotIndex(channel_id=channel_id, carrier_chatbot_id=carrier_chatbot_id,
                                                    tenant_id=tenant_id, chatbot_id=chatbot_id))

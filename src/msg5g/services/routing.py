@@ -78,7 +78,23 @@ class ChannelHealth:
         self.failures_to_open = failures_to_open
         self.open_seconds = open_seconds
         self._circuits: dict[str, _Circuit] = {}
+        self._cooldowns: dict[str, float] = {}  # channel -> monotonic time its back-off ends
         self.changes: list[HealthChange] = []  # not yet written; see drain()
+
+    def back_off(self, channel_id: str, seconds: float) -> None:
+        """The carrier answered "too many requests": nothing goes to that channel for a while."""
+        until = time.monotonic() + seconds
+        self._cooldowns[channel_id] = max(until, self._cooldowns.get(channel_id, 0.0))
+
+    def cooldown_remaining(self, channel_id: str) -> float:
+        until = self._cooldowns.get(channel_id)
+        if until is None:
+            return 0.0
+        remaining = until - time.monotonic()
+        if remaining <= 0:
+            del self._cooldowns[channel_id]
+            return 0.0
+        return remaining
 
     def allows(self, channel_id: str) -> bool:
         circuit = self._circuits.get(channel_id)

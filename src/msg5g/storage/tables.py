@@ -92,6 +92,7 @@ class Channel(PlatformBase):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the adapter's non-secret settings
     secrets_sealed: Mapped[str | None] = mapped_column(Text)  # its secret ones, encrypted (kit/secrets.py)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    tps_limit: Mapped[float | None] = mapped_column(Float)  # the carrier contract's sends per second
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None]
 
@@ -132,6 +133,16 @@ class ChannelHealthEvent(PlatformBase):
     state: Mapped[str] = mapped_column(String(20))  # open | half_open | closed
     reason: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime]
+
+
+class RateBucket(PlatformBase):
+    """A token bucket every worker process draws from (the embedded limiter): `tokens` as of
+    `updated_at`, refilled at the key's rate up to one second's worth."""
+
+    __tablename__ = "rate_buckets"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)  # epoch seconds
 
 
 class QueueEntry(PlatformBase):
@@ -181,6 +192,7 @@ class Chatbot(TenantBase):
     address: Mapped[str] = mapped_column(String(300))
     # The chatbot's carrier API credentials, encrypted at rest (kit/secrets.py).
     credentials_sealed: Mapped[str] = mapped_column(Text)
+    tps_limit: Mapped[float | None] = mapped_column(Float)  # sends per second the carrier allows it
     created_at: Mapped[datetime]
 
 

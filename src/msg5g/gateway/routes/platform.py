@@ -68,7 +68,9 @@ class ChannelOut(BaseModel):
     enabled: bool
     created_at: datetime
     updated_at: datetime | None
-    health: dict[str, Any] | None = Field(default=None, description="Connection state, for persistent channels.")
+    tps_limit: float | None = Field(default=None, description="Sends per second, kept across all workers.")
+    health: dict[str, Any] | None = Field(
+        default=None, description="Circuit state, success rate and latency; connection state for persistent ones.")
 
 
 class ChannelIn(BaseModel):
@@ -78,6 +80,7 @@ class ChannelIn(BaseModel):
     base_url: str = Field(min_length=1, max_length=500, examples=["https://maap.example.com"])
     settings: dict[str, Any] = Field(default_factory=dict, description="Validated by the type's settings_fields.")
     enabled: bool = True
+    tps_limit: float | None = Field(default=None, gt=0, le=100_000, description="The carrier contract's TPS.")
 
 
 class ChannelPatch(BaseModel):
@@ -86,6 +89,7 @@ class ChannelPatch(BaseModel):
     base_url: str | None = Field(default=None, min_length=1, max_length=500)
     settings: dict[str, Any] | None = Field(default=None, description="Merged into the current settings.")
     enabled: bool | None = None
+    tps_limit: float | None = Field(default=None, gt=0, le=100_000, description="Null removes the limit.")
 
 
 @router.get("/channel-types", response_model=list[ChannelTypeOut], responses=_errors,
@@ -103,7 +107,7 @@ async def list_channels(_operator: OperatorDep, services: ServicesDep) -> list[C
              summary="Connect a channel (takes effect at once, no restart)")
 async def create_channel(body: ChannelIn, _operator: OperatorDep, services: ServicesDep) -> ChannelOut:
     view = await services.channel_admin.create(body.type, body.name, body.base_url, body.settings,
-                                               enabled=body.enabled)
+                                               enabled=body.enabled, tps_limit=body.tps_limit)
     return ChannelOut.model_validate(view, from_attributes=True)
 
 
@@ -116,8 +120,9 @@ async def get_channel(channel_id: ChannelId, _operator: OperatorDep, services: S
               summary="Edit, enable or disable a channel (takes effect at once)")
 async def update_channel(channel_id: ChannelId, body: ChannelPatch, _operator: OperatorDep,
                          services: ServicesDep) -> ChannelOut:
-    view = await services.channel_admin.update(channel_id, name=body.name, base_url=body.base_url,
-                                               settings=body.settings, enabled=body.enabled)
+    view = await services.channel_admin.update(
+        channel_id, name=body.name, base_url=body.base_url, settings=body.settings, enabled=body.enabled,
+        tps_limit=body.tps_limit, clear_tps_limit="tps_limit" in body.model_fields_set and body.tps_limit is None)
     return ChannelOut.model_validate(view, from_attributes=True)
 
 
