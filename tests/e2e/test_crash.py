@@ -87,9 +87,18 @@ async def test_process_killed_after_accept_before_send(
     spawn.append(_msg5g(["worker"], sqlite_url, tmp_path))
     for message_id in ids:
         await stack.wait_status(message_id, "displayed", timeout=30)
-        _, record = await stack.sim("GET", f"/_sim/messages/{message_id}")
-        assert record["received"] == 1
-        assert record["delivered"] == 1
+    # Both recipients went out as one group send, under one messageId (one of theirs).
+    _, message = await stack.message(ids[0])
+    group_id = message["attempts"][0]["carrier_message_id"]
+    assert group_id in ids
+    _, other = await stack.message(ids[1])
+    assert other["attempts"][0]["carrier_message_id"] == group_id
+    _, record = await stack.sim("GET", f"/_sim/messages/{group_id}")
+    assert record["received"] == 1
+    assert record["delivered"] == 2
+    for number in ("+8613800138020", "+8613800138021"):
+        _, inbox = await stack.sim("GET", f"/_sim/handsets/{number}/inbox")
+        assert len(inbox) == 1, inbox
 
 
 async def test_worker_killed_after_carrier_accepts_before_commit(

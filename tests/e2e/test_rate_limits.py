@@ -13,11 +13,14 @@ BOT = "106598858810000006"
 
 
 async def _burst(stack: Stack, channel: ChannelUnderTest, count: int) -> list[str]:
-    status, body = await stack.send({"chatbot_id": channel.chatbot_id,
-                                     "recipients": [f"+86153000070{i:02d}" for i in range(count)],
-                                     "content": {"kind": "text", "text": "限速"}})
-    assert status == 202, body
-    return [m["id"] for m in body["messages"]]
+    # One request per recipient, each with its own text: nothing to gather into a group send.
+    ids = []
+    for i in range(count):
+        status, body = await stack.send({"chatbot_id": channel.chatbot_id, "recipients": [f"+86153000070{i:02d}"],
+                                         "content": {"kind": "text", "text": f"限速 {i}"}})
+        assert status == 202, body
+        ids.append(body["messages"][0]["id"])
+    return ids
 
 
 async def _stats(channel: ChannelUnderTest, stack: Stack) -> dict[str, int]:

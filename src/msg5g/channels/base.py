@@ -174,6 +174,13 @@ class ChannelAdapter(abc.ABC):
     async def send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage) -> SendResult:
         """Hand one message to the carrier. Raises ChannelError subclasses."""
 
+    async def send_group(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage,
+                         recipients: list[str]) -> dict[str, SendResult]:
+        """One request to many recipients of identical content (`capabilities.max_recipients_per_request`);
+        `message.message_id` is the group's id. Returns each recipient's result; a ChannelError means
+        the whole request failed. Adapters without group sends raise NotImplementedError."""
+        raise NotImplementedError
+
     async def revoke(self, endpoint: ChannelEndpoint, account: ChatbotAccount, carrier_message_id: str,
                      recipient: str) -> None:
         """Ask the carrier to recall a message it has not delivered yet. The outcome arrives later,

@@ -40,7 +40,7 @@ from msg5g.services.early_reports import EarlyReports
 from msg5g.services.revoke import Revoker
 from msg5g.services.routing import NOT_CAPABLE, Router
 from msg5g.services.status import StatusChange, apply_status_changes
-from msg5g.storage.repositories import InboundRepository, MessageRepository
+from msg5g.storage.repositories import AttemptIndex, InboundRepository, MessageRepository
 from msg5g.storage.tables import DeliveryAttempt, InboundMessageRow
 
 log = logging.getLogger(__name__)
@@ -140,10 +140,10 @@ class CarrierWebhooks:
         capabilities: dict[str, str] = {}
         not_capable: list[tuple[DeliveryAttempt, StatusReport]] = []
         for item in items:
-            known = attempts.get(item.chatbot.account.chatbot_id, {})
+            known = attempts.get(item.chatbot.account.chatbot_id, AttemptIndex())
             holds_early = self._ctx.adapter(item.chatbot.endpoint.type).carrier_assigns_message_id
             for report in item.parsed.statuses:
-                attempt = known.get(report.carrier_message_id)
+                attempt = known.for_report(report.carrier_message_id, report.recipient)
                 if attempt is None and holds_early:
                     early.setdefault(item.chatbot.account.chatbot_id, []).append(report)
                     continue
@@ -178,7 +178,8 @@ class CarrierWebhooks:
                                    channel_type=items[0].chatbot.endpoint.type)
         for item in items:
             if item.parsed.revokes:
-                await self._revoker.apply_reports(session, tenant_id, attempts.get(item.chatbot.account.chatbot_id, {}),
+                await self._revoker.apply_reports(session, tenant_id,
+                                                  attempts.get(item.chatbot.account.chatbot_id, AttemptIndex()),
                                                   item.parsed.revokes, item.chatbot.endpoint.type)
 
     async def _platform_fallbacks(self, session: AsyncSession, tenant_id: str,

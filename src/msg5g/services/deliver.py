@@ -61,6 +61,7 @@ class _Outcome:
     error: ChannelError | None = None
     content: Content | None = None
     fallback_text: str | None = None
+    ungroup: bool = False  # a refused group send: this recipient goes on its own next time
 
 
 class Sender:
@@ -120,6 +121,7 @@ class Sender:
                 chatbot = choice.chatbot
                 attempt = DeliveryAttempt(
                     id=new_id(), tenant_id=tenant_id, message_id=message.id, channel_id=chatbot.endpoint.channel_id,
+                    recipient=message.recipient,
                     chatbot_id=chatbot.account.chatbot_id, carrier_message_id=message.id,
                     state=AttemptState.PENDING.value,
                     tries=0, error_code=None, error_reason=None, created_at=now, sent_at=None, updated_at=now,
@@ -127,6 +129,7 @@ class Sender:
                 )
                 new_attempts.append(attempt)
             to_send.append((message, attempt))
+        await self._form_groups(tenant_id, new_attempts, {m.id: m for m in messages})
         if new_attempts or expired:
             # The pending attempt is committed before the carrier call: the carrier's reports can
             # arrive before its answer does, and they are matched to this attempt.
@@ -142,10 +145,90 @@ class Sender:
                 await self._defer(session, tenant_id, job, deferred, defer_for)
                 await self._ctx.queue.ack_in(session, [job])
             return True
-        outcomes = await asyncio.gather(*(self._send_one(tenant_id, m, a, submissions[m.submission_id])
-                                          for m, a in to_send))
-        await self._record(tenant_id, job, list(outcomes), deferred, defer_for)
+        singles, groups = _units(to_send)
+        single_outcomes, group_outcomes = await asyncio.gather(
+            asyncio.gather(*(self._send_one(tenant_id, m, a, submissions[m.submission_id]) for m, a in singles)),
+            asyncio.gather(*(self._send_group(tenant_id, group, submissions[group[0][0].submission_id])
+                             for group in groups)))
+        outcomes = list(single_outcomes) + [o for group in group_outcomes for o in group]
+        await self._record(tenant_id, job, outcomes, deferred, defer_for)
         return True
+
+    async def _form_groups(self, tenant_id: str, new_attempts: list[DeliveryAttempt],
+                           messages: dict[str, Message]) -> None:
+        """Recipients of identical content through one chatbot go out as carrier group sends where
+        the channel takes them: their attempts share the group's id (its first message's), which
+        is the request's messageId, so a resend after a crash is recognised as the same group."""
+        by_route: dict[tuple[str, str], list[DeliveryAttempt]] = {}
+        for attempt in new_attempts:
+            by_route.setdefault((attempt.chatbot_id, messages[attempt.message_id].submission_id), []).append(attempt)
+        for (chatbot_id, _), attempts in by_route.items():
+            if len(attempts) < 2:
+                continue
+            chatbot = await self._directory.chatbot(tenant_id, chatbot_id)
+            size = self._ctx.registry.adapter_type(chatbot.endpoint.type).capabilities.max_recipients_per_request
+            if size < 2:
+                continue
+            for start in range(0, len(attempts), size):
+                chunk = attempts[start:start + size]
+                if len(chunk) > 1:
+                    for attempt in chunk:
+                        attempt.carrier_message_id = chunk[0].message_id
+
+    async def _send_group(self, tenant_id: str, group: list[tuple[Message, DeliveryAttempt]],
+                          submission: Submission) -> list[_Outcome]:
+        first_message, first_attempt = group[0]
+        chatbot = await self._directory.chatbot(tenant_id, first_attempt.chatbot_id)
+        adapter = self._ctx.adapter(chatbot.endpoint.type)
+        content = self._content(submission)
+        outcomes = [_Outcome(message=m, attempt=a, content=content, fallback_text=submission.fallback_text)
+                    for m, a in group]
+        outbound = OutboundMessage(
+            message_id=first_attempt.carrier_message_id or first_message.id, recipient=first_message.recipient,
+            content=content, traffic_class=TrafficClass(first_message.traffic_class),
+            fallback_text=await self._fallback_text(tenant_id, first_message, submission, chatbot),
+            expires_at=submission.expires_at,
+        )
+        if not chatbot.endpoint.enabled:
+            for outcome in outcomes:
+                outcome.error = TransientChannelError("the channel is disabled")
+            return outcomes
+        started = time.perf_counter()
+        error: ChannelError | None = None
+        async with self._in_flight:
+            try:
+                results = await adapter.send_group(chatbot.endpoint, chatbot.account, outbound,
+                                                   [m.recipient for m, _ in group])
+                for outcome in outcomes:
+                    outcome.result = results[outcome.message.recipient]
+            except ChannelAuthError as exc:
+                error = exc
+            except PermanentChannelError as exc:
+                # The carrier refused the request as a whole (one bad or ported number refuses the
+                # group): each recipient is tried on its own, where its own answer can be told.
+                error = TransientChannelError(f"the group was refused ({exc}); sent one by one",
+                                              carrier_code=exc.carrier_code, http_status=exc.http_status)
+                for outcome in outcomes:
+                    outcome.ungroup = True
+            except ChannelError as exc:
+                error = exc
+            except Exception as exc:
+                log.exception("adapter failed to send a group", extra={"message_id": first_message.id})
+                error = TransientChannelError(f"the {chatbot.endpoint.type} adapter failed on a group: {exc}")
+                for outcome in outcomes:
+                    outcome.ungroup = True
+        elapsed = time.perf_counter() - started
+        metrics.CARRIER_CALLS.labels(chatbot.endpoint.type, "ok" if error is None else type(error).__name__
+                                     ).observe(elapsed)
+        channel_failed = isinstance(error, ChannelAuthError) or (
+            isinstance(error, TransientChannelError) and not isinstance(error, RateLimited)
+            and not outcomes[0].ungroup)
+        self._router.health.record(chatbot.endpoint.channel_id, ok=not channel_failed, seconds=elapsed,
+                                   error=str(error) if channel_failed else None)
+        if error is not None:
+            for outcome in outcomes:
+                outcome.error = error
+        return outcomes
 
     async def _within_limits(self, tenant_id: str, to_send: list[tuple[Message, DeliveryAttempt]]
                              ) -> tuple[list[tuple[Message, DeliveryAttempt]], list[str], float]:
@@ -291,9 +374,12 @@ class Sender:
                 changes.append(StatusChange(attempt.message_id, MessageStatus.FAILED, now, reason,
                                             carrier_status=error.carrier_code))
             else:
-                attempt_updates.append({"id": attempt.id, "state": AttemptState.PENDING.value, "tries": tries,
-                                        "error_code": error.carrier_code, "error_reason": str(error),
-                                        "updated_at": now})
+                update = {"id": attempt.id, "state": AttemptState.PENDING.value, "tries": tries,
+                          "error_code": error.carrier_code, "error_reason": str(error), "updated_at": now}
+                if outcome.ungroup:
+                    update["carrier_message_id"] = attempt.message_id
+                    update["tries"] = attempt.tries  # the group's refusal was not this message's try
+                attempt_updates.append(update)
                 retry_ids.append(attempt.message_id)
                 delay = backoff_delay(tries)
                 if isinstance(error, RateLimited):
@@ -370,3 +456,22 @@ def _headline(content: Content) -> str | None:
         case CarouselContent(cards=cards):
             return cards[0].title or cards[0].description
     return None
+
+
+def _units(to_send: list[tuple[Message, DeliveryAttempt]]
+           ) -> tuple[list[tuple[Message, DeliveryAttempt]], list[list[tuple[Message, DeliveryAttempt]]]]:
+    """(sent one by one, group sends). A group is the attempts sharing a group id; an attempt whose
+    id is a group's but alone now (the rest moved on) still goes as that group, so that a resend
+    carries the messageId the carrier may already have."""
+    by_key: dict[tuple[str, str], list[tuple[Message, DeliveryAttempt]]] = {}
+    for message, attempt in to_send:
+        by_key.setdefault((attempt.chatbot_id, attempt.carrier_message_id or message.id), []).append(
+            (message, attempt))
+    singles: list[tuple[Message, DeliveryAttempt]] = []
+    groups: list[list[tuple[Message, DeliveryAttempt]]] = []
+    for (_, group_id), members in by_key.items():
+        if len(members) == 1 and group_id == members[0][0].id:
+            singles.extend(members)
+        else:
+            groups.append(members)
+    return singles, groups

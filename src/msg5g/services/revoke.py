@@ -33,8 +33,8 @@ from msg5g.services.callbacks import CallbackOutbox
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
 from msg5g.services.status import StatusChange, apply_status_changes
-from msg5g.storage.repositories import MessageRepository
-from msg5g.storage.tables import DeliveryAttempt, Message
+from msg5g.storage.repositories import AttemptIndex, MessageRepository
+from msg5g.storage.tables import Message
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class Revoker:
             await repo.add_events([{"tenant_id": tenant_id, "message_id": message_id, "status": real.value,
                                     "reason": reason, "carrier_status": None, "occurred_at": now}])
 
-    async def apply_reports(self, session: AsyncSession, tenant_id: str, attempts: dict[str, DeliveryAttempt],
+    async def apply_reports(self, session: AsyncSession, tenant_id: str, attempts: AttemptIndex,
                             reports: list[RevokeReport], channel_type: str) -> None:
         """The carrier's verdicts, inside the callback's transaction; `attempts` by carrier id."""
         now = utcnow()
@@ -157,7 +157,7 @@ class Revoker:
         updates: list[dict[str, Any]] = []
         failed: list[tuple[str, str]] = []
         for report in reports:
-            attempt = attempts.get(report.carrier_message_id)
+            attempt = attempts.for_report(report.carrier_message_id, report.recipient)
             if attempt is None:
                 log.warning("revoke result for an unknown message", extra={"carrier_id": report.carrier_message_id})
                 continue

@@ -42,6 +42,26 @@ from msg5g.storage.tables import (
 RowT = TypeVar("RowT", bound=TenantBase)
 
 
+class AttemptIndex(dict[str, DeliveryAttempt]):
+    """Attempts by carrier message id (the latest for each), and by (id, recipient) for the group
+    sends where one carrier id names a request to many recipients."""
+
+    def __init__(self, attempts: Iterable[DeliveryAttempt] = ()) -> None:
+        super().__init__()
+        self._by_recipient: dict[tuple[str, str], DeliveryAttempt] = {}
+        for attempt in attempts:  # oldest first: later ones win
+            self[attempt.carrier_message_id or ""] = attempt
+            if attempt.recipient:
+                self._by_recipient[(attempt.carrier_message_id or "", attempt.recipient)] = attempt
+
+    def for_report(self, carrier_message_id: str, recipient: str | None) -> DeliveryAttempt | None:
+        if recipient is not None:
+            found = self._by_recipient.get((carrier_message_id, recipient))
+            if found is not None:
+                return found
+        return self.get(carrier_message_id)
+
+
 class PlatformRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -254,17 +274,12 @@ class MessageRepository(_TenantScoped):
             statement = statement.where(DeliveryAttempt.state == only_state)
         await self.session.execute(statement, rows, execution_options={"synchronize_session": None})
 
-    async def attempts_by_carrier_ids(
-        self, chatbot_id: str, carrier_message_ids: Iterable[str]
-    ) -> dict[str, DeliveryAttempt]:
-        """The latest attempt per carrier message id."""
+    async def attempts_by_carrier_ids(self, chatbot_id: str, carrier_message_ids: Iterable[str]) -> AttemptIndex:
+        """The attempts carrying these carrier message ids (several share one in a group send)."""
         statement = self._where_tenant(select(DeliveryAttempt), DeliveryAttempt).where(
             DeliveryAttempt.chatbot_id == chatbot_id, DeliveryAttempt.carrier_message_id.in_(list(carrier_message_ids))
         )
-        found: dict[str, DeliveryAttempt] = {}
-        for attempt in await self.session.scalars(statement.order_by(DeliveryAttempt.created_at)):
-            found[attempt.carrier_message_id or ""] = attempt
-        return found
+        return AttemptIndex(await self.session.scalars(statement.order_by(DeliveryAttempt.created_at)))
 
     async def add_early_reports(self, rows: list[dict[str, Any]]) -> None:
         if rows:

@@ -243,6 +243,8 @@ class DeliveryAttempt(TenantBase):
     message_id: Mapped[str] = mapped_column(Id, index=True)
     channel_id: Mapped[str] = mapped_column(Id)
     chatbot_id: Mapped[str] = mapped_column(Id)
+    # A group send's recipients share its carrier message id; their reports are told apart by this.
+    recipient: Mapped[str | None] = mapped_column(String(20))
     carrier_message_id: Mapped[str | None] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(20))
     tries: Mapped[int] = mapped_column(Integer, default=0)

@@ -76,16 +76,28 @@ class AggregatorChannel(ChannelAdapter):
         return carrier_chatbot_id  # the aggregator names chatbots by its own id, not a SIP URI
 
     async def send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage) -> SendResult:
-        body = api.send_body(account, message, [message.recipient])
+        results = await self.send_group(endpoint, account, message, [message.recipient])
+        return results[message.recipient]
+
+    async def send_group(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage,
+                         recipients: list[str]) -> dict[str, SendResult]:
+        """[invented] `to` lists up to 200 numbers; the answer names a sendID per number."""
+        body = api.send_body(account, message, recipients)
         status, payload = await self._call("POST", endpoint, api.SEND_PATH, account, body)
         document = api.read_answer(status, payload)
         entries = document.get("send_list")
-        entry = entries[0] if isinstance(entries, list) and entries and isinstance(entries[0], dict) else {}
-        send_id = entry.get("sendID")
-        if not isinstance(send_id, str) or not send_id:
-            raise PermanentChannelError(f"aggregator accepted but named no sendID: {payload[:300]!r}",
-                                        http_status=status)
-        return SendResult(carrier_message_id=send_id, accepted_at=utcnow(), carrier_status=str(entry.get("carrier")))
+        by_number = {str(e.get("to")): e for e in entries if isinstance(e, dict)} if isinstance(entries, list) else {}
+        results: dict[str, SendResult] = {}
+        now = utcnow()
+        for recipient in recipients:
+            entry = by_number.get(api.national(recipient), {})
+            send_id = entry.get("sendID")
+            if not isinstance(send_id, str) or not send_id:
+                raise PermanentChannelError(f"aggregator accepted but named no sendID for a number: {payload[:300]!r}",
+                                            http_status=status)
+            results[recipient] = SendResult(carrier_message_id=send_id, accepted_at=now,
+                                            carrier_status=str(entry.get("carrier")))
+        return results
 
     async def revoke(self, endpoint: ChannelEndpoint, account: ChatbotAccount, carrier_message_id: str,
                      recipient: str) -> None:

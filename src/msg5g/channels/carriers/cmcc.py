@@ -188,7 +188,17 @@ class ChinaMobileChannel(ChannelAdapter):
     # ---- downlink ------------------------------------------------------------------------------
 
     async def send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage) -> SendResult:
-        body = self.build_request(account, message)
+        return await self._send(endpoint, account, message, [message.recipient])
+
+    async def send_group(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage,
+                         recipients: list[str]) -> dict[str, SendResult]:
+        """§1.6: repeated destinationAddress, at most 100; reports come per recipient."""
+        result = await self._send(endpoint, account, message, recipients)
+        return dict.fromkeys(recipients, result)
+
+    async def _send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage,
+                    recipients: list[str]) -> SendResult:
+        body = self.build_request(account, message, recipients)
         # §1.1: the chatbot URI goes into the path; CMCC accepts it URL-encoded.
         url = f"{endpoint.base_url.rstrip('/')}/messaging/v1/outbound/{quote(account.address, safe='')}/requests"
         date = http_date()
@@ -240,12 +250,14 @@ class ChinaMobileChannel(ChannelAdapter):
             raise TransientChannelError(f"carrier error: {detail}", carrier_code=code, http_status=status)
         raise PermanentChannelError(f"carrier refused the recall: {detail}", carrier_code=code, http_status=status)
 
-    def build_request(self, account: ChatbotAccount, message: OutboundMessage) -> bytes:
+    def build_request(self, account: ChatbotAccount, message: OutboundMessage,
+                      recipients: list[str] | None = None) -> bytes:
         content_type, body_text = self._encode_content(message)
-        recipient = f"tel:{message.recipient}"
+        destinations = [f"tel:{r}" for r in (recipients or [message.recipient])]
         root = etree.Element(etree.QName(MESSAGING_NS, "outboundMessageRequest"), nsmap={"msg": MESSAGING_NS})
-        etree.SubElement(root, "address").text = recipient
-        etree.SubElement(root, "destinationAddress").text = recipient
+        etree.SubElement(root, "address").text = destinations[0]  # §1.6: repeats the first recipient
+        for destination in destinations:
+            etree.SubElement(root, "destinationAddress").text = destination
         etree.SubElement(root, "senderAddress").text = account.address
         etree.SubElement(root, "clientCorrelator").text = message.message_id
         im = etree.SubElement(root, "outboundIMMessage")

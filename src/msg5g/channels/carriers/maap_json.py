@@ -183,7 +183,22 @@ class ChatbotJsonChannel(ChannelAdapter):
     # ---- downlink --------------------------------------------------------------------------------
 
     async def send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage) -> SendResult:
-        body = orjson.dumps(self.build_request(account, message, [message.recipient]))
+        return await self._send(endpoint, account, message, [message.recipient])
+
+    async def send_group(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage,
+                         recipients: list[str]) -> dict[str, SendResult]:
+        """§3.3.2: `destinationAddress` lists the group (at most 100); reports come per recipient."""
+        if self.carrier_assigns_message_id:
+            # The carrier's own id for the request would be shared by every recipient, and reports
+            # arriving before its answer are held by id alone: sent one by one until they carry the
+            # recipient too.
+            raise NotImplementedError
+        result = await self._send(endpoint, account, message, recipients)
+        return dict.fromkeys(recipients, result)
+
+    async def _send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage,
+                    recipients: list[str]) -> SendResult:
+        body = orjson.dumps(self.build_request(account, message, recipients))
         url = self._api_url(endpoint, account, "messages")
         for refreshed in (False, True):
             token = await self._token(endpoint, account)
