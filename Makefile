@@ -51,5 +51,12 @@ bench-e2e: $(STAMP)
 bench-latency: $(STAMP)
 	$(BIN)/python -m bench.latency --rate 500 --seconds 10
 
+# The end-to-end bench through each channel type's simulator, then a mix of all five, as one table
+# (BENCH_ROUNDS interleaved rounds, medians shown). docs/benchmarks.md says what each figure means.
+BENCH_ROUNDS ?= 1
+.PHONY: bench-channels
+bench-channels: $(STAMP)
+	$(BIN)/python -m bench.channels --recipients $(BENCH_N) --rounds $(BENCH_ROUNDS)
+
 clean:
 	rm -rf var .mypy_cache .ruff_cache

@@ -46,6 +46,10 @@ class ChannelStack:
     platform: subprocess.Popen[bytes] | None = None
     logs: list[IO[bytes]] = field(default_factory=list)
 
+    def processes(self) -> dict[str, subprocess.Popen[bytes]]:
+        named = {f"the {t} simulator": p for t, p in self.simulators.items()}
+        return {"the platform": self.platform, **named} if self.platform is not None else named
+
     def stop(self, *, keep_data: bool = False) -> None:
         processes = [p for p in (self.platform, *self.simulators.values()) if p is not None]
         for process in processes:  # the platform first, so it does not log the simulators going away

@@ -3,8 +3,8 @@
 `--channel` picks the simulator: cmcc (the default), ctcc, cucc, aggregator, smpp, or mix (the
 recipients split evenly over all five types, one chatbot each, the types sent concurrently since a
 request names one chatbot). The RCS simulators send a delivery and a displayed notification for
-every message, the SMSC a delivery receipt only (SMS has no displayed status); no business callback
-is configured.
+every message (the CTCC / CUCC one a sent notification too, as our adapter asks for it), the SMSC a
+delivery receipt only (SMS has no displayed status); no business callback is configured.
 
 Progress is read from the `messages` table of the platform's SQLite database every 0.25 s. The
 figures, all timed from the first accept request:
@@ -13,7 +13,12 @@ figures, all timed from the first accept request:
   delivered/s     recipients / time to last delivered (delivered or displayed stored)
   median 1-s rate the median of the delivered counts per whole second between the first and the
                   last delivery (the steady rate, without the ramp and the tail)
-  CPU / 1k msgs   CPU seconds the platform (and the simulators together) used per 1,000 messages
+  CPU / 1k msgs   CPU seconds the platform (and the simulators together) used per 1,000 messages,
+                  from the first accept to the last final status
+  others' cores   CPU the rest of the machine used meanwhile (all busy time in /proc/stat less the
+                  stack's and this driver's), in cores: the noise of a shared machine
+Each run starts a fresh stack (bench/channel_stack.py) and removes its data directory afterwards
+unless BENCH_KEEP_DATA is set or the run did not finish.
 """
 
 from __future__ import annotations
@@ -21,30 +26,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from types import FrameType
 
 from bench.accept import accept_round
 from bench.channel_stack import start_channel_stack
-from bench.common import load_average, median
+from bench.common import load_average, machine_busy_seconds, median
 from bench.cpu_split import cpu_seconds
 from bench.profiles import CHANNEL_TYPES, PROFILES
 
 CHANNEL_CHOICES = (*CHANNEL_TYPES, "mix")
 POLL_SECONDS = 0.25
 CLIENTS_PER_CHATBOT = 2
-
-
-def count_delivered(database: str) -> tuple[int, int]:
-    """(delivered or displayed, displayed) over the whole messages table."""
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
-    try:
-        rows = dict(connection.execute(
-            "SELECT status, count(*) FROM messages GROUP BY status").fetchall())
-    finally:
-        connection.close()
-    return rows.get("delivered", 0) + rows.get("displayed", 0), rows.get("displayed", 0)
 
 
 def count_by_chatbot(database: str) -> dict[str, dict[str, int]]:
@@ -58,6 +54,16 @@ def count_by_chatbot(database: str) -> dict[str, dict[str, int]]:
     finally:
         connection.close()
     return counts
+
+
+def attempts_by_channel(database: str) -> dict[str, int]:
+    """channel id -> delivery attempts: which channels the messages actually went out through."""
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = connection.execute("SELECT channel_id, count(*) FROM delivery_attempts GROUP BY channel_id")
+        return {str(channel_id): int(count) for channel_id, count in rows.fetchall()}
+    finally:
+        connection.close()
 
 
 @dataclass
@@ -96,6 +102,12 @@ class RunResult:
     samples: list[tuple[float, int]] = field(default_factory=list)  # (seconds, delivered) per poll
     platform_cpu: float = 0.0  # CPU seconds during the run
     simulator_cpu: float = 0.0
+    elapsed: float = 0.0  # seconds from the first accept to the end of the run
+    # CPU seconds the machine spent busy outside the stack and this driver during the run: the other
+    # engineers' work on a shared machine (the load average also counts the stack itself).
+    others_cpu: float = 0.0
+    # Delivery attempts through a channel other than the chatbots' own (routing, fallback): should be 0.
+    stray_attempts: int = 0
     load_start: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_end: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
@@ -136,6 +148,11 @@ class RunResult:
             second += 1.0
         return median(counts)
 
+    @property
+    def others_cores(self) -> float:
+        """Cores busy on average with processes outside the stack during the run."""
+        return self.others_cpu / self.elapsed if self.elapsed else 0.0
+
     def cpu_per_thousand(self) -> tuple[float, float]:
         return self.platform_cpu / self.recipients * 1000, self.simulator_cpu / self.recipients * 1000
 
@@ -152,6 +169,12 @@ def _delivered_by(samples: list[tuple[float, int]], moment: float) -> float:
     return float(before[1])
 
 
+def timeline(samples: list[tuple[float, int]]) -> list[float]:
+    """Deliveries in each whole second from the first accept to the last poll."""
+    end = samples[-1][0] if samples else 0.0
+    return [_delivered_by(samples, s + 1.0) - _delivered_by(samples, float(s)) for s in range(int(end))]
+
+
 def split(recipients: int, parts: int) -> list[int]:
     return [recipients // parts + (1 if i < recipients % parts else 0) for i in range(parts)]
 
@@ -165,8 +188,11 @@ async def send_all(base_url: str, api_key: str, shares: dict[str, tuple[str, int
     return sum(r for _, r, _ in shares.values()) / (time.perf_counter() - started)
 
 
-def run(channel: str, recipients: int, timeout: float = 600) -> RunResult:
-    """One run on a fresh stack: accept `recipients`, wait for every final status, stop the stack."""
+def run(channel: str, recipients: int, timeout: float = 600, stall: float = 30) -> RunResult:
+    """One run on a fresh stack: accept `recipients`, wait for every final status, stop the stack.
+
+    Gives up after `timeout` seconds, or when no message has changed status for `stall` seconds, or
+    when a process of the stack has exited (the stack's data and logs are kept then)."""
     types = list(CHANNEL_TYPES) if channel == "mix" else [channel]
     stack = start_channel_stack(types)
     shares = dict(zip(types, split(recipients, len(types)), strict=True))
@@ -177,11 +203,14 @@ def run(channel: str, recipients: int, timeout: float = 600) -> RunResult:
     pids = stack.platform.pid, [p.pid for p in stack.simulators.values()]
     try:
         cpu_before = cpu_seconds(pids[0]), sum(cpu_seconds(p) for p in pids[1])
+        busy_before, driver_before = machine_busy_seconds(), time.process_time()
         started = time.perf_counter()
         offsets = {t: i * recipients for i, t in enumerate(types)}
         accept_rate = asyncio.run(send_all(stack.base_url, stack.api_key,
                                            {t: (stack.chatbots[t], shares[t], offsets[t]) for t in types}))
         result = RunResult(channel, recipients, time.perf_counter() - started, accept_rate, by_type)
+        last_counts: dict[str, dict[str, int]] = {}
+        changed_at = 0.0
         while time.perf_counter() - started < timeout:
             counts = count_by_chatbot(str(stack.database_path))
             now = time.perf_counter() - started
@@ -191,18 +220,43 @@ def run(channel: str, recipients: int, timeout: float = 600) -> RunResult:
             result.samples.append((now, result.delivered))
             if result.final_at is not None:
                 break
+            if counts != last_counts:
+                last_counts, changed_at = counts, now
+            elif now - changed_at > stall:
+                print(f"  no message changed status for {stall:.0f}s: giving up on this run")
+                break
+            exited = [name for name, p in stack.processes().items() if p.poll() is not None]
+            if exited:
+                print(f"  {', '.join(exited)} exited during the run: giving up on it")
+                break
             time.sleep(POLL_SECONDS)
         result.platform_cpu = cpu_seconds(pids[0]) - cpu_before[0]
         result.simulator_cpu = sum(cpu_seconds(p) for p in pids[1]) - cpu_before[1]
+        result.elapsed = time.perf_counter() - started
+        driver_cpu = time.process_time() - driver_before
+        result.others_cpu = max(0.0, machine_busy_seconds() - busy_before - result.platform_cpu
+                                - result.simulator_cpu - driver_cpu)
         result.load_start, result.load_end = load_start, _load()
+        own_channels = set(stack.channels.values())
+        result.stray_attempts = sum(count for channel_id, count in attempts_by_channel(str(stack.database_path)).items()
+                                    if channel_id not in own_channels)
     except BaseException:
         stack.stop(keep_data=True)
         print(f"the run failed; the stack's data and logs are in {stack.data_dir}")
         raise
-    stack.stop(keep_data=result.final_at is None)
-    if result.final_at is None:
-        print(f"  (not finished within {timeout:.0f}s: data and logs kept in {stack.data_dir})")
+    keep = result.final_at is None or bool(os.environ.get("BENCH_KEEP_DATA"))
+    stack.stop(keep_data=keep)
+    if keep:
+        print(f"  (data and logs kept in {stack.data_dir})")
     return result
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (a `timeout`, a CI runner) unwinds like Ctrl+C, so the stack's processes are stopped."""
+    def exit_now(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_now)
 
 
 def _load() -> tuple[float, float, float]:
@@ -225,11 +279,13 @@ def report(result: RunResult) -> None:
     if len(result.by_type) > 1:
         for channel_type, progress in result.by_type.items():
             at = "not all" if progress.delivered_at is None else f"{progress.delivered_at:.1f}s"
-            print(f"    {channel_type:<10} {progress.recipients:>7} recipients, last delivered at {at},"
-                  f" {progress.delivered_rate or 0:,.0f} delivered/s, {progress.failed} failed")
+            print(f"    {channel_type:<10} {progress.recipients:>7} recipients, last delivered at {at}"
+                  f" ({progress.delivered_rate or 0:,.0f}/s for its share), {progress.failed} failed")
+    if result.stray_attempts:
+        print(f"  WARNING: {result.stray_attempts} delivery attempts went through other channels than the bench's")
     platform_k, simulator_k = result.cpu_per_thousand()
     print(f"  CPU per 1,000 messages: platform {platform_k:.2f}s, simulator{'s' if len(result.by_type) > 1 else ''}"
-          f" {simulator_k:.2f}s")
+          f" {simulator_k:.2f}s; other processes kept {result.others_cores:.2f} cores busy meanwhile")
     print(f"  {load_average()}")
 
 
@@ -238,9 +294,15 @@ def main() -> None:
     parser.add_argument("--channel", choices=CHANNEL_CHOICES, default="cmcc")
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--stall", type=float, default=30, help="give up when nothing progresses this long")
+    parser.add_argument("--timeline", action="store_true", help="also print the deliveries of every second")
     args = parser.parse_args()
+    stop_on_sigterm()
     print(f"start: {load_average()}")
-    report(run(args.channel, args.recipients, args.timeout))
+    result = run(args.channel, args.recipients, args.timeout, args.stall)
+    report(result)
+    if args.timeline:
+        print("  delivered per second: " + " ".join(f"{n:.0f}" for n in timeline(result.samples)))
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def test_text_body_follows_the_reference_sample() -> None:
     assert body["senderAddress"] == ACCOUNT.address
     assert body["smsSupported"] is False
     assert "smsContent" not in body
-    assert set(body["reportRequest"]) >= {"sent", "delivered", "displayed", "failed", "deliveredToNetwork"}
+    assert set(body["reportRequest"]) == {"delivered", "displayed", "failed", "deliveredToNetwork"}
     assert "trafficType" not in body
 
 
