@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from msg5g.channels import ChannelAdapter
 from msg5g.channels.config import form_fields, secret_fields, split_secrets
 from msg5g.domain.errors import NotFound, ValidationFailed
-from msg5g.kit.clock import utcnow
+from msg5g.kit.clock import as_utc, utcnow
 from msg5g.kit.ids import new_id
 from msg5g.services.channel_sessions import ChannelSessions
 from msg5g.services.context import ServiceContext
@@ -178,5 +178,6 @@ class ChannelAdmin:
             pass
         return ChannelView(id=row.id, type=row.type, name=row.name, base_url=row.base_url,
                            settings=dict(row.settings or {}), secrets_set=secrets, enabled=row.enabled,
-                           created_at=row.created_at, updated_at=row.updated_at, tps_limit=row.tps_limit,
+                           created_at=as_utc(row.created_at),
+                           updated_at=as_utc(row.updated_at) if row.updated_at else None, tps_limit=row.tps_limit,
                            health=health)

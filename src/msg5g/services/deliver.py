@@ -110,10 +110,11 @@ class Sender:
                 over_sms = submission.fallback_policy in _PLATFORM_FALLBACKS and (
                     (attempt is not None and attempt.error_code == NOT_CAPABLE)
                     or await self._router.sms_only(message.recipient))
+                # A platform fallback always has text for SMS: the fallback text, or the H5 link.
+                sms_text = (submission.fallback_text or "(H5 link)") if over_sms else submission.fallback_text
                 try:
                     choice = await self._router.choose(
-                        tenant_id, message.chatbot_id, message.recipient, self._content(submission),
-                        submission.fallback_text or "-" if over_sms else submission.fallback_text,
+                        tenant_id, message.chatbot_id, message.recipient, self._content(submission), sms_text,
                         avoid_channels=() if over_sms else failed_channels.get(message.id, ()), over_sms=over_sms)
                 except NoRoute as exc:
                     expired.append(StatusChange(message.id, MessageStatus.FAILED, now, str(exc)))
@@ -137,12 +138,12 @@ class Sender:
                 await MessageRepository(session, tenant_id).add_attempts(new_attempts)
                 queued = [StatusChange(a.message_id, MessageStatus.QUEUED, now) for a in new_attempts]
                 await apply_status_changes(session, tenant_id, queued + expired, self._callbacks, channel_type="-")
-        to_send, deferred, defer_for = await self._within_limits(tenant_id, to_send)
+        to_send, deferred, defer_for, regrouped = await self._within_limits(tenant_id, to_send)
         if not to_send:
             if not deferred:
                 return False
             async with self._ctx.db.transaction() as session:
-                await self._defer(session, tenant_id, job, deferred, defer_for)
+                await self._defer(session, tenant_id, job, deferred, defer_for, regrouped)
                 await self._ctx.queue.ack_in(session, [job])
             return True
         singles, groups = _units(to_send)
@@ -151,7 +152,7 @@ class Sender:
             asyncio.gather(*(self._send_group(tenant_id, group, submissions[group[0][0].submission_id])
                              for group in groups)))
         outcomes = list(single_outcomes) + [o for group in group_outcomes for o in group]
-        await self._record(tenant_id, job, outcomes, deferred, defer_for)
+        await self._record(tenant_id, job, outcomes, deferred, defer_for, regrouped)
         return True
 
     async def _form_groups(self, tenant_id: str, new_attempts: list[DeliveryAttempt],
@@ -231,9 +232,11 @@ class Sender:
         return outcomes
 
     async def _within_limits(self, tenant_id: str, to_send: list[tuple[Message, DeliveryAttempt]]
-                             ) -> tuple[list[tuple[Message, DeliveryAttempt]], list[str], float]:
+                             ) -> tuple[list[tuple[Message, DeliveryAttempt]], list[str], float, dict[str, str]]:
         """What the carriers' TPS limits (and a channel backing off after a rate-limit answer) let
-        go now; the rest waits, without spending a try. Returns (now, later, how much later)."""
+        go now; the rest waits, without spending a try. Returns (now, later, how much later, new
+        group ids for the waiting part of split groups)."""
+        regrouped: dict[str, str] = {}
         groups: dict[str, list[tuple[Message, DeliveryAttempt]]] = {}
         for pair in to_send:
             groups.setdefault(pair[1].chatbot_id, []).append(pair)
@@ -256,14 +259,24 @@ class Sender:
             allowed.extend(group[:granted])
             if granted < len(group):
                 deferred.extend(m.id for m, _ in group[granted:])
+                rest = group[granted:]
+                if granted:
+                    # The part of a group that waits becomes a group of its own: a carrier must not
+                    # see one messageId for two different sets of recipients.
+                    regrouped.update({a.id: rest[0][0].id for m, a in rest if a.carrier_message_id != m.id})
                 rate = min(limits.values())
                 # Spread the wait over the time the rest needs at that rate, so deferred batches
                 # do not all come back in the same second.
                 delay = max(delay, min(30.0, (len(group) - granted) / rate), 1.0 / rate)
-        return allowed, deferred, delay
+        return allowed, deferred, delay, regrouped
 
     async def _defer(self, session: AsyncSession, tenant_id: str, job: Job, message_ids: list[str],
-                     delay: float) -> None:
+                     delay: float, regrouped: dict[str, str]) -> None:
+        """Queue what waits for the rate limit; `regrouped` gives split groups' rests new group ids."""
+        if regrouped:
+            await MessageRepository(session, tenant_id).update_attempts(
+                [{"id": attempt_id, "carrier_message_id": group_id} for attempt_id, group_id in regrouped.items()],
+                only_state=AttemptState.PENDING.value)
         await self._ctx.queue.enqueue(session, [NewJob(
             topic=TOPIC_SEND, priority=job.priority, tenant_id=tenant_id, delay_seconds=delay,
             payload={"tenant_id": tenant_id, "message_ids": message_ids},
@@ -334,7 +347,7 @@ class Sender:
         return content
 
     async def _record(self, tenant_id: str, job: Job, outcomes: list[_Outcome], deferred: list[str],
-                      defer_for: float) -> None:
+                      defer_for: float, regrouped: dict[str, str]) -> None:
         now = utcnow()
         changes: list[StatusChange] = []
         attempt_updates: list[dict[str, Any]] = []
@@ -403,7 +416,7 @@ class Sender:
                 changes.extend(early_changes)
             await self._ctx.queue.ack_in(session, [job])
             if deferred:
-                await self._defer(session, tenant_id, job, deferred, defer_for)
+                await self._defer(session, tenant_id, job, deferred, defer_for, regrouped)
             await apply_status_changes(session, tenant_id, changes, self._callbacks, channel_type=channel_type)
             if retry_ids:
                 # Retried messages go back as a job of their own so the rest of the batch is done.

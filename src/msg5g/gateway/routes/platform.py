@@ -13,6 +13,7 @@ from msg5g.domain.errors import ValidationFailed
 from msg5g.gateway.deps import ServicesDep
 from msg5g.gateway.errors import ErrorResponse
 from msg5g.kit.carriers import home_carrier
+from msg5g.kit.clock import as_utc
 from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 from msg5g.services.access import OperatorAccess
 from msg5g.services.bundle import Services
@@ -163,11 +164,13 @@ async def _fact_out(services: Services, number: str) -> NumberFactOut:
     routed, refused = await services.router.carrier_of(number)
     return NumberFactOut(number=number, home_carrier=home_carrier(number), carrier=fact.carrier if fact else None,
                          carrier_source=fact.carrier_source if fact else None,
-                         carrier_expires_at=fact.carrier_expires_at if fact else None,
+                         carrier_expires_at=as_utc(fact.carrier_expires_at) if fact and fact.carrier_expires_at
+                         else None,
                          not_carriers=sorted(refused), routed_carrier=routed,
                          capability=fact.capability if fact else None,
                          capability_source=fact.capability_source if fact else None,
-                         capability_expires_at=fact.capability_expires_at if fact else None)
+                         capability_expires_at=as_utc(fact.capability_expires_at)
+                         if fact and fact.capability_expires_at else None)
 
 
 @router.get("/numbers/{number}", response_model=NumberFactOut, responses=_errors,
