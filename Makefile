@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test lint fmt bench bench-accept bench-e2e bench-latency browser clean
+.PHONY: help install run test lint fmt bench bench-accept bench-e2e bench-latency bench-channels bench-groups browser clean
 
 help:
 	@echo "make run     set up everything, seed the demo tenant and start the platform on http://127.0.0.1:8000"
@@ -57,6 +57,9 @@ BENCH_ROUNDS ?= 1
 .PHONY: bench-channels
 bench-channels: $(STAMP)
 	$(BIN)/python -m bench.channels --recipients $(BENCH_N) --rounds $(BENCH_ROUNDS)
+
+bench-groups: $(STAMP)
+	$(BIN)/python -m bench.group_sends --recipients $(BENCH_N)
 
 clean:
 	rm -rf var .mypy_cache .ruff_cache

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     carrier_max_attempts: int = 6
     callback_max_attempts: int = 8
     visibility_timeout_seconds: float = 60.0
+    # Identical content to many recipients in one carrier request where the channel takes it.
+    group_sends: bool = True
     # A channel's circuit opens after this many consecutive failures and stays open this long.
     circuit_failures_to_open: int = Field(default=5, ge=1)
     circuit_open_seconds: float = Field(default=30.0, gt=0)

@@ -160,6 +160,8 @@ class Sender:
         """Recipients of identical content through one chatbot go out as carrier group sends where
         the channel takes them: their attempts share the group's id (its first message's), which
         is the request's messageId, so a resend after a crash is recognised as the same group."""
+        if not self._ctx.settings.group_sends:
+            return
         by_route: dict[tuple[str, str], list[DeliveryAttempt]] = {}
         for attempt in new_attempts:
             by_route.setdefault((attempt.chatbot_id, messages[attempt.message_id].submission_id), []).append(attempt)
