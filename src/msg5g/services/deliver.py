@@ -93,6 +93,8 @@ class Sender:
             if earlier.state == AttemptState.FAILED.value:
                 failed_channels.setdefault(earlier.message_id, set()).add(earlier.channel_id)
         now = utcnow()
+        await self._router.prefetch(m.recipient for m in messages if latest.get(m.id) is None
+                                    or latest[m.id].state == AttemptState.FAILED.value)
         to_send: list[tuple[Message, DeliveryAttempt]] = []
         new_attempts: list[DeliveryAttempt] = []
         expired: list[StatusChange] = []

@@ -199,6 +199,21 @@ class Router:
             self._facts[number] = cached
         return cached[1]
 
+    async def prefetch(self, numbers: Iterable[str]) -> None:
+        """Read what is known of many numbers in one query (a send job's recipients), so that
+        routing them does not cost a query each."""
+        now = time.monotonic()
+        missing = [n for n in dict.fromkeys(numbers) if (c := self._facts.get(n)) is None or c[0] <= now]
+        if not missing:
+            return
+        async with self._ctx.db.reader() as session:
+            found = {f.number: f for f in await PlatformRepository(session).number_facts(missing)}
+        expires = now + _CACHE_SECONDS
+        for number in missing:
+            self._facts[number] = (expires, found.get(number))
+        if len(self._facts) > 200_000:
+            self._facts.clear()
+
     async def carrier_of(self, number: str) -> tuple[str | None, set[str]]:
         """(the carrier serving the number, carriers known not to), facts first."""
         fact = await self.fact(number)
@@ -212,8 +227,9 @@ class Router:
                      fallback_text: str | None, *, avoid_channels: Iterable[str] = (),
                      probe: bool = True, over_sms: bool = False) -> RouteChoice:
         avoid = set(avoid_channels)
-        carrier, refused = await self.carrier_of(recipient)
         routes = await self._routes_of(tenant_id, chatbot_id)
+        # What is known of the number matters only where there is a choice of routes.
+        carrier, refused = await self.carrier_of(recipient) if routes else (None, set())
         if over_sms:
             candidates = [via for c, _, via in sorted(routes, key=lambda r: r[1]) if c == SMS_ROUTE]
             if not candidates:

@@ -90,6 +90,9 @@ class PlatformRepository:
     async def number_fact(self, number: str) -> NumberFact | None:
         return await self.session.get(NumberFact, number)
 
+    async def number_facts(self, numbers: Iterable[str]) -> Sequence[NumberFact]:
+        return (await self.session.scalars(select(NumberFact).where(NumberFact.number.in_(list(numbers))))).all()
+
     async def delete_number_fact(self, number: str) -> bool:
         result = await self.session.execute(delete(NumberFact).where(NumberFact.number == number))
         return bool(getattr(result, "rowcount", 0))
