@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from msg5g.simulators import aggregator as agg_sim
+from msg5g.simulators import maapjson as json_sim
 from tests.conftest import ServeFn, Stack
-from tests.e2e.test_every_channel import _aggregator
+from tests.e2e.test_every_channel import _aggregator, _chatbot_json
 
 pytestmark = pytest.mark.asyncio
 
@@ -79,3 +80,25 @@ async def test_an_aggregator_group_gets_one_send_id_per_recipient(stack: Stack, 
     async with stack.http.get(f"{channel.simulator_url}/_sim/stats") as r:
         stats = await r.json()
     assert stats["requests"] == 1, stats
+
+
+async def test_a_unicom_group_under_its_own_id_with_reports_ahead_of_the_answer(stack: Stack,
+                                                                              serve: ServeFn) -> None:
+    # CUCC answers a group with one messageId of its own; with its answer delayed, the recipients'
+    # reports arrive first, are held, and are told apart by recipient when the answer lands.
+    channel = await _chatbot_json(stack, serve, "cucc", "12580012011402",
+                                  json_sim.Faults(latency_ms=600, delivered_delay_ms=10, displayed_delay_ms=10))
+    numbers = [f"+861860014{i:04d}" for i in range(5)]
+    status, sent = await stack.send({"chatbot_id": channel.chatbot_id, "recipients": numbers,
+                                     "content": {"kind": "text", "text": "联通群发"}})
+    assert status == 202, sent
+    carrier_ids = set()
+    for message in sent["messages"]:
+        done = await stack.wait_status(message["id"], "displayed")
+        assert [e["status"] for e in done["history"]][-2:] == ["delivered", "displayed"], done
+        carrier_ids.add(done["attempts"][0]["carrier_message_id"])
+    [carrier_id] = carrier_ids
+    assert carrier_id not in {m["id"] for m in sent["messages"]}  # Unicom's own id, shared by the group
+    async with stack.http.get(f"{channel.simulator_url}/_sim/stats") as r:
+        stats = await r.json()
+    assert stats["accepted"] == 1, stats  # one request for the five

@@ -43,7 +43,7 @@ from msg5g.services.h5 import H5Pages
 from msg5g.services.limits import RateLimiter
 from msg5g.services.routing import NOT_CAPABLE, NoRoute, Router
 from msg5g.services.status import StatusChange, apply_status_changes
-from msg5g.storage.repositories import MessageRepository
+from msg5g.storage.repositories import AttemptIndex, MessageRepository
 from msg5g.storage.tables import DeliveryAttempt, Message, Submission
 
 log = logging.getLogger(__name__)
@@ -358,13 +358,14 @@ class Sender:
         retry_ids: list[str] = []
         retry_delay = 0.0
         max_tries = self._ctx.settings.carrier_max_attempts
-        renamed: dict[str, dict[str, DeliveryAttempt]] = {}  # chatbot -> carrier-assigned id -> attempt
+        renamed: dict[str, AttemptIndex] = {}  # chatbot -> attempts by the ids the carrier gave them
         answers: list[dict[str, Any]] = []
         for outcome in outcomes:
             attempt, tries = outcome.attempt, outcome.attempt.tries + 1
             if outcome.result is not None:
                 if outcome.result.carrier_message_id != attempt.carrier_message_id:
-                    renamed.setdefault(attempt.chatbot_id, {})[outcome.result.carrier_message_id] = attempt
+                    renamed.setdefault(attempt.chatbot_id, AttemptIndex()).add(outcome.result.carrier_message_id,
+                                                                              attempt)
                 # What the answer says is recorded whatever reports arrived first; only the state
                 # waits for "still pending", so a report that moved it on is not undone.
                 answers.append({"id": attempt.id, "tries": tries, "sent_at": outcome.result.accepted_at,
@@ -415,7 +416,7 @@ class Sender:
                 # Reports the carrier sent under its own id before this answer was recorded.
                 early_changes, early_updates = await self._early.claim(
                     session, tenant_id, chatbot_id, by_carrier_id,
-                    current_states={a.id: AttemptState.SENT.value for a in by_carrier_id.values()})
+                    current_states={a.id: AttemptState.SENT.value for a in by_carrier_id.attempts()})
                 await repo.update_attempts(early_updates)
                 changes.extend(early_changes)
             await self._ctx.queue.ack_in(session, [job])

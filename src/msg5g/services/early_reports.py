@@ -24,8 +24,7 @@ from msg5g.services.callbacks import CallbackOutbox
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
 from msg5g.services.status import StatusChange, apply_status_changes
-from msg5g.storage.repositories import MessageRepository
-from msg5g.storage.tables import DeliveryAttempt
+from msg5g.storage.repositories import AttemptIndex, MessageRepository
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ class EarlyReports:
         repo = MessageRepository(session, tenant_id)
         await repo.add_early_reports([
             {"id": new_id(), "chatbot_id": chatbot_id, "carrier_message_id": r.carrier_message_id,
-             "status": r.status.value, "reason": r.reason, "carrier_status": r.raw_status,
+             "recipient": r.recipient, "status": r.status.value, "reason": r.reason, "carrier_status": r.raw_status,
              "occurred_at": r.occurred_at or now, "received_at": now}
             for r in reports
         ])
@@ -72,24 +71,25 @@ class EarlyReports:
                      "round": round_},
         )])
 
-    async def claim(self, session: AsyncSession, tenant_id: str, chatbot_id: str,
-                    attempts: Mapping[str, DeliveryAttempt],
+    async def claim(self, session: AsyncSession, tenant_id: str, chatbot_id: str, attempts: AttemptIndex,
                     current_states: Mapping[str, str] | None = None) -> tuple[list[StatusChange], list[dict[str, Any]]]:
-        """Take the held reports for these attempts (keyed by carrier id): the status changes they
-        make and the attempt updates that follow. `current_states` overrides attempt states the
-        caller has just changed in this transaction."""
+        """Take the held reports for these attempts (by carrier id, and by recipient within a group):
+        the status changes they make and the attempt updates that follow. `current_states`
+        overrides attempt states the caller has just changed in this transaction."""
         reports = await MessageRepository(session, tenant_id).take_early_reports(chatbot_id, attempts)
         changes: list[StatusChange] = []
         statuses: dict[str, list[MessageStatus]] = {}
         for report in reports:
-            attempt = attempts[report.carrier_message_id]
+            attempt = attempts.for_report(report.carrier_message_id, report.recipient)
+            if attempt is None:
+                continue
             status = MessageStatus(report.status)
             changes.append(StatusChange(attempt.message_id, status, as_utc(report.occurred_at), report.reason,
                                         carrier_status=report.carrier_status))
             statuses.setdefault(attempt.id, []).append(status)
         updates: list[dict[str, Any]] = []
         now = utcnow()
-        by_id = {a.id: a for a in attempts.values()}
+        by_id = {a.id: a for a in attempts.attempts()}
         for attempt_id, seen in statuses.items():
             current = (current_states or {}).get(attempt_id, by_id[attempt_id].state)
             state = attempt_state_after(current, seen)

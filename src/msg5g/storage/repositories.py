@@ -50,9 +50,16 @@ class AttemptIndex(dict[str, DeliveryAttempt]):
         super().__init__()
         self._by_recipient: dict[tuple[str, str], DeliveryAttempt] = {}
         for attempt in attempts:  # oldest first: later ones win
-            self[attempt.carrier_message_id or ""] = attempt
-            if attempt.recipient:
-                self._by_recipient[(attempt.carrier_message_id or "", attempt.recipient)] = attempt
+            self.add(attempt.carrier_message_id or "", attempt)
+
+    def add(self, carrier_message_id: str, attempt: DeliveryAttempt) -> None:
+        """Index an attempt under a carrier id (one it has just been given, say)."""
+        self[carrier_message_id] = attempt
+        if attempt.recipient:
+            self._by_recipient[(carrier_message_id, attempt.recipient)] = attempt
+
+    def attempts(self) -> list[DeliveryAttempt]:
+        return list({id(a): a for a in (*self.values(), *self._by_recipient.values())}.values())
 
     def for_report(self, carrier_message_id: str, recipient: str | None) -> DeliveryAttempt | None:
         if recipient is not None:

@@ -316,6 +316,7 @@ class EarlyStatusReport(TenantBase):
     tenant_id: Mapped[str] = mapped_column(Id)
     chatbot_id: Mapped[str] = mapped_column(Id)
     carrier_message_id: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str | None] = mapped_column(String(20))  # within a group send, whose report it is
     status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
     carrier_status: Mapped[str | None] = mapped_column(String(60))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from msg5g.channels.base import Capabilities
 from msg5g.channels.carriers.maap_json import ChatbotJsonChannel
 
 TOKEN_SCHEME = "accessToken "  # noqa: S105 - the header scheme word, not a secret
@@ -19,9 +18,7 @@ class ChinaUnicomChannel(ChatbotJsonChannel):
     # reports use; the attempt stores it as the carrier message id.
     carrier_assigns_message_id: ClassVar[bool] = True
     notify_path_method: ClassVar[str] = "GET"  # §3.3.6
-    # CUCC takes group sends, but its one new id for the request would be shared by every
-    # recipient while reports that come before its answer are held by id alone: one by one for now.
-    capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=1)
+
 
     def authorization(self, token: str) -> str:
         # §3.1: CUCC issues a bare UUID and wants it sent as "accessToken <uuid>".

@@ -189,12 +189,8 @@ class ChatbotJsonChannel(ChannelAdapter):
 
     async def send_group(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage,
                          recipients: list[str]) -> dict[str, SendResult]:
-        """§3.3.2: `destinationAddress` lists the group (at most 100); reports come per recipient."""
-        if self.carrier_assigns_message_id:
-            # The carrier's own id for the request would be shared by every recipient, and reports
-            # arriving before its answer are held by id alone: sent one by one until they carry the
-            # recipient too.
-            raise NotImplementedError
+        """§3.3.2: `destinationAddress` lists the group (at most 100); reports come per recipient,
+        under one id (ours on CTCC, the one CUCC answers with)."""
         result = await self._send(endpoint, account, message, recipients)
         return dict.fromkeys(recipients, result)
 
