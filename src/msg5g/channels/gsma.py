@@ -33,6 +33,14 @@ from msg5g.kit.clock import as_utc
 
 JSON = dict[str, Any]
 
+# §0: the content types every API family carries (the FT-HTTP descriptor comes as XML on CMCC and
+# as JSON on CT/CU, so each carrier module names its own flavour of that one).
+CT_TEXT = "text/plain"
+CT_BOTMESSAGE = "application/vnd.gsma.botmessage.v1.0+json"
+CT_SUGGESTIONS = "application/vnd.gsma.botsuggestion.v1.0+json"
+CT_SUGGESTION_RESPONSE = "application/vnd.gsma.botsuggestion.response.v1.0+json"
+CT_SHARED_DATA = "application/vnd.gsma.botsharedclientdata.v1.0+json"
+
 
 def iso_utc(moment: datetime) -> str:
     """RFC 3339 in UTC with a Z. isoformat pads the year to four digits, where strftime's %Y may not."""

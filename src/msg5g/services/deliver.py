@@ -222,14 +222,8 @@ class Sender:
                 error = TransientChannelError(f"the {chatbot.endpoint.type} adapter failed on a group: {exc}")
                 for outcome in outcomes:
                     outcome.ungroup = True
-        elapsed = time.perf_counter() - started
-        metrics.CARRIER_CALLS.labels(chatbot.endpoint.type, "ok" if error is None else type(error).__name__
-                                     ).observe(elapsed)
-        channel_failed = isinstance(error, ChannelAuthError) or (
-            isinstance(error, TransientChannelError) and not isinstance(error, RateLimited)
-            and not outcomes[0].ungroup)
-        self._router.health.record(chatbot.endpoint.channel_id, ok=not channel_failed, seconds=elapsed,
-                                   error=str(error) if channel_failed else None)
+        # A group refused as a whole says something of its recipients, not of the channel.
+        self._observe(chatbot, error, time.perf_counter() - started, channels_fault=not outcomes[0].ungroup)
         if error is not None:
             for outcome in outcomes:
                 outcome.error = error
@@ -288,12 +282,12 @@ class Sender:
 
     async def _send_one(self, tenant_id: str, message: Message, attempt: DeliveryAttempt,
                         submission: Submission) -> _Outcome:
-        outcome = _Outcome(message=message, attempt=attempt, content=self._content(submission),
-                           fallback_text=submission.fallback_text)
+        content = self._content(submission)
+        outcome = _Outcome(message=message, attempt=attempt, content=content, fallback_text=submission.fallback_text)
         chatbot: ResolvedChatbot = await self._directory.chatbot(tenant_id, attempt.chatbot_id)
         adapter = self._ctx.adapter(chatbot.endpoint.type)
         outbound = OutboundMessage(
-            message_id=message.id, recipient=message.recipient, content=self._content(submission),
+            message_id=message.id, recipient=message.recipient, content=content,
             traffic_class=TrafficClass(message.traffic_class),
             fallback_text=await self._fallback_text(tenant_id, message, submission, chatbot),
             expires_at=submission.expires_at,
@@ -314,16 +308,20 @@ class Sender:
                 # message fails with the reason instead of waiting in the queue for ever.
                 log.exception("adapter failed to send", extra={"message_id": message.id})
                 outcome.error = PermanentChannelError(f"the {chatbot.endpoint.type} adapter failed: {exc}")
-        elapsed = time.perf_counter() - started
-        label = "ok" if outcome.result else type(outcome.error).__name__
-        metrics.CARRIER_CALLS.labels(chatbot.endpoint.type, label).observe(elapsed)
+        self._observe(chatbot, outcome.error, time.perf_counter() - started)
+        return outcome
+
+    def _observe(self, chatbot: ResolvedChatbot, error: ChannelError | None, elapsed: float, *,
+                 channels_fault: bool = True) -> None:
+        """The metrics and the channel's health after one carrier call."""
+        metrics.CARRIER_CALLS.labels(chatbot.endpoint.type, "ok" if error is None else type(error).__name__
+                                     ).observe(elapsed)
         # Timeouts, 5xx and refused credentials are the channel's trouble; a refused message or a
         # request to slow down is not.
-        channel_failed = isinstance(outcome.error, ChannelAuthError) or (
-            isinstance(outcome.error, TransientChannelError) and not isinstance(outcome.error, RateLimited))
-        self._router.health.record(chatbot.endpoint.channel_id, ok=not channel_failed, seconds=elapsed,
-                                   error=str(outcome.error) if channel_failed else None)
-        return outcome
+        failed = channels_fault and (isinstance(error, ChannelAuthError) or (
+            isinstance(error, TransientChannelError) and not isinstance(error, RateLimited)))
+        self._router.health.record(chatbot.endpoint.channel_id, ok=not failed, seconds=elapsed,
+                                   error=str(error) if failed else None)
 
     async def _fallback_text(self, tenant_id: str, message: Message, submission: Submission,
                              chatbot: ResolvedChatbot) -> str | None:

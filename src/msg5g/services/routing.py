@@ -163,6 +163,22 @@ class ChannelHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class NumberView:
+    """What routing knows of a number, for the operator API."""
+
+    number: str
+    home_carrier: str | None
+    carrier: str | None
+    carrier_source: str | None
+    carrier_expires_at: datetime | None
+    not_carriers: list[str]
+    routed_carrier: str | None
+    capability: str | None
+    capability_source: str | None
+    capability_expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class RouteChoice:
     chatbot: ResolvedChatbot
     carrier: str | None  # the recipient's carrier as routing saw it
@@ -213,6 +229,17 @@ class Router:
             self._facts[number] = (expires, found.get(number))
         if len(self._facts) > 200_000:
             self._facts.clear()
+
+    async def view(self, number: str) -> NumberView:
+        fact = await self.fact(number)
+        routed, refused = await self.carrier_of(number)
+        return NumberView(
+            number=number, home_carrier=home_carrier(number), carrier=fact.carrier if fact else None,
+            carrier_source=fact.carrier_source if fact else None,
+            carrier_expires_at=as_utc(fact.carrier_expires_at) if fact and fact.carrier_expires_at else None,
+            not_carriers=sorted(refused), routed_carrier=routed,
+            capability=fact.capability if fact else None, capability_source=fact.capability_source if fact else None,
+            capability_expires_at=as_utc(fact.capability_expires_at) if fact and fact.capability_expires_at else None)
 
     async def carrier_of(self, number: str) -> tuple[str | None, set[str]]:
         """(the carrier serving the number, carriers known not to), facts first."""
@@ -301,11 +328,7 @@ class Router:
         """An operator's word on whether a number takes 5G messages (None clears it)."""
         now = utcnow()
         async with self._ctx.db.transaction() as session:
-            repo = PlatformRepository(session)
-            fact = await repo.number_fact(number)
-            if fact is None:
-                fact = NumberFact(number=number, not_carriers=[], updated_at=now)
-                await repo.add(fact)
+            fact = await PlatformRepository(session).number_fact_to_change(number, now)
             fact.capability = capability
             fact.capability_source = "manual" if capability else None
             fact.capability_expires_at = now + timedelta(days=ttl_days) if capability and ttl_days else None
@@ -319,11 +342,7 @@ class Router:
                                    field="carrier")
         now = utcnow()
         async with self._ctx.db.transaction() as session:
-            repo = PlatformRepository(session)
-            fact = await repo.number_fact(number)
-            if fact is None:
-                fact = NumberFact(number=number, not_carriers=[], updated_at=now)
-                await repo.add(fact)
+            fact = await PlatformRepository(session).number_fact_to_change(number, now)
             fact.carrier = carrier
             fact.carrier_source = "manual" if carrier else None
             fact.carrier_expires_at = now + timedelta(days=ttl_days) if carrier and ttl_days else None
@@ -375,11 +394,7 @@ class Router:
         """A carrier refused the number as not its subscriber: route it elsewhere from now on."""
         now = utcnow()
         async with self._ctx.db.transaction() as session:
-            repo = PlatformRepository(session)
-            fact = await repo.number_fact(number)
-            if fact is None:
-                fact = NumberFact(number=number, not_carriers=[], updated_at=now)
-                await repo.add(fact)
+            fact = await PlatformRepository(session).number_fact_to_change(number, now)
             fact.not_carriers = sorted({*(fact.not_carriers or []), refused_by})
             if fact.carrier == refused_by:
                 fact.carrier, fact.carrier_source, fact.carrier_expires_at = None, None, None

@@ -97,6 +97,14 @@ class PlatformRepository:
     async def number_fact(self, number: str) -> NumberFact | None:
         return await self.session.get(NumberFact, number)
 
+    async def number_fact_to_change(self, number: str, now: datetime) -> NumberFact:
+        """The number's facts, made empty first if nothing was known of it."""
+        fact = await self.number_fact(number)
+        if fact is None:
+            fact = NumberFact(number=number, not_carriers=[], updated_at=now)
+            await self.add(fact)
+        return fact
+
     async def number_facts(self, numbers: Iterable[str]) -> Sequence[NumberFact]:
         return (await self.session.scalars(select(NumberFact).where(NumberFact.number.in_(list(numbers))))).all()
 

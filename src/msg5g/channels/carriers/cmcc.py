@@ -34,6 +34,11 @@ from msg5g.channels.base import (
 )
 from msg5g.channels.config import AdapterConfig, ConfigModel
 from msg5g.channels.gsma import (
+    CT_BOTMESSAGE,
+    CT_SHARED_DATA,
+    CT_SUGGESTION_RESPONSE,
+    CT_SUGGESTIONS,
+    CT_TEXT,
     build_bot_message,
     build_suggestions,
     iso_utc,
@@ -77,11 +82,6 @@ MESSAGING_NS = "urn:oma:xml:rest:netapi:messaging:1"
 FT_NS = "urn:gsma:params:xml:ns:rcs:rcs:fthttp"
 CHATBOT_DOMAIN = "botplatform.rcs.chinamobile.com"  # §0 chatbot addressing
 
-CT_TEXT = "text/plain"
-CT_BOTMESSAGE = "application/vnd.gsma.botmessage.v1.0+json"
-CT_SUGGESTIONS = "application/vnd.gsma.botsuggestion.v1.0+json"
-CT_SUGGESTION_RESPONSE = "application/vnd.gsma.botsuggestion.response.v1.0+json"
-CT_SHARED_DATA = "application/vnd.gsma.botsharedclientdata.v1.0+json"
 CT_FT_HTTP = "application/vnd.gsma.rcs-ft-http+xml"
 CT_SPAM_REPORT = "application/vnd.gsma.rcsspam-report+xml"
 
@@ -199,24 +199,28 @@ class ChinaMobileChannel(ChannelAdapter):
     async def _send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage,
                     recipients: list[str]) -> SendResult:
         body = self.build_request(account, message, recipients)
+        status, payload = await self._call("POST", endpoint, account, "", body, {"Address": message.recipient})
+        return self._interpret_send_response(status, payload, message)
+
+    async def _call(self, method: str, endpoint: ChannelEndpoint, account: ChatbotAccount, path: str, body: bytes,
+                    extra_headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """One signed XML call under .../outbound/{chatbotURI}/requests (§1.1, §1.8)."""
         # §1.1: the chatbot URI goes into the path; CMCC accepts it URL-encoded.
-        url = f"{endpoint.base_url.rstrip('/')}/messaging/v1/outbound/{quote(account.address, safe='')}/requests"
+        url = f"{endpoint.base_url.rstrip('/')}/messaging/v1/outbound/{quote(account.address, safe='')}/requests{path}"
         date = http_date()
         headers = {
             "Authorization": basic_authorization(account.credentials["app_id"], account.credentials["password"], date),
             "Date": date,
             "Content-Type": "application/xml; charset=utf-8",
-            "Address": message.recipient,
+            **(extra_headers or {}),
         }
         try:
-            async with self._http.post(url, data=body, headers=headers, timeout=self._timeout) as response:
-                payload = await response.read()
-                status = response.status
+            async with self._http.request(method, url, data=body, headers=headers, timeout=self._timeout) as response:
+                return response.status, await response.read()
         except TimeoutError as exc:
             raise TransientChannelError("carrier timed out") from exc
         except aiohttp.ClientError as exc:
             raise TransientChannelError(f"carrier unreachable: {exc}") from exc
-        return self._interpret_send_response(status, payload, message)
 
     async def revoke(self, endpoint: ChannelEndpoint, account: ChatbotAccount, carrier_message_id: str,
                      recipient: str) -> None:
@@ -225,21 +229,8 @@ class ChinaMobileChannel(ChannelAdapter):
         etree.SubElement(root, "status").text = "RevokeRequested"
         etree.SubElement(root, "address").text = f"tel:{recipient}"
         body = bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
-        url = (f"{endpoint.base_url.rstrip('/')}/messaging/v1/outbound/{quote(account.address, safe='')}"
-               f"/requests/{quote(carrier_message_id, safe='')}/status")
-        date = http_date()
-        headers = {
-            "Authorization": basic_authorization(account.credentials["app_id"], account.credentials["password"], date),
-            "Date": date, "Content-Type": "application/xml; charset=utf-8",
-        }
-        try:
-            async with self._http.put(url, data=body, headers=headers, timeout=self._timeout) as response:
-                payload = await response.read()
-                status = response.status
-        except TimeoutError as exc:
-            raise TransientChannelError("carrier timed out") from exc
-        except aiohttp.ClientError as exc:
-            raise TransientChannelError(f"carrier unreachable: {exc}") from exc
+        status, payload = await self._call("PUT", endpoint, account, f"/{quote(carrier_message_id, safe='')}/status",
+                                           body)
         if 200 <= status < 300:
             return
         code, text, _ = _read_response(payload)

@@ -34,7 +34,18 @@ from msg5g.channels.base import (
     WebhookRequest,
 )
 from msg5g.channels.config import AdapterConfig, ConfigModel
-from msg5g.channels.gsma import build_bot_message, build_suggestions, iso_utc, parse_geo_uri, parse_suggestion_response
+from msg5g.channels.gsma import (
+    CT_BOTMESSAGE,
+    CT_SHARED_DATA,
+    CT_SUGGESTION_RESPONSE,
+    CT_SUGGESTIONS,
+    CT_TEXT,
+    build_bot_message,
+    build_suggestions,
+    iso_utc,
+    parse_geo_uri,
+    parse_suggestion_response,
+)
 from msg5g.channels.tokens import TokenCache
 from msg5g.domain.content import (
     CarouselContent,
@@ -70,11 +81,6 @@ from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 
 log = logging.getLogger(__name__)
 
-CT_TEXT = "text/plain"
-CT_BOTMESSAGE = "application/vnd.gsma.botmessage.v1.0+json"
-CT_SUGGESTIONS = "application/vnd.gsma.botsuggestion.v1.0+json"
-CT_SUGGESTION_RESPONSE = "application/vnd.gsma.botsuggestion.response.v1.0+json"
-CT_SHARED_DATA = "application/vnd.gsma.botsharedclientdata.v1.0+json"
 CT_FT_HTTP = "application/vnd.gsma.rcs-ft-http"  # §3.3.2: the JSON flavour, no +xml
 
 # §3.3.2 / protocol-choices.md: what each errorCode means for the retry policy.
@@ -197,7 +203,13 @@ class ChatbotJsonChannel(ChannelAdapter):
     async def _send(self, endpoint: ChannelEndpoint, account: ChatbotAccount, message: OutboundMessage,
                     recipients: list[str]) -> SendResult:
         body = orjson.dumps(self.build_request(account, message, recipients))
-        url = self._api_url(endpoint, account, "messages")
+        answer = await self._call_with_token(endpoint, account, "messages", body)
+        return self._interpret_send(*answer, message)
+
+    async def _call_with_token(self, endpoint: ChannelEndpoint, account: ChatbotAccount, operation: str,
+                               body: bytes) -> tuple[int, str | None, dict[str, Any] | None, bytes]:
+        """POST an authorised call: (HTTP status, errorCode, JSON answer, raw answer)."""
+        url = self._api_url(endpoint, account, operation)
         for refreshed in (False, True):
             token = await self._token(endpoint, account)
             status, payload = await self._post(url, body, self._headers(token))
@@ -209,7 +221,7 @@ class ChatbotJsonChannel(ChannelAdapter):
                 self._tokens.invalidate((endpoint.channel_id, account.chatbot_id, account.credentials.get("app_id")),
                                         token)
                 continue
-            return self._interpret_send(status, code, document, payload, message)
+            return status, code, document, payload
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def revoke(self, endpoint: ChannelEndpoint, account: ChatbotAccount, carrier_message_id: str,
@@ -217,26 +229,15 @@ class ChatbotJsonChannel(ChannelAdapter):
         """§3.3.3: POST .../revoke; acknowledged at once, the result comes as revokeOk/revokeFail."""
         body = orjson.dumps({"messageId": carrier_message_id, "status": "RevokeRequested",
                              "destinationAddress": [f"tel:{recipient}"]})
-        url = self._api_url(endpoint, account, "revoke")
-        for refreshed in (False, True):
-            token = await self._token(endpoint, account)
-            status, payload = await self._post(url, body, self._headers(token))
-            document = self._json(payload)
-            code = _code(document) if document is not None else None
-            if code in TOKEN_REFUSED_CODES and not refreshed:
-                self._tokens.invalidate((endpoint.channel_id, account.chatbot_id, account.credentials.get("app_id")),
-                                        token)
-                continue
-            if 200 <= status < 300 and code in SUCCESS_CODES:
-                return
-            detail = self._detail(status, code, document, payload)
-            if code in TOKEN_REFUSED_CODES or status in {401, 403}:
-                raise ChannelAuthError(f"carrier refused our token twice: {detail}", carrier_code=code,
-                                       http_status=status)
-            if status >= 500 or status in {408, 429} or code in TRANSIENT_CODES | RATE_LIMIT_CODES:
-                raise TransientChannelError(f"carrier error: {detail}", carrier_code=code, http_status=status)
-            raise PermanentChannelError(f"carrier refused the recall: {detail}", carrier_code=code,
-                                        http_status=status)
+        status, code, document, payload = await self._call_with_token(endpoint, account, "revoke", body)
+        if 200 <= status < 300 and code in SUCCESS_CODES:
+            return
+        detail = self._detail(status, code, document, payload)
+        if code in TOKEN_REFUSED_CODES or status in {401, 403}:
+            raise ChannelAuthError(f"carrier refused our token twice: {detail}", carrier_code=code, http_status=status)
+        if status >= 500 or status in {408, 429} or code in TRANSIENT_CODES | RATE_LIMIT_CODES:
+            raise TransientChannelError(f"carrier error: {detail}", carrier_code=code, http_status=status)
+        raise PermanentChannelError(f"carrier refused the recall: {detail}", carrier_code=code, http_status=status)
 
     def build_request(self, account: ChatbotAccount, message: OutboundMessage,
                       recipients: Iterable[str]) -> dict[str, Any]:

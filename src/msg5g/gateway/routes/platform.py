@@ -12,8 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from msg5g.domain.errors import ValidationFailed
 from msg5g.gateway.deps import ServicesDep
 from msg5g.gateway.errors import ErrorResponse
-from msg5g.kit.carriers import home_carrier
-from msg5g.kit.clock import as_utc
 from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 from msg5g.services.access import OperatorAccess
 from msg5g.services.bundle import Services
@@ -160,17 +158,7 @@ def _e164(number: str) -> str:
 
 
 async def _fact_out(services: Services, number: str) -> NumberFactOut:
-    fact = await services.router.fact(number)
-    routed, refused = await services.router.carrier_of(number)
-    return NumberFactOut(number=number, home_carrier=home_carrier(number), carrier=fact.carrier if fact else None,
-                         carrier_source=fact.carrier_source if fact else None,
-                         carrier_expires_at=as_utc(fact.carrier_expires_at) if fact and fact.carrier_expires_at
-                         else None,
-                         not_carriers=sorted(refused), routed_carrier=routed,
-                         capability=fact.capability if fact else None,
-                         capability_source=fact.capability_source if fact else None,
-                         capability_expires_at=as_utc(fact.capability_expires_at)
-                         if fact and fact.capability_expires_at else None)
+    return NumberFactOut.model_validate(await services.router.view(number), from_attributes=True)
 
 
 @router.get("/numbers/{number}", response_model=NumberFactOut, responses=_errors,
