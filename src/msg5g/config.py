@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # A channel's circuit opens after this many consecutive failures and stays open this long.
     circuit_failures_to_open: int = Field(default=5, ge=1)
     circuit_open_seconds: float = Field(default=30.0, gt=0)
+    # Materials: the largest file the platform takes at all (each carrier takes its own subset), how
+    # long before a carrier URL expires it is uploaded again, and a template's wait for its materials.
+    material_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    material_refresh_margin_seconds: float = Field(default=86400.0, gt=0)
+    template_materials_poll_seconds: float = Field(default=5.0, gt=0)
     http_connection_limit: int = 256
     log_level: str = "INFO"
 

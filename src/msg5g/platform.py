@@ -32,7 +32,9 @@ from msg5g.pipeline.worker import Worker
 from msg5g.services.bundle import Services
 from msg5g.services.context import ServiceContext
 from msg5g.services.early_reports import TOPIC_EARLY_REPORTS
+from msg5g.services.materials import TOPIC_MATERIAL_REFRESH, TOPIC_MATERIAL_SYNC
 from msg5g.services.revoke import TOPIC_REVOKE
+from msg5g.services.templates import TOPIC_TEMPLATE_SYNC
 from msg5g.storage.database import Database
 from msg5g.storage.migrate import upgrade_async
 
@@ -113,6 +115,14 @@ class Platform:
                    max_attempts=5, idle_poll_seconds=1.0),
             Worker(services.ctx.queue, TOPIC_REVOKE, services.revoker, concurrency=4,
                    max_attempts=settings.carrier_max_attempts, idle_poll_seconds=0.5),
+            Worker(services.ctx.queue, TOPIC_MATERIAL_SYNC, services.materials.run_sync, concurrency=16,
+                   max_attempts=12, idle_poll_seconds=0.5),
+            Worker(services.ctx.queue, TOPIC_MATERIAL_REFRESH, services.materials.run_refresh, concurrency=2,
+                   max_attempts=5, idle_poll_seconds=1.0),
+            # A version waiting for its materials is looked at again until they settle, however long
+            # the carriers' audits take: many tries, spaced out.
+            Worker(services.ctx.queue, TOPIC_TEMPLATE_SYNC, services.templates.run_sync, concurrency=4,
+                   max_attempts=500, idle_poll_seconds=0.5),
         ]
         self._tasks = [asyncio.create_task(w.run(self._stop), name=f"worker-{w.topic}") for w in workers]
         self._tasks.append(asyncio.create_task(self._sample_queue_depth(), name="queue-depth"))

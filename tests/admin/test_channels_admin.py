@@ -130,7 +130,8 @@ async def test_creating_a_china_telecom_channel(platform_admin: AdminClient, sta
     form = await platform_admin.get("/channels/new?type=ctcc")
     assert form.status == 200
     assert "China Telecom (中国电信)" in form.text
-    assert 'name="settings.' not in form.text  # China Telecom has no channel settings, only chatbot credentials
+    assert 'name="settings.media_upload_mode"' in form.text  # its one setting: uploadMode of media (§3.3.4)
+    assert 'name="settings.app_key"' not in form.text  # chatbot credentials are not channel settings
     before = await channel_count(stack)
     page = await platform_admin.post("/channels", {**form.hidden(), "name": "电信 MaaP",
                                                    "base_url": "https://maap.ctcc.example", "enabled": "true"})

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import CallbackReceiver, ServeFn, Stack, build_stack
-from tests.e2e.test_every_channel import ChannelUnderTest, _smpp
+from tests.e2e.channels import ChannelUnderTest, smpp_channel
 
 pytestmark = pytest.mark.asyncio
 
@@ -42,7 +42,7 @@ class Fallbacks:
 async def fallbacks(sqlite_url: str, tmp_path: Path, serve: ServeFn,
                     callback_receiver: CallbackReceiver) -> AsyncIterator[Fallbacks]:
     async for stack in build_stack(sqlite_url, tmp_path, serve, callback_receiver):
-        sms = await _smpp(stack, serve)
+        sms = await smpp_channel(stack, serve)
         named = stack.tenant.chatbot_id
         async with stack.http.put(f"{stack.base_url}/v1/chatbots/{named}/routes", headers=stack.auth(), json={
                 "routes": [{"carrier": "*", "via_chatbot_id": named},

@@ -8,7 +8,7 @@ import pytest
 from msg5g.simulators import aggregator as agg_sim
 from msg5g.simulators import maapjson as json_sim
 from tests.conftest import ServeFn, Stack
-from tests.e2e.test_every_channel import _aggregator, _chatbot_json
+from tests.e2e.channels import aggregator_channel, chatbot_json_channel
 
 pytestmark = pytest.mark.asyncio
 
@@ -67,7 +67,7 @@ async def test_a_group_the_carrier_refuses_as_a_whole_is_sent_one_by_one(stack: 
 
 
 async def test_an_aggregator_group_gets_one_send_id_per_recipient(stack: Stack, serve: ServeFn) -> None:
-    channel = await _aggregator(stack, serve, agg_sim.Faults(delivered_delay_ms=10, displayed_delay_ms=10))
+    channel = await aggregator_channel(stack, serve, agg_sim.Faults(delivered_delay_ms=10, displayed_delay_ms=10))
     numbers = [f"+861860013{i:04d}" for i in range(5)]
     status, sent = await stack.send({"chatbot_id": channel.chatbot_id, "recipients": numbers,
                                      "content": {"kind": "text", "text": "聚合群发"}})
@@ -86,7 +86,7 @@ async def test_a_unicom_group_under_its_own_id_with_reports_ahead_of_the_answer(
                                                                               serve: ServeFn) -> None:
     # CUCC answers a group with one messageId of its own; with its answer delayed, the recipients'
     # reports arrive first, are held, and are told apart by recipient when the answer lands.
-    channel = await _chatbot_json(stack, serve, "cucc", "12580012011402",
+    channel = await chatbot_json_channel(stack, serve, "cucc", "12580012011402",
                                   json_sim.Faults(latency_ms=600, delivered_delay_ms=10, displayed_delay_ms=10))
     numbers = [f"+861860014{i:04d}" for i in range(5)]
     status, sent = await stack.send({"chatbot_id": channel.chatbot_id, "recipients": numbers,

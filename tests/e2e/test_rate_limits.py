@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ServeFn, Stack
-from tests.e2e.test_every_channel import ChannelUnderTest, _chatbot_json
+from tests.e2e.channels import ChannelUnderTest, chatbot_json_channel
 
 pytestmark = pytest.mark.asyncio
 BOT = "106598858810000006"
@@ -29,7 +29,7 @@ async def _stats(channel: ChannelUnderTest, stack: Stack) -> dict[str, int]:
 
 
 async def test_the_channels_tps_limit_is_kept_across_a_burst(stack: Stack, serve: ServeFn) -> None:
-    channel = await _chatbot_json(stack, serve, "ctcc", BOT)
+    channel = await chatbot_json_channel(stack, serve, "ctcc", BOT)
     # The simulated carrier enforces 5/s; the platform is told 4/s, below it.
     chatbot = await stack.platform.services.directory.chatbot(stack.tenant.tenant_id, channel.chatbot_id)
     channel_id = chatbot.endpoint.channel_id
@@ -50,7 +50,7 @@ async def test_the_channels_tps_limit_is_kept_across_a_burst(stack: Stack, serve
 
 async def test_a_rate_limit_answer_backs_the_channel_off_and_everything_arrives(stack: Stack,
                                                                                serve: ServeFn) -> None:
-    channel = await _chatbot_json(stack, serve, "ctcc", BOT)
+    channel = await chatbot_json_channel(stack, serve, "ctcc", BOT)
     chatbot = await stack.platform.services.directory.chatbot(stack.tenant.tenant_id, channel.chatbot_id)
     async with stack.http.put(f"{channel.simulator_url}/_sim/chatbots/{BOT}?verify=false", json={
             "app_id": "xSnu7777", "app_key": "key-7777", "notify_token": "tok-7777", "tps_limit": 5,

@@ -10,7 +10,7 @@ import pytest
 from msg5g.simulators import aggregator as agg_sim
 from msg5g.simulators import maapjson as json_sim
 from tests.conftest import ServeFn, Stack
-from tests.e2e.test_every_channel import USER, ChannelUnderTest, _aggregator, _chatbot_json, _smpp
+from tests.e2e.channels import USER, ChannelUnderTest, aggregator_channel, chatbot_json_channel, smpp_channel
 
 pytestmark = pytest.mark.asyncio
 
@@ -46,7 +46,7 @@ async def _inbox(channel: ChannelUnderTest, stack: Stack) -> list[Any]:
 @pytest.mark.parametrize(("dialect", "bot"), [("ctcc", "106598858810000006"), ("cucc", "12580012011402")])
 async def test_revoke_before_delivery_recalls_it_at_the_carrier(stack: Stack, serve: ServeFn, dialect: str,
                                                                 bot: str) -> None:
-    channel = await _chatbot_json(stack, serve, dialect, bot, json_sim.Faults(delivered_delay_ms=4000))
+    channel = await chatbot_json_channel(stack, serve, dialect, bot, json_sim.Faults(delivered_delay_ms=4000))
     message_id = await _send(stack, channel.chatbot_id)
     await stack.wait_status(message_id, "sent")
     status, answer = await _revoke(stack, message_id)
@@ -64,7 +64,7 @@ async def test_revoke_before_delivery_recalls_it_at_the_carrier(stack: Stack, se
 
 
 async def test_revoke_after_delivery_is_too_late(stack: Stack, serve: ServeFn) -> None:
-    channel = await _chatbot_json(stack, serve, "ctcc", "106598858810000006",
+    channel = await chatbot_json_channel(stack, serve, "ctcc", "106598858810000006",
                                   json_sim.Faults(delivered_delay_ms=10, displayed_delay_ms=60_000))
     message_id = await _send(stack, channel.chatbot_id)
     await stack.wait_status(message_id, "delivered")
@@ -104,7 +104,7 @@ async def test_a_send_that_reached_the_carrier_while_revoked_is_recalled_there(s
     # The aggregator accepts at once but answers late (and reports nothing before delivery): revoked
     # here while the call is in flight, the check job finds the send did reach the carrier and
     # recalls it there.
-    channel = await _aggregator(stack, serve, agg_sim.Faults(latency_ms=1500, delivered_delay_ms=20_000))
+    channel = await aggregator_channel(stack, serve, agg_sim.Faults(latency_ms=1500, delivered_delay_ms=20_000))
     message_id = await _send(stack, channel.chatbot_id)
     await stack.wait_status(message_id, "queued")
     status, answer = await _revoke(stack, message_id)
@@ -117,7 +117,7 @@ async def test_a_send_that_reached_the_carrier_while_revoked_is_recalled_there(s
 
 
 async def test_sms_cannot_be_recalled_and_says_so(stack: Stack, serve: ServeFn) -> None:
-    channel = await _smpp(stack, serve)
+    channel = await smpp_channel(stack, serve)
     message_id = await _send(stack, channel.chatbot_id, "短信无法撤回")
     await stack.wait_status(message_id, "delivered")  # SMS has no read report: delivered is not final
     status, answer = await _revoke(stack, message_id)

@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from msg5g.simulators import aggregator as agg_sim
 from tests.conftest import CallbackReceiver, ServeFn, Stack, build_stack
-from tests.e2e.test_every_channel import ChannelUnderTest, _aggregator, _chatbot_json
+from tests.e2e.channels import ChannelUnderTest, aggregator_channel, chatbot_json_channel
 
 pytestmark = pytest.mark.asyncio
 
@@ -48,9 +48,10 @@ async def routed(sqlite_url: str, tmp_path: Path, serve: ServeFn,
                  callback_receiver: CallbackReceiver) -> AsyncIterator[Routed]:
     async for stack in build_stack(sqlite_url, tmp_path, serve, callback_receiver, circuit_failures_to_open=3,
                                    circuit_open_seconds=2.0):
-        ctcc = await _chatbot_json(stack, serve, "ctcc", "106598858810000006")
-        cucc = await _chatbot_json(stack, serve, "cucc", "12580012011402")
-        aggregator = await _aggregator(stack, serve, agg_sim.Faults(delivered_delay_ms=10, displayed_delay_ms=10))
+        ctcc = await chatbot_json_channel(stack, serve, "ctcc", "106598858810000006")
+        cucc = await chatbot_json_channel(stack, serve, "cucc", "12580012011402")
+        aggregator = await aggregator_channel(stack, serve,
+                                              agg_sim.Faults(delivered_delay_ms=10, displayed_delay_ms=10))
         named = stack.tenant.chatbot_id  # the China Mobile chatbot of the stack; callers keep naming it
         async with stack.http.put(f"{stack.base_url}/v1/chatbots/{named}/routes", headers=stack.auth(), json={
                 "routes": [{"carrier": "cmcc", "via_chatbot_id": named, "priority": 0},

@@ -132,6 +132,58 @@ def send_body(
     return body
 
 
+# --- media upload (choices "Media (素材) upload and audit", Aggregator) ---------------------------
+
+BOUNDARY = "agg-test-boundary-7f3a"
+# Enough of each format for a sniffing audit: the real leading signature, then filler.
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(255, -1, -1)) * 8
+GIF = b"GIF89a\x01\x00\x01\x00" + b"\x00" * 64
+MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 64
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
+
+FormPart = tuple[str, str | None, str | None, bytes]
+
+
+def form_data(parts: list[FormPart], boundary: str = BOUNDARY) -> bytes:
+    """RFC 7578 by hand: one (name, filename, content type, bytes) per part, CRLF line ends."""
+    out = b""
+    for name, filename, content_type, data in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+        if content_type is not None:
+            head += f"Content-Type: {content_type}\r\n"
+        out += head.encode() + b"\r\n" + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def upload_parts(
+    data: bytes = PNG,
+    content_type: str | None = "image/png",
+    filename: str | None = "banner.png",
+    *,
+    chatbot: str | None = BOT,
+    thumbnail: tuple[str, str, bytes] | None = None,
+) -> list[FormPart]:
+    """chatbot (text), file and an optional thumbnail given as (filename, content type, bytes)."""
+    parts: list[FormPart] = []
+    if chatbot is not None:
+        parts.append(("chatbot", None, None, chatbot.encode()))
+    parts.append(("file", filename, content_type, data))
+    if thumbnail is not None:
+        parts.append(("thumbnail", *thumbnail))
+    return parts
+
+
+def parse_expired(text: str) -> float:
+    """§3.6 `expired` "2024-04-10T11:45:33Z" into epoch seconds; any other shape fails."""
+    assert len(text) == 20, text
+    assert text.endswith("Z"), text
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone(timedelta(0))).timestamp()
+
+
 @dataclass
 class Pushed:
     path: str
@@ -277,6 +329,21 @@ class AggClient:
 
     async def revoke(self, send_id: str, **kwargs: Any) -> Answer:
         return await self.call("POST", "/rcs/revoke", {"sendID": send_id}, **kwargs)
+
+    async def upload(self, parts: list[FormPart], *, boundary: str = BOUNDARY, **kwargs: Any) -> Answer:
+        """POST /rcs/media; the signature covers the raw multipart body (choices)."""
+        body = form_data(parts, boundary)
+        return await self.call(
+            "POST", "/rcs/media", raw=body, content_type=f"multipart/form-data; boundary={boundary}", **kwargs
+        )
+
+    async def template(self, payload: Any, **kwargs: Any) -> Answer:
+        return await self.call("POST", "/rcs/template", payload, **kwargs)
+
+    async def download(self, url: str) -> tuple[int, bytes, str]:
+        """GET of an issued URL: (status, bytes, Content-Type)."""
+        async with self.session.get(url) as response:
+            return response.status, await response.read(), response.headers.get("Content-Type", "")
 
     async def control(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
         async with self.session.request(method, self.base_url + path, json=payload) as response:

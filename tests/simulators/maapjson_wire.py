@@ -341,3 +341,62 @@ class Carrier:
             if response.content_type == "application/json":
                 return response.status, await response.json()
             return response.status, await response.text()
+
+
+# ---------------------------------------------------------------- media (§3.3.4), by hand
+
+# The first bytes of real files: what a carrier's type check looks at.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff\xe0"
+GIF_SIGNATURE = b"GIF89a"
+
+
+_FILLER = bytes(range(256))
+
+
+def _filled(head: bytes, size: int) -> bytes:
+    rest = size - len(head)
+    return head + (_FILLER * (rest // len(_FILLER) + 1))[:rest]
+
+
+def png_bytes(size: int = 2048) -> bytes:
+    """A PNG-looking file of exactly `size` bytes (signature, IHDR chunk header, filler)."""
+    return _filled(PNG_SIGNATURE + b"\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06", size)
+
+
+def jpeg_bytes(size: int = 1024) -> bytes:
+    return _filled(JPEG_SIGNATURE, size)
+
+
+def gif_bytes(size: int = 1024) -> bytes:
+    return _filled(GIF_SIGNATURE, size)
+
+
+@dataclass
+class FilePart:
+    name: str
+    data: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+
+def form_data(parts: list[FilePart], boundary: str = "----msg5gBoundary7MA4YWxk") -> tuple[bytes, str]:
+    """RFC 7578 multipart/form-data by hand: (body, Content-Type header value)."""
+    chunks: list[bytes] = []
+    for part in parts:
+        disposition = f'form-data; name="{part.name}"'
+        if part.filename is not None:
+            disposition += f'; filename="{part.filename}"'
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+        if part.content_type is not None:
+            head += f"Content-Type: {part.content_type}\r\n"
+        chunks.append(head.encode("utf-8") + b"\r\n" + part.data + b"\r\n")
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
+def media_headers(authorization: str | None, **extra: str | None) -> dict[str, str]:
+    """§3.3.4 media call headers: Authorization, Accept and Date (choices "Headers"), extras as given."""
+    base: dict[str, str | None] = {"Accept": "application/json", "Date": gmt_date(), "Authorization": authorization}
+    base.update(extra)
+    return {k: v for k, v in base.items() if v is not None}

@@ -20,6 +20,7 @@ import aiohttp
 from msg5g.channels.config import ConfigModel, NoConfig
 from msg5g.domain.content import CarouselContent, Content, FileContent, RichCardContent
 from msg5g.domain.errors import PermanentChannelError
+from msg5g.domain.media import NO_MEDIA, MediaLimits, MediaUpload, MediaUploadResult
 from msg5g.domain.messages import TrafficClass, WebhookParseResult
 
 
@@ -142,6 +143,12 @@ class ChannelAdapter(abc.ABC):
     # use) rather than our id. Reports can then arrive before we know the id they name.
     carrier_assigns_message_id: ClassVar[bool] = False
 
+    # The files the carrier hosts for a chatbot, per material kind; NO_MEDIA: the channel carries none.
+    media_limits: ClassVar[MediaLimits] = NO_MEDIA
+    # Whether the carrier audits templates itself (submit_template); otherwise the platform's own
+    # checks approve a template for a chatbot on this channel (docs/protocol-choices.md).
+    audits_templates: ClassVar[bool] = False
+
     # A channel that keeps a connection to the carrier (SMPP) rather than taking HTTP callbacks:
     # the platform opens it at start so that uplinks arrive before anything is sent.
     persistent: ClassVar[bool] = False
@@ -186,6 +193,26 @@ class ChannelAdapter(abc.ABC):
         """Ask the carrier to recall a message it has not delivered yet. The outcome arrives later,
         as a RevokeReport in a callback. Raises ChannelError subclasses."""
         raise PermanentChannelError(f"{self.display_name} cannot recall messages")
+
+    async def upload_media(self, endpoint: ChannelEndpoint, account: ChatbotAccount,
+                           upload: MediaUpload) -> MediaUploadResult:
+        """Upload a material for one chatbot. Its audit result arrives later as a MediaAuditReport
+        naming one of `audit_refs`. Raises ChannelError subclasses."""
+        raise PermanentChannelError(f"{self.display_name} carries no media")
+
+    async def delete_media(self, endpoint: ChannelEndpoint, account: ChatbotAccount, delete_ref: str) -> None:
+        """Remove an uploaded file from the carrier (`MediaUploadResult.delete_ref`)."""
+        raise PermanentChannelError(f"{self.display_name} carries no media")
+
+    async def submit_template(self, endpoint: ChannelEndpoint, account: ChatbotAccount, name: str,
+                              sample: OutboundMessage) -> str:
+        """Submit a template (rendered with its samples) for the carrier's audit; returns the
+        carrier's template id, which its TemplateAuditReport names. Only when `audits_templates`."""
+        raise PermanentChannelError(f"{self.display_name} does not audit templates")
+
+    def preview(self, account: ChatbotAccount, message: OutboundMessage) -> bytes:
+        """The body this adapter would send for the message: what a template preview shows."""
+        raise NotImplementedError
 
     async def query_capability(self, endpoint: ChannelEndpoint, account: ChatbotAccount, recipient: str) -> bool | None:
         """Whether the number takes chatbot messages, where the channel can tell (None: no such API).

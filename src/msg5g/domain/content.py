@@ -145,13 +145,25 @@ class MediaHeight(StrEnum):
 
 
 class MediaFile(_Model):
-    """A file the handset downloads: the carrier-hosted URL of an uploaded material."""
+    """A file the handset downloads: a material of the business's library (`material_id`), which the
+    platform resolves to the URL the sending chatbot's carrier hosts it under, or a carrier-hosted
+    URL given directly (then with its type and size)."""
 
-    url: AnyUrl
-    content_type: str = Field(min_length=3, max_length=100, pattern=r"^[\w.+-]+/[\w.+-]+$")
-    size: int = Field(ge=0, description="Bytes.")
+    material_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                    description="A material uploaded through /v1/materials.")
+    url: AnyUrl | None = None
+    content_type: str | None = Field(default=None, min_length=3, max_length=100, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    size: int | None = Field(default=None, ge=0, description="Bytes.")
     name: str | None = Field(default=None, min_length=1, max_length=255)
     until: datetime | None = Field(default=None, description="When the carrier URL expires.")
+
+    @model_validator(mode="after")
+    def _material_or_url(self) -> MediaFile:
+        if (self.material_id is None) == (self.url is None):
+            raise ValueError("give material_id or url, not both")
+        if self.url is not None and (self.content_type is None or self.size is None):
+            raise ValueError("a url needs its content_type and size")
+        return self
 
 
 class CardMedia(_Model):

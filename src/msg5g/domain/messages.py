@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from msg5g.domain.content import UplinkContent
+from msg5g.domain.media import MediaAuditReport, TemplateAuditReport
 
 
 class TrafficClass(StrEnum):
@@ -159,3 +160,5 @@ class WebhookParseResult:
     statuses: list[StatusReport] = field(default_factory=list)
     inbound: list[InboundMessage] = field(default_factory=list)
     revokes: list[RevokeReport] = field(default_factory=list)
+    media_audits: list[MediaAuditReport] = field(default_factory=list)
+    template_audits: list[TemplateAuditReport] = field(default_factory=list)

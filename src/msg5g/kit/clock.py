@@ -25,3 +25,15 @@ def parse_http_date(value: str) -> datetime | None:
         return as_utc(parsedate_to_datetime(value))
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def parse_iso(value: str) -> datetime | None:
+    """An ISO 8601 time as carriers write it (`2021-01-07T14:15:40Z`), or None for empty, `"null"`
+    (CT/CU send the string, protocols.md §3.3.6) or anything unreadable."""
+    text = value.strip()
+    if not text or text.lower() == "null":
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from msg5g.domain.messages import WebhookParseResult
 from msg5g.services.access import AdminAccounts, ApiKeys, BusinessAccess, OperatorKeys
 from msg5g.services.callbacks import CallbackOutbox, CallbackSender
 from msg5g.services.carrier_webhooks import CarrierWebhooks
@@ -17,12 +19,16 @@ from msg5g.services.directory import Directory
 from msg5g.services.early_reports import EarlyReports
 from msg5g.services.h5 import H5Pages
 from msg5g.services.limits import RateLimiter
+from msg5g.services.materials import MaterialLibrary
 from msg5g.services.provisioning import Provisioning
 from msg5g.services.queries import Queries
 from msg5g.services.revoke import Revoker
 from msg5g.services.routing import ChannelHealth, Router
 from msg5g.services.submit import SendRequest, Submitter
+from msg5g.services.templates import TemplateCatalog
 from msg5g.services.views import SendResponse
+from msg5g.services.words import SensitiveWords
+from msg5g.storage.files import LocalFileStore
 
 
 @dataclass
@@ -44,6 +50,9 @@ class Services:
     revoker: Revoker
     router: Router
     h5: H5Pages
+    materials: MaterialLibrary
+    templates: TemplateCatalog
+    words: SensitiveWords
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -58,14 +67,27 @@ class Services:
         h5 = H5Pages(ctx)
         channel_admin = ChannelAdmin(ctx, directory, sessions, router)
         ctx.inbound_sink = webhooks.receive_parsed
+        words = SensitiveWords(ctx)
+        materials = MaterialLibrary(ctx, directory, LocalFileStore(ctx.settings.data_dir / "materials"))
+        templates = TemplateCatalog(ctx, directory, materials, words)
+        materials.on_approved.append(templates.materials_approved)
+
+        async def apply_media_audits(session: AsyncSession, tenant_id: str, chatbot_id: str,
+                                     parsed: WebhookParseResult) -> None:
+            if parsed.media_audits:
+                await materials.apply_audits(session, tenant_id, chatbot_id, parsed.media_audits)
+
+        webhooks.audit_handlers += [apply_media_audits, templates.apply_audits]
         return cls(
             ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), operator_keys=OperatorKeys(ctx),
             admins=AdminAccounts(ctx), queries=Queries(ctx),
-            provisioning=Provisioning(ctx, channel_admin), channel_admin=channel_admin, webhooks=webhooks,
-            sender=Sender(ctx, directory, outbox, early_reports, router, h5, RateLimiter(ctx)), h5=h5, router=router,
-            early_reports=early_reports,
+            provisioning=Provisioning(ctx, channel_admin, [materials.chatbot_added, templates.chatbot_added]),
+            channel_admin=channel_admin, webhooks=webhooks,
+            sender=Sender(ctx, directory, outbox, early_reports, router, h5, RateLimiter(ctx), materials, templates),
+            h5=h5, router=router, early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
-            submitter=Submitter(ctx, directory), channel_sessions=sessions, revoker=revoker,
+            submitter=Submitter(ctx, directory, materials, templates, words, router), channel_sessions=sessions,
+            revoker=revoker, materials=materials, templates=templates, words=words,
         )
 
     async def send(self, access: BusinessAccess, request: SendRequest) -> SendResponse:

@@ -10,6 +10,7 @@ retries), and never commits half of one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 
 _MESSAGE_TO_ATTEMPT = {status: state for state, status in ATTEMPT_TO_MESSAGE_STATUS.items()}
 _MAX_GROUP = 500
+# What applies a callback's audit results (materials, templates), in its own transaction:
+# (session, tenant id, our chatbot id, the parsed callback).
+AuditHandler = Callable[[AsyncSession, str, str, WebhookParseResult], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ class CarrierWebhooks:
         self._router = router
         self._group: GroupCommit[_Pending, None] = GroupCommit(self._apply_group, name="carrier-callbacks",
                                                                max_items=_MAX_GROUP)
+        self.audit_handlers: list[AuditHandler] = []  # set by Services.build
 
     async def receive(
         self, channel_type: str, channel_id: str, *, method: str, subpath: str, headers: dict[str, str],
@@ -90,6 +95,16 @@ class CarrierWebhooks:
             metrics.WEBHOOKS.labels(channel_type, "rejected").inc()
             log.warning("carrier callback refused", extra={"channel_id": channel_id, "reason": str(exc)})
             raise
+        if parsed.media_audits or parsed.template_audits:
+            # Audits are rare and touch other tables: a transaction of their own, outside the group.
+            try:
+                async with self._ctx.db.transaction() as session:
+                    for handler in self.audit_handlers:
+                        await handler(session, chatbot.tenant_id, chatbot.account.chatbot_id, parsed)
+            except WebhookRejected as exc:
+                metrics.WEBHOOKS.labels(channel_type, "deferred").inc()
+                log.info("carrier audit deferred", extra={"channel_id": channel_id, "reason": str(exc)})
+                raise
         metrics.WEBHOOKS.labels(channel_type, "accepted").inc()
         if parsed.statuses or parsed.inbound or parsed.revokes:
             await self._group(_Pending(chatbot=chatbot, parsed=parsed))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from msg5g.domain.content import CarouselContent, Content, RichCardContent, Text
 from msg5g.domain.errors import (
     ChannelAuthError,
     ChannelError,
+    DomainError,
     PermanentChannelError,
     PortedOut,
     RateLimited,
@@ -41,8 +43,10 @@ from msg5g.services.directory import Directory, ResolvedChatbot
 from msg5g.services.early_reports import EarlyReports
 from msg5g.services.h5 import H5Pages
 from msg5g.services.limits import RateLimiter
+from msg5g.services.materials import MaterialLibrary, referenced_materials
 from msg5g.services.routing import NOT_CAPABLE, NoRoute, Router
 from msg5g.services.status import StatusChange, apply_status_changes
+from msg5g.services.templates import TemplateCatalog
 from msg5g.storage.repositories import AttemptIndex, MessageRepository
 from msg5g.storage.tables import DeliveryAttempt, Message, Submission
 
@@ -62,12 +66,16 @@ class _Outcome:
     content: Content | None = None
     fallback_text: str | None = None
     ungroup: bool = False  # a refused group send: this recipient goes on its own next time
+    submission: Submission | None = None
 
 
 class Sender:
     def __init__(self, ctx: ServiceContext, directory: Directory, callbacks: CallbackOutbox,
-                 early_reports: EarlyReports, router: Router, h5: H5Pages, limiter: RateLimiter) -> None:
+                 early_reports: EarlyReports, router: Router, h5: H5Pages, limiter: RateLimiter,
+                 materials: MaterialLibrary, templates: TemplateCatalog) -> None:
         self._ctx = ctx
+        self._materials = materials
+        self._templates = templates
         self._directory = directory
         self._callbacks = callbacks
         self._early = early_reports
@@ -117,7 +125,8 @@ class Sender:
                 try:
                     choice = await self._router.choose(
                         tenant_id, message.chatbot_id, message.recipient, self._content(submission), sms_text,
-                        avoid_channels=() if over_sms else failed_channels.get(message.id, ()), over_sms=over_sms)
+                        avoid_channels=() if over_sms else failed_channels.get(message.id, ()), over_sms=over_sms,
+                        ready=self._readiness(tenant_id, submission))
                 except NoRoute as exc:
                     expired.append(StatusChange(message.id, MessageStatus.FAILED, now, str(exc)))
                     continue
@@ -166,6 +175,8 @@ class Sender:
             return
         by_route: dict[tuple[str, str], list[DeliveryAttempt]] = {}
         for attempt in new_attempts:
+            if messages[attempt.message_id].params:
+                continue  # its own template parameters: content no other recipient shares
             by_route.setdefault((attempt.chatbot_id, messages[attempt.message_id].submission_id), []).append(attempt)
         for (chatbot_id, _), attempts in by_route.items():
             if len(attempts) < 2:
@@ -185,13 +196,18 @@ class Sender:
         first_message, first_attempt = group[0]
         chatbot = await self._directory.chatbot(tenant_id, first_attempt.chatbot_id)
         adapter = self._ctx.adapter(chatbot.endpoint.type)
-        content = self._content(submission)
-        outcomes = [_Outcome(message=m, attempt=a, content=content, fallback_text=submission.fallback_text)
-                    for m, a in group]
+        outcomes = [_Outcome(message=m, attempt=a, content=self._content(submission),
+                             fallback_text=submission.fallback_text, submission=submission) for m, a in group]
+        try:
+            content, fallback = await self._prepared(tenant_id, first_message, submission, chatbot)
+        except DomainError as exc:
+            for outcome in outcomes:
+                outcome.error = PermanentChannelError(exc.message, carrier_code=exc.code)
+            return outcomes
         outbound = OutboundMessage(
             message_id=first_attempt.carrier_message_id or first_message.id, recipient=first_message.recipient,
             content=content, traffic_class=TrafficClass(first_message.traffic_class),
-            fallback_text=await self._fallback_text(tenant_id, first_message, submission, chatbot),
+            fallback_text=await self._fallback_text(tenant_id, first_message, submission, chatbot, fallback),
             expires_at=submission.expires_at,
         )
         if not chatbot.endpoint.enabled:
@@ -282,14 +298,19 @@ class Sender:
 
     async def _send_one(self, tenant_id: str, message: Message, attempt: DeliveryAttempt,
                         submission: Submission) -> _Outcome:
-        content = self._content(submission)
-        outcome = _Outcome(message=message, attempt=attempt, content=content, fallback_text=submission.fallback_text)
+        outcome = _Outcome(message=message, attempt=attempt, content=self._content(submission),
+                           fallback_text=submission.fallback_text, submission=submission)
         chatbot: ResolvedChatbot = await self._directory.chatbot(tenant_id, attempt.chatbot_id)
         adapter = self._ctx.adapter(chatbot.endpoint.type)
+        try:
+            content, fallback = await self._prepared(tenant_id, message, submission, chatbot)
+        except DomainError as exc:
+            outcome.error = PermanentChannelError(exc.message, carrier_code=exc.code)
+            return outcome
         outbound = OutboundMessage(
             message_id=message.id, recipient=message.recipient, content=content,
             traffic_class=TrafficClass(message.traffic_class),
-            fallback_text=await self._fallback_text(tenant_id, message, submission, chatbot),
+            fallback_text=await self._fallback_text(tenant_id, message, submission, chatbot, fallback),
             expires_at=submission.expires_at,
         )
         if not chatbot.endpoint.enabled:
@@ -324,20 +345,59 @@ class Sender:
                                    error=str(error) if failed else None)
 
     async def _fallback_text(self, tenant_id: str, message: Message, submission: Submission,
-                             chatbot: ResolvedChatbot) -> str | None:
+                             chatbot: ResolvedChatbot, fallback_text: str | None) -> str | None:
         """The text a channel may send instead of the rich message: for the carrier to convert
         (policy `carrier`), or what the platform's own SMS carries (policies `sms` and `h5`)."""
         policy = FallbackPolicy(submission.fallback_policy) if submission.fallback_policy else (
-            FallbackPolicy.CARRIER if submission.fallback_text else FallbackPolicy.NONE)
+            FallbackPolicy.CARRIER if fallback_text else FallbackPolicy.NONE)
         over_sms = self._ctx.registry.adapter_type(chatbot.endpoint.type).capabilities.sends_fallback_text
         if not over_sms:
-            return submission.fallback_text if policy == FallbackPolicy.CARRIER else None
+            return fallback_text if policy == FallbackPolicy.CARRIER else None
         if policy != FallbackPolicy.H5:
-            return submission.fallback_text
+            return fallback_text
         link = await self._h5.link_for(tenant_id, message.id)
         content = self._content(submission)
-        lead = submission.fallback_text or _headline(content)
+        lead = fallback_text or _headline(content)
         return f"{lead} {link}" if lead else link
+
+    async def _prepared(self, tenant_id: str, message: Message, submission: Submission,
+                        chatbot: ResolvedChatbot) -> tuple[Content, str | None]:
+        """The content and fallback text as they go through this chatbot: a template rendered by the
+        version approved there, materials swapped for the URLs its carrier serves them under.
+        Raises DomainError when that chatbot cannot carry them (nothing approved there)."""
+        if submission.template_id is not None:
+            params = {**(submission.params or {}), **(message.params or {})}
+            content, fallback = await self._templates.render_for(
+                tenant_id, submission.template_id, chatbot.account.chatbot_id, params)
+        else:
+            content, fallback = self._content(submission), submission.fallback_text
+        if self._carries_media(chatbot):
+            content = await self._materials.resolve(tenant_id, chatbot.account.chatbot_id, content)
+        return content, fallback
+
+    def _carries_media(self, chatbot: ResolvedChatbot) -> bool:
+        adapter_type = self._ctx.registry.adapter_type(chatbot.endpoint.type)
+        return bool(adapter_type.media_limits.kinds) and not adapter_type.capabilities.sends_fallback_text
+
+    def _readiness(self, tenant_id: str, submission: Submission) -> Callable[[ResolvedChatbot], Awaitable[bool]] | None:
+        """What routing asks of each candidate chatbot: are the submission's template and
+        materials approved there? None when it references neither."""
+        materials = referenced_materials(self._content(submission)) if submission.template_id is None else set()
+        if submission.template_id is None and not materials:
+            return None
+        template_id = submission.template_id
+
+        async def ready(chatbot: ResolvedChatbot) -> bool:
+            wanted = materials
+            if template_id is not None:
+                approved = await self._templates.approved_on(tenant_id, template_id, chatbot.account.chatbot_id)
+                if approved is None:
+                    return False
+                wanted = set(approved.compiled.materials)
+            if not wanted or not self._carries_media(chatbot):
+                return True
+            return await self._materials.ready_on(tenant_id, chatbot.account.chatbot_id, wanted)
+        return ready
 
     def _content(self, submission: Submission) -> Content:
         content = self._contents.get(submission.id)
@@ -451,7 +511,8 @@ class Sender:
         try:
             choice = await self._router.choose(
                 tenant_id, message.chatbot_id, message.recipient, outcome.content, outcome.fallback_text,
-                avoid_channels={attempt.channel_id}, probe=False)
+                avoid_channels={attempt.channel_id}, probe=False,
+                ready=self._readiness(tenant_id, outcome.submission) if outcome.submission else None)
         except NoRoute:
             return None
         if choice.chatbot.endpoint.channel_id == attempt.channel_id:

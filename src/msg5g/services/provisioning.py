@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.domain.errors import NotFound, ValidationFailed
 from msg5g.domain.messages import TrafficClass
@@ -14,11 +17,16 @@ from msg5g.services.context import ServiceContext
 from msg5g.storage.repositories import BusinessRepository, ChatbotRepository, PlatformRepository
 from msg5g.storage.tables import Business, CarrierChatbotIndex, Chatbot, Tenant
 
+# What a new chatbot is given in the transaction that creates it (every existing material and
+# template): (session, tenant id, chatbot id, channel id) -> how many items were queued.
+ChatbotSeeder = Callable[[AsyncSession, str, str, str], Awaitable[int]]
+
 
 class Provisioning:
-    def __init__(self, ctx: ServiceContext, channels: ChannelAdmin) -> None:
+    def __init__(self, ctx: ServiceContext, channels: ChannelAdmin, seeders: Sequence[ChatbotSeeder] = ()) -> None:
         self._ctx = ctx
         self._channels = channels
+        self._seeders = list(seeders)
 
     async def create_tenant(self, name: str, *, tenant_id: str | None = None) -> str:
         tenant_id = tenant_id or new_id()
@@ -76,6 +84,8 @@ class Provisioning:
             ))
             await platform.add(CarrierChatbotIndex(channel_id=channel_id, carrier_chatbot_id=carrier_chatbot_id,
                                                    tenant_id=tenant_id, chatbot_id=chatbot_id))
+            for seed in self._seeders:
+                await seed(session, tenant_id, chatbot_id, channel_id)
         return chatbot_id
 
     async def chatbots(self, tenant_id: str) -> list[tuple[str, str]]:

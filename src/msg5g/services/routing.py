@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -206,6 +206,11 @@ class Router:
             self._routes[key] = cached
         return cached[1]
 
+    async def reachable_chatbots(self, tenant_id: str, chatbot_id: str) -> list[str]:
+        """Every chatbot account a message named for this chatbot may go through."""
+        routes = await self._routes_of(tenant_id, chatbot_id)
+        return list(dict.fromkeys(via for _, _, via in routes)) if routes else [chatbot_id]
+
     async def fact(self, number: str) -> NumberFact | None:
         cached = self._facts.get(number)
         if cached is None or cached[0] <= time.monotonic():
@@ -252,7 +257,10 @@ class Router:
 
     async def choose(self, tenant_id: str, chatbot_id: str, recipient: str, content: Content,
                      fallback_text: str | None, *, avoid_channels: Iterable[str] = (),
-                     probe: bool = True, over_sms: bool = False) -> RouteChoice:
+                     probe: bool = True, over_sms: bool = False,
+                     ready: Callable[[ResolvedChatbot], Awaitable[bool]] | None = None) -> RouteChoice:
+        """`ready` says whether a chatbot has what the message references (its template and
+        materials approved there); one that has not is passed over like a disabled channel."""
         avoid = set(avoid_channels)
         routes = await self._routes_of(tenant_id, chatbot_id)
         # What is known of the number matters only where there is a choice of routes.
@@ -273,6 +281,7 @@ class Router:
             anywhere = [via for c, _, via in by_priority if c == ANY_CARRIER]
             candidates = list(dict.fromkeys(exact + anywhere))
         usable: list[ResolvedChatbot] = []
+        not_ready = 0
         for via in candidates:
             try:
                 resolved = await self._directory.chatbot(tenant_id, via)
@@ -285,12 +294,18 @@ class Router:
                 continue  # that carrier said the number is not its subscriber
             if adapter_type.capabilities.refusal(content, fallback_text):
                 continue
+            if ready is not None and not await ready(resolved):
+                not_ready += 1
+                continue
             usable.append(resolved)
             allowed = self.health.allows if probe else self.health.would_allow
             if allowed(resolved.endpoint.channel_id):
                 return RouteChoice(resolved, carrier)
         if usable:
             return RouteChoice(usable[0], carrier)  # every circuit open: wait on the first
+        if not_ready:
+            raise NoRoute("the message's template or materials are not approved on any channel that reaches "
+                          f"{carrier or 'this'} number")
         raise NoRoute(f"no enabled channel that can carry this message reaches {carrier or 'this'} number")
 
     # ---- management -----------------------------------------------------------------------------

@@ -14,10 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from msg5g.content.sensitive import WordMatcher
 from msg5g.domain.content import MAX_FALLBACK_TEXT, Content, refuse_non_xml_characters
 from msg5g.domain.errors import Conflict, NotFound, ValidationFailed
 from msg5g.domain.messages import FallbackPolicy, MessageStatus, TrafficClass
@@ -30,7 +40,11 @@ from msg5g.pipeline.queue import TOPIC_SEND, NewJob
 from msg5g.services.access import BusinessAccess
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
+from msg5g.services.materials import MaterialLibrary, MaterialNotReady, referenced_materials
+from msg5g.services.routing import Router
+from msg5g.services.templates import TemplateCatalog
 from msg5g.services.views import AcceptedMessage, SendResponse
+from msg5g.services.words import SensitiveWords
 from msg5g.storage.repositories import MessageRepository
 
 log = logging.getLogger(__name__)
@@ -50,7 +64,14 @@ class SendRequest(BaseModel):
         min_length=1, max_length=MAX_RECIPIENTS,
         description="Mobile numbers; national (13812345678) or E.164 (+8613812345678). Default region CN.",
     )
-    content: Content
+    content: Content | None = Field(default=None, description="The message; or give `template`.")
+    template: str | None = Field(default=None, min_length=1, max_length=64,
+                                 description="A template id: the message is the template's version approved on "
+                                             "the chatbot it goes through, rendered with `params`.")
+    params: dict[str, Any] | None = Field(default=None, description="Template parameters for every recipient.")
+    recipient_params: dict[str, dict[str, Any]] | None = Field(
+        default=None, max_length=MAX_RECIPIENTS,
+        description="Template parameters of single recipients, by number, merged over `params`.")
     fallback_text: str | None = Field(
         default=None, min_length=1, max_length=MAX_FALLBACK_TEXT,
         description="Sent as SMS where the handset cannot take a 5G message.",
@@ -76,18 +97,46 @@ class SendRequest(BaseModel):
     _fallback_is_sendable = field_validator("fallback_text", mode="after")(refuse_non_xml_characters)
 
     @model_validator(mode="after")
-    def _one_expiry(self) -> SendRequest:
-        if self.expires_at is not None and self.ttl_seconds is not None:
-            raise ValueError("give expires_at or ttl_seconds, not both")
-        if self.fallback in {FallbackPolicy.CARRIER, FallbackPolicy.SMS} and not self.fallback_text:
-            raise ValueError(f"fallback {self.fallback.value!r} needs fallback_text")
+    def _content_or_template(self) -> SendRequest:
+        if (self.content is None) == (self.template is None):
+            raise ValueError("give content or template, not both")
+        if self.template is None and (self.params is not None or self.recipient_params is not None):
+            raise ValueError("params and recipient_params go with a template")
+        if self.template is not None and self.fallback_text is not None:
+            raise ValueError("a template brings its own fallback text")
+        if self.recipient_params:
+            numbers = set(self.recipients)
+            for raw in self.recipient_params:
+                try:
+                    number = normalise_mobile(raw)
+                except ValueError:
+                    raise ValueError(f"recipient_params names {raw!r}, not a mobile number") from None
+                if number not in numbers:
+                    raise ValueError(f"recipient_params names {raw!r}, which is not among the recipients")
         return self
 
     @property
-    def fallback_policy(self) -> FallbackPolicy:
+    def numbers(self) -> list[str]:
+        return self.recipients
+
+    def params_of(self) -> dict[str, dict[str, Any]]:
+        """Each recipient's own parameters, by E.164 number."""
+        return {normalise_mobile(raw): params for raw, params in (self.recipient_params or {}).items()}
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> SendRequest:
+        if self.expires_at is not None and self.ttl_seconds is not None:
+            raise ValueError("give expires_at or ttl_seconds, not both")
+        if self.fallback in {FallbackPolicy.CARRIER, FallbackPolicy.SMS} and not self.fallback_text and \
+                self.template is None:  # a template brings its fallback text
+            raise ValueError(f"fallback {self.fallback.value!r} needs fallback_text")
+        return self
+
+    def fallback_policy(self, fallback_text: str | None) -> FallbackPolicy:
+        """The policy asked for, else `carrier` when there is fallback text (given, or the template's)."""
         if self.fallback is not None:
             return self.fallback
-        return FallbackPolicy.CARRIER if self.fallback_text else FallbackPolicy.NONE
+        return FallbackPolicy.CARRIER if fallback_text else FallbackPolicy.NONE
 
     def fingerprint(self) -> str:
         """What makes two requests "the same" for idempotency: everything but the key itself."""
@@ -127,9 +176,14 @@ class Submitter:
     request; a database error fails the group and every request in it gets it (nothing half-written).
     """
 
-    def __init__(self, ctx: ServiceContext, directory: Directory) -> None:
+    def __init__(self, ctx: ServiceContext, directory: Directory, materials: MaterialLibrary,
+                 templates: TemplateCatalog, words: SensitiveWords, router: Router) -> None:
         self._ctx = ctx
         self._directory = directory
+        self._materials = materials
+        self._templates = templates
+        self._words = words
+        self._router = router
         # Large requests commit on their own (the weight is their recipient count), so that
         # preparing the next one on the event loop overlaps with writing this one.
         self._group: GroupCommit[_Pending, SendResponse] = GroupCommit(
@@ -158,8 +212,17 @@ class Submitter:
             raise NotFound("no such chatbot", code="chatbot_not_found", field="chatbot_id") from None
         if not chatbot.endpoint.enabled:
             raise Conflict("the chatbot's channel is disabled", code="channel_disabled", field="chatbot_id")
-        refusal = self._ctx.registry.adapter_type(chatbot.endpoint.type).capabilities.refusal(
-            request.content, request.fallback_text)
+        numbers = request.numbers
+        shared_params = None
+        if request.template is not None:
+            content, fallback_text, shared_params, own_params = await self._templated(
+                access, request, chatbot.account.chatbot_id)
+        else:
+            assert request.content is not None
+            own_params = {}
+            content, fallback_text = await self._checked_content(access, request.content, request.fallback_text,
+                                                                 chatbot.account.chatbot_id)
+        refusal = self._ctx.registry.adapter_type(chatbot.endpoint.type).capabilities.refusal(content, fallback_text)
         if refusal:
             raise ValidationFailed(refusal, code="content_not_supported", field="content")
         traffic_class = _traffic_class(TrafficClass(business.traffic_class), request.traffic_class)
@@ -170,15 +233,16 @@ class Submitter:
                 "id": new_id(), "tenant_id": access.tenant_id, "submission_id": submission_id,
                 "business_id": access.business_id, "chatbot_id": chatbot.account.chatbot_id, "recipient": recipient,
                 "traffic_class": traffic_class.value, "status": MessageStatus.ACCEPTED.value,
-                "status_reason": None, "created_at": now, "updated_at": now,
+                "status_reason": None, "created_at": now, "updated_at": now, "params": own_params.get(recipient),
             }
-            for recipient in dict.fromkeys(request.recipients)  # one message per distinct recipient
+            for recipient in dict.fromkeys(numbers)  # one message per distinct recipient
         ]
         fingerprint = request.fingerprint()
         submission = {
             "id": submission_id, "tenant_id": access.tenant_id, "business_id": access.business_id,
-            "chatbot_id": chatbot.account.chatbot_id, "content": request.content.model_dump(mode="json"),
-            "fallback_text": request.fallback_text, "fallback_policy": request.fallback_policy.value,
+            "chatbot_id": chatbot.account.chatbot_id, "content": content.model_dump(mode="json"),
+            "fallback_text": fallback_text, "fallback_policy": request.fallback_policy(fallback_text).value,
+            "template_id": request.template, "params": shared_params,
             "traffic_class": traffic_class.value,
             "client_message_id": request.client_message_id, "request_hash": fingerprint,
             "callback_url": str(request.callback_url) if request.callback_url else None,
@@ -192,6 +256,46 @@ class Submitter:
         ]
         return _Pending(access=access, request=request, fingerprint=fingerprint, submission=submission,
                         messages=rows, jobs=jobs)
+
+    async def _checked_content(self, access: BusinessAccess, content: Content, fallback_text: str | None,
+                               chatbot_id: str) -> tuple[Content, str | None]:
+        """Sensitive words in the text (masked where the list says so) and materials the business
+        owns and has approved on a chatbot the message can go through."""
+        matcher = await self._words.matcher(access.tenant_id)
+        if matcher.size:
+            content, fallback_text = _masked_content(matcher, content, fallback_text)
+        wanted = referenced_materials(content)
+        if wanted:
+            await self._materials.check_owned(access.tenant_id, access.business_id, wanted)
+            reachable = await self._router.reachable_chatbots(access.tenant_id, chatbot_id)
+            if not any([await self._materials.ready_on(access.tenant_id, via, wanted) for via in reachable]):
+                raise MaterialNotReady("the content's materials are not approved on this chatbot (or its routes) "
+                                       "yet; GET /v1/materials/{id} shows their state per chatbot", field="content")
+        return content, fallback_text
+
+    async def _templated(self, access: BusinessAccess, request: SendRequest, chatbot_id: str
+                         ) -> tuple[Content, str | None, dict[str, Any], dict[str, dict[str, Any]]]:
+        """Every recipient's parameters checked against the template's newest approved version
+        (rendered, so a value that makes an invalid message is refused now), sensitive words in
+        them blocked or masked. Returns (the sample rendering to route by, its fallback text, the
+        shared and the per-recipient parameters as stored)."""
+        assert request.template is not None
+        reachable = await self._router.reachable_chatbots(access.tenant_id, chatbot_id)
+        approved = await self._templates.for_send(access, request.template, reachable)
+        matcher = await self._words.matcher(access.tenant_id)
+        shared = _masked_params(matcher, request.params or {}, "params")
+        own = {number: _masked_params(matcher, params, "recipient_params")
+               for number, params in request.params_of().items()}
+        for number in dict.fromkeys(request.numbers):
+            try:
+                approved.compiled.render({**shared, **own.get(number, {})})
+            except ValidationFailed as exc:
+                exc.message = f"recipient {number}: {exc.message}"
+                raise
+        # The submission keeps the rendering with the template's samples, not any recipient's
+        # values: it is what routing checks a channel against, and it belongs to no one.
+        sample = approved.compiled.sample
+        return sample.content, sample.fallback_text, shared, own
 
     async def _commit_batch(self, group: list[_Pending]) -> list[SendResponse | Exception]:
         try:
@@ -258,11 +362,54 @@ async def _earlier(session: AsyncSession, item: _Pending) -> SendResponse | Exce
         return _conflict()
     by_recipient = {m.recipient: m for m in await messages.messages_of_submission(earlier.id)}
     # The same request has the same recipients: answer in the order it listed them.
-    replayed = [by_recipient[r] for r in dict.fromkeys(item.request.recipients) if r in by_recipient]
+    replayed = [by_recipient[r] for r in dict.fromkeys(item.request.numbers) if r in by_recipient]
     return SendResponse(
         submission_id=earlier.id, client_message_id=earlier.client_message_id, replayed=True,
         messages=[AcceptedMessage(id=m.id, recipient=m.recipient, status=MessageStatus(m.status)) for m in replayed],
     )
+
+
+def _masked_params(matcher: WordMatcher, params: dict[str, Any], where: str) -> dict[str, Any]:
+    if not matcher.size:
+        return params
+    masked: dict[str, Any] = {}
+    for name, value in params.items():
+        if isinstance(value, str):
+            value = matcher.check(value, where=f"parameter {name}", field=where)
+        elif isinstance(value, list):
+            value = [matcher.check(v, where=f"parameter {name}", field=where) if isinstance(v, str) else v
+                     for v in value]
+        masked[name] = value
+    return masked
+
+
+def _masked_content(matcher: WordMatcher, content: Content, fallback_text: str | None) -> tuple[Content, str | None]:
+    """Text, titles, descriptions and button labels checked; masks applied in place of the words."""
+    document = content.model_dump(mode="json")
+    changed = False
+
+    def walk(node: Any, key: str | None = None) -> Any:
+        nonlocal changed
+        if isinstance(node, dict):
+            return {k: walk(v, k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, key) for v in node]
+        if isinstance(node, str) and key in _TEXT_FIELDS:
+            checked = matcher.check(node, where="the content", field="content")
+            changed = changed or checked != node
+            return checked
+        return node
+
+    masked = walk(document)
+    if fallback_text is not None:
+        fallback_text = matcher.check(fallback_text, where="fallback_text", field="fallback_text")
+    if changed:
+        content = _content_adapter.validate_python(masked)
+    return content, fallback_text
+
+
+_TEXT_FIELDS = {"text", "title", "description", "postback_data"}
+_content_adapter: TypeAdapter[Content] = TypeAdapter(Content)
 
 
 def _traffic_class(business_class: TrafficClass, requested: TrafficClass | None) -> TrafficClass:

@@ -29,11 +29,20 @@ from msg5g.storage.tables import (
     EarlyStatusReport,
     H5Link,
     InboundMessageRow,
+    Material,
+    MaterialSync,
+    MediaAuditRef,
+    MediaUploadRow,
     Message,
     MessageEvent,
     NumberFact,
     OperatorKey,
+    PlatformSensitiveWord,
+    SensitiveWord,
     Submission,
+    Template,
+    TemplateChannelState,
+    TemplateVersion,
     Tenant,
     TenantBase,
     core_table,
@@ -118,6 +127,16 @@ class PlatformRepository:
 
     async def operator_key_by_prefix(self, prefix: str) -> OperatorKey | None:
         return await self.session.scalar(select(OperatorKey).where(OperatorKey.prefix == prefix))
+
+    async def platform_words(self) -> Sequence[PlatformSensitiveWord]:
+        return (await self.session.scalars(select(PlatformSensitiveWord).order_by(PlatformSensitiveWord.word))).all()
+
+    async def add_platform_word(self, row: PlatformSensitiveWord) -> None:
+        await self.session.merge(row)
+
+    async def remove_platform_word(self, word: str) -> int:
+        result = await self.session.execute(delete(PlatformSensitiveWord).where(PlatformSensitiveWord.word == word))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def channel(self, channel_id: str) -> Channel | None:
         return await self.session.get(Channel, channel_id)
@@ -389,3 +408,132 @@ class CallbackRepository(_TenantScoped):
                     delivered_at=delivered_at)
             .execution_options(synchronize_session=False)
         )
+
+
+class MaterialRepository(_TenantScoped):
+    async def add(self, row: Material | MaterialSync | MediaUploadRow | MediaAuditRef) -> None:
+        await self._add(row)
+
+    async def get(self, material_id: str) -> Material | None:
+        return await self._get(Material, material_id)
+
+    async def of_business(self, business_id: str, *, limit: int = 200, kind: str | None = None) -> Sequence[Material]:
+        statement = self._where_tenant(select(Material), Material).where(
+            Material.business_id == business_id, Material.deleted_at.is_(None))
+        if kind is not None:
+            statement = statement.where(Material.kind == kind)
+        return (await self.session.scalars(statement.order_by(Material.created_at.desc()).limit(limit))).all()
+
+    async def live(self) -> Sequence[Material]:
+        """Every material of the tenant that is not deleted: what a new chatbot gets."""
+        statement = self._where_tenant(select(Material), Material).where(Material.deleted_at.is_(None))
+        return (await self.session.scalars(statement)).all()
+
+    async def many(self, material_ids: Iterable[str]) -> dict[str, Material]:
+        statement = self._where_tenant(select(Material), Material).where(Material.id.in_(set(material_ids)))
+        return {row.id: row for row in await self.session.scalars(statement)}
+
+    async def sync(self, sync_id: str) -> MaterialSync | None:
+        return await self._get(MaterialSync, sync_id)
+
+    async def syncs_of(self, material_ids: Iterable[str]) -> Sequence[MaterialSync]:
+        statement = self._where_tenant(select(MaterialSync), MaterialSync).where(
+            MaterialSync.material_id.in_(set(material_ids)))
+        return (await self.session.scalars(statement.order_by(MaterialSync.created_at))).all()
+
+    async def syncs_on(self, chatbot_id: str, material_ids: Iterable[str] | None = None) -> Sequence[MaterialSync]:
+        statement = self._where_tenant(select(MaterialSync), MaterialSync).where(MaterialSync.chatbot_id == chatbot_id)
+        if material_ids is not None:
+            statement = statement.where(MaterialSync.material_id.in_(set(material_ids)))
+        return (await self.session.scalars(statement)).all()
+
+    async def sync_counts(self, chatbot_id: str) -> dict[str, int]:
+        statement = (select(MaterialSync.state, func.count()).where(
+            MaterialSync.tenant_id == self.tenant_id, MaterialSync.chatbot_id == chatbot_id)
+            .group_by(MaterialSync.state))
+        return {state: count for state, count in (await self.session.execute(statement)).all()}
+
+    async def add_syncs(self, rows: list[dict[str, Any]]) -> None:
+        if any(row["tenant_id"] != self.tenant_id for row in rows):
+            raise ValueError("rows belong to another tenant")
+        if rows:
+            await self.session.execute(insert(core_table(MaterialSync)), rows)
+
+    async def upload(self, upload_id: str) -> MediaUploadRow | None:
+        return await self._get(MediaUploadRow, upload_id)
+
+    async def audit_ref(self, chatbot_id: str, audit_ref: str) -> MediaAuditRef | None:
+        statement = self._where_tenant(select(MediaAuditRef), MediaAuditRef).where(
+            MediaAuditRef.chatbot_id == chatbot_id, MediaAuditRef.audit_ref == audit_ref)
+        return await self.session.scalar(statement)
+
+    async def refs_of_upload(self, upload_id: str) -> Sequence[MediaAuditRef]:
+        statement = self._where_tenant(select(MediaAuditRef), MediaAuditRef).where(MediaAuditRef.upload_id == upload_id)
+        return (await self.session.scalars(statement)).all()
+
+
+class TemplateRepository(_TenantScoped):
+    async def add(self, row: Template | TemplateVersion | TemplateChannelState) -> None:
+        await self._add(row)
+
+    async def get(self, template_id: str) -> Template | None:
+        return await self._get(Template, template_id)
+
+    async def of_business(self, business_id: str) -> Sequence[Template]:
+        statement = self._where_tenant(select(Template), Template).where(Template.business_id == business_id)
+        return (await self.session.scalars(statement.order_by(Template.created_at.desc()))).all()
+
+    async def all_live(self) -> Sequence[Template]:
+        statement = self._where_tenant(select(Template), Template).where(Template.disabled_at.is_(None))
+        return (await self.session.scalars(statement)).all()
+
+    async def versions(self, template_id: str) -> Sequence[TemplateVersion]:
+        statement = self._where_tenant(select(TemplateVersion), TemplateVersion).where(
+            TemplateVersion.template_id == template_id)
+        return (await self.session.scalars(statement.order_by(TemplateVersion.version))).all()
+
+    async def version(self, version_id: str) -> TemplateVersion | None:
+        return await self._get(TemplateVersion, version_id)
+
+    async def states(self, template_id: str, chatbot_id: str | None = None) -> Sequence[TemplateChannelState]:
+        statement = self._where_tenant(select(TemplateChannelState), TemplateChannelState).where(
+            TemplateChannelState.template_id == template_id)
+        if chatbot_id is not None:
+            statement = statement.where(TemplateChannelState.chatbot_id == chatbot_id)
+        return (await self.session.scalars(statement.order_by(TemplateChannelState.version))).all()
+
+    async def state(self, state_id: str) -> TemplateChannelState | None:
+        return await self._get(TemplateChannelState, state_id)
+
+    async def states_on(self, chatbot_id: str, state: str | None = None) -> Sequence[TemplateChannelState]:
+        statement = self._where_tenant(select(TemplateChannelState), TemplateChannelState).where(
+            TemplateChannelState.chatbot_id == chatbot_id)
+        if state is not None:
+            statement = statement.where(TemplateChannelState.state == state)
+        return (await self.session.scalars(statement)).all()
+
+    async def state_by_carrier_id(self, chatbot_id: str, carrier_template_id: str) -> TemplateChannelState | None:
+        statement = self._where_tenant(select(TemplateChannelState), TemplateChannelState).where(
+            TemplateChannelState.chatbot_id == chatbot_id,
+            TemplateChannelState.carrier_template_id == carrier_template_id)
+        return await self.session.scalar(statement)
+
+    async def state_counts(self, chatbot_id: str) -> dict[str, int]:
+        statement = (select(TemplateChannelState.state, func.count()).where(
+            TemplateChannelState.tenant_id == self.tenant_id, TemplateChannelState.chatbot_id == chatbot_id)
+            .group_by(TemplateChannelState.state))
+        return {state: count for state, count in (await self.session.execute(statement)).all()}
+
+
+class WordRepository(_TenantScoped):
+    async def words(self) -> Sequence[SensitiveWord]:
+        statement = self._where_tenant(select(SensitiveWord), SensitiveWord).order_by(SensitiveWord.word)
+        return (await self.session.scalars(statement)).all()
+
+    async def add(self, row: SensitiveWord) -> None:
+        await self._add(row)
+
+    async def remove(self, word: str) -> int:
+        result = await self.session.execute(delete(SensitiveWord).where(
+            SensitiveWord.tenant_id == self.tenant_id, SensitiveWord.word == word))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -213,6 +213,10 @@ class Submission(TenantBase):
     callback_url: Mapped[str | None] = mapped_column(String(1000))
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # A send by template: `content` is then the sample rendering (what routing checks capabilities
+    # against); each message is rendered with the version approved on the chatbot it goes through.
+    template_id: Mapped[str | None] = mapped_column(Id)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # shared by every recipient
 
     __table_args__ = (
         UniqueConstraint("tenant_id", "business_id", "client_message_id", name="uq_submission_client_id"),
@@ -232,6 +236,7 @@ class Message(TenantBase):
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # this recipient's template parameters
 
     __table_args__ = (Index("ix_messages_tenant_created", "tenant_id", "created_at"),)
 
@@ -365,6 +370,168 @@ class CallbackDelivery(TenantBase):
     delivered_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_callbacks_tenant_created", "tenant_id", "created_at"),)
+
+
+# ---- materials and templates ------------------------------------------------------------------
+
+
+class Material(TenantBase):
+    """An uploaded file of a business's library; the bytes live in the file store under `storage_key`."""
+
+    __tablename__ = "materials"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    business_id: Mapped[str] = mapped_column(Id)
+    kind: Mapped[str] = mapped_column(String(20))  # domain.media.MaterialKind
+    name: Mapped[str] = mapped_column(String(200))
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(300))
+    thumbnail_content_type: Mapped[str | None] = mapped_column(String(100))
+    thumbnail_size: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    probe_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_materials_business", "tenant_id", "business_id", "created_at"),)
+
+
+class MaterialSync(TenantBase):
+    """A material's copy on one chatbot account: its state there and the URL its carrier serves it under."""
+
+    __tablename__ = "material_syncs"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    material_id: Mapped[str] = mapped_column(Id)
+    chatbot_id: Mapped[str] = mapped_column(Id)
+    channel_id: Mapped[str] = mapped_column(Id)
+    state: Mapped[str] = mapped_column(String(20))  # domain.media.SyncState
+    url: Mapped[str | None] = mapped_column(String(1000))
+    thumbnail_url: Mapped[str | None] = mapped_column(String(1000))
+    until: Mapped[datetime | None]
+    delete_ref: Mapped[str | None] = mapped_column(String(1000))
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A re-upload before `until` is under way: the current URL stays in use until it is approved.
+    refreshing: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("material_id", "chatbot_id", name="uq_material_sync"),
+        Index("ix_material_syncs_chatbot", "tenant_id", "chatbot_id", "state"),
+        Index("ix_material_syncs_until", "state", "until"),
+    )
+
+
+class MediaUploadRow(TenantBase):
+    """One upload of a material to one chatbot (the first, or a refresh), until its audit settles."""
+
+    __tablename__ = "media_uploads"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    sync_id: Mapped[str] = mapped_column(Id, index=True)
+    state: Mapped[str] = mapped_column(String(20))  # pending | approved | rejected
+    url: Mapped[str] = mapped_column(String(1000))
+    thumbnail_url: Mapped[str | None] = mapped_column(String(1000))
+    until: Mapped[datetime | None]
+    delete_ref: Mapped[str | None] = mapped_column(String(1000))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class MediaAuditRef(TenantBase):
+    """The name a carrier's audit result gives an upload (CMCC tid, a CT/CU URL, an aggregator id)."""
+
+    __tablename__ = "media_audit_refs"
+    chatbot_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    audit_ref: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    upload_id: Mapped[str] = mapped_column(Id, index=True)
+    approved: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Template(TenantBase):
+    __tablename__ = "templates"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    business_id: Mapped[str] = mapped_column(Id)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_templates_business", "tenant_id", "business_id"),)
+
+
+class TemplateVersion(TenantBase):
+    """One edit of a template; editing an approved version makes a new one that is audited again."""
+
+    __tablename__ = "template_versions"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    template_id: Mapped[str] = mapped_column(Id)
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]]
+    review_state: Mapped[str] = mapped_column(String(20))  # draft | in_review | approved | rejected
+    created_by: Mapped[str] = mapped_column(String(100))
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    review_note: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("template_id", "version", name="uq_template_version"),)
+
+
+class TemplateChannelState(TenantBase):
+    """A template version's audit on one chatbot account (so per channel)."""
+
+    __tablename__ = "template_channel_states"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    template_id: Mapped[str] = mapped_column(Id)
+    version_id: Mapped[str] = mapped_column(Id)
+    version: Mapped[int] = mapped_column(Integer)
+    chatbot_id: Mapped[str] = mapped_column(Id)
+    channel_id: Mapped[str] = mapped_column(Id)
+    # waiting_materials | submitted | approved | rejected | superseded | disabled | failed
+    state: Mapped[str] = mapped_column(String(20))
+    carrier_template_id: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("version_id", "chatbot_id", name="uq_template_channel_state"),
+        Index("ix_template_states_template", "tenant_id", "template_id", "chatbot_id"),
+        Index("ix_template_states_carrier_id", "chatbot_id", "carrier_template_id"),
+    )
+
+
+class SensitiveWord(TenantBase):
+    """A tenant's own sensitive word; the platform's list is `platform_sensitive_words`."""
+
+    __tablename__ = "sensitive_words"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id, index=True)
+    word: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(10))  # block | mask
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("tenant_id", "word", name="uq_sensitive_word"),)
+
+
+class PlatformSensitiveWord(PlatformBase):
+    __tablename__ = "platform_sensitive_words"
+    word: Mapped[str] = mapped_column(String(100), primary_key=True)
+    action: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
 
 
 ALL_METADATA = (PlatformBase.metadata, TenantBase.metadata)

@@ -36,8 +36,9 @@ from msg5g.channels.config import AdapterConfig, ConfigModel
 from msg5g.channels.gsma import parse_geo_uri, parse_suggestion_response
 from msg5g.domain.content import UplinkContent, UplinkText
 from msg5g.domain.errors import PermanentChannelError, TransientChannelError, WebhookRejected
+from msg5g.domain.media import MediaAuditReport, MediaLimits, MediaUpload, MediaUploadResult, TemplateAuditReport
 from msg5g.domain.messages import InboundMessage, MessageStatus, RevokeReport, StatusReport, WebhookParseResult
-from msg5g.kit.clock import utcnow
+from msg5g.kit.clock import parse_iso, utcnow
 from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class AggregatorChannel(ChannelAdapter):
     capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=api.MAX_RECIPIENTS)
     carrier_assigns_message_id: ClassVar[bool] = True  # the sendID
     credentials_model: ClassVar[ConfigModel] = AggregatorCredentials
+    media_limits: ClassVar[MediaLimits] = api.MEDIA_LIMITS
+    audits_templates: ClassVar[bool] = True
 
     @classmethod
     def chatbot_address(cls, carrier_chatbot_id: str) -> str:
@@ -112,11 +115,36 @@ class AggregatorChannel(ChannelAdapter):
         rcs = document.get("rcs")
         return rcs if isinstance(rcs, bool) else None
 
+    async def upload_media(self, endpoint: ChannelEndpoint, account: ChatbotAccount,
+                           upload: MediaUpload) -> MediaUploadResult:
+        try:
+            body, content_type = await api.media_body(account, upload)
+        except KeyError as exc:
+            raise PermanentChannelError(f"the chatbot has no {exc.args[0]} credential") from None
+        status, payload = await self._call("POST", endpoint, api.MEDIA_PATH, account, body, content_type=content_type)
+        return api.media_result(api.read_answer(status, payload))
+
+    async def delete_media(self, endpoint: ChannelEndpoint, account: ChatbotAccount, delete_ref: str) -> None:
+        """[invented] the aggregator offers no delete: its files expire on their own (§3.6, 7 days)."""
+
+    async def submit_template(self, endpoint: ChannelEndpoint, account: ChatbotAccount, name: str,
+                              sample: OutboundMessage) -> str:
+        status, payload = await self._call("POST", endpoint, api.TEMPLATE_PATH, account,
+                                           api.template_body(account, name, sample))
+        template_id = api.read_answer(status, payload).get("templateID")
+        if not isinstance(template_id, str) or not template_id:
+            raise TransientChannelError("the aggregator answered the template without a templateID")
+        return template_id
+
+    def preview(self, account: ChatbotAccount, message: OutboundMessage) -> bytes:
+        return orjson.dumps(orjson.loads(api.send_body(account, message, [message.recipient])),
+                            option=orjson.OPT_INDENT_2)
+
     async def _call(self, method: str, endpoint: ChannelEndpoint, path: str, account: ChatbotAccount,
-                    body: bytes) -> tuple[int, bytes]:
+                    body: bytes, *, content_type: str = "application/json") -> tuple[int, bytes]:
         url = endpoint.base_url.rstrip("/") + path
         try:
-            headers = api.request_headers(account, body)
+            headers = api.request_headers(account, body, content_type=content_type)
         except KeyError as exc:
             raise PermanentChannelError(f"the chatbot has no {exc.args[0]} credential") from None
         try:
@@ -173,10 +201,21 @@ class AggregatorChannel(ChannelAdapter):
             revoke = _revoke_report(document)
             if revoke is not None:
                 result.revokes.append(revoke)
-        elif event in {"Media", "Template"}:
-            # Media and template audits: applied by the materials and templates work;
-            # acknowledged until then so the aggregator stops retrying.
-            log.info("aggregator event acknowledged", extra={"event": event})
+        elif event == "Media":
+            media_id = document.get("id")
+            if not isinstance(media_id, str) or not media_id:
+                raise WebhookRejected("Media event without id")
+            file = document.get("file")
+            result.media_audits.append(MediaAuditReport(
+                audit_ref=media_id, approved=str(document.get("status")) == "0",
+                reason=_text(document.get("reason")), url=file if isinstance(file, str) and file else None,
+                until=parse_iso(str(document.get("expired") or ""))))
+        elif event == "Template":
+            template_id = document.get("templateID")
+            if not isinstance(template_id, str) or not template_id:
+                raise WebhookRejected("Template event without templateID")
+            result.template_audits.append(TemplateAuditReport(
+                template_id, str(document.get("status")) == "0", _text(document.get("reason"))))
         else:
             raise WebhookRejected(f"unknown push {str(event)[:40]!r}")
         return result

@@ -59,11 +59,21 @@ from msg5g.domain.content import (
 )
 from msg5g.domain.errors import (
     ChannelAuthError,
+    ChannelError,
     PermanentChannelError,
     PortedOut,
     RateLimited,
     TransientChannelError,
     WebhookRejected,
+)
+from msg5g.domain.media import (
+    KindLimit,
+    MaterialKind,
+    MediaAuditReport,
+    MediaLimits,
+    MediaUpload,
+    MediaUploadResult,
+    TemplateAuditReport,
 )
 from msg5g.domain.messages import (
     InboundMessage,
@@ -73,7 +83,7 @@ from msg5g.domain.messages import (
     TrafficClass,
     WebhookParseResult,
 )
-from msg5g.kit.clock import http_date, parse_http_date, utcnow
+from msg5g.kit.clock import http_date, parse_http_date, parse_iso, utcnow
 from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 
 log = logging.getLogger(__name__)
@@ -170,6 +180,22 @@ def _parse_xml(body: bytes) -> Element:
     return root
 
 
+# §3.2 limits (rcs-web comments): image 2 MB JPG/PNG, audio 5 MB ≤ 90 s AMR/MP3/M4A, video 10 MB ≤ 60 s
+# MP4/WEBM, thumbnail 200 KB.
+MEDIA_LIMITS = MediaLimits({
+    MaterialKind.IMAGE: KindLimit(2 * 1024 * 1024, frozenset({"image/jpeg", "image/png"})),
+    MaterialKind.AUDIO: KindLimit(5 * 1024 * 1024, frozenset({"audio/amr", "audio/mpeg", "audio/mp4"}), 90),
+    MaterialKind.VIDEO: KindLimit(10 * 1024 * 1024, frozenset({"video/mp4", "video/webm"}), 60),
+    MaterialKind.THUMBNAIL: KindLimit(200 * 1024, frozenset({"image/jpeg", "image/png"})),
+})
+
+
+class ChinaMobileSettings(AdapterConfig):
+    file_server_url: str | None = Field(
+        default=None, max_length=500,
+        description="The MaaP's file server root for media uploads (§3.2); the channel's base URL when empty")
+
+
 class ChinaMobileCredentials(AdapterConfig):
     """§1.8: the chatbot's appId and the password its Basic signature is made from."""
 
@@ -184,6 +210,9 @@ class ChinaMobileChannel(ChannelAdapter):
     capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=100)
     chatbot_domain: ClassVar[str] = CHATBOT_DOMAIN
     credentials_model: ClassVar[ConfigModel] = ChinaMobileCredentials
+    settings_model: ClassVar[ConfigModel] = ChinaMobileSettings
+    media_limits: ClassVar[MediaLimits] = MEDIA_LIMITS
+    audits_templates: ClassVar[bool] = True
 
     # ---- downlink ------------------------------------------------------------------------------
 
@@ -240,6 +269,77 @@ class ChinaMobileChannel(ChannelAdapter):
         if status >= 500 or status in {408, 429}:
             raise TransientChannelError(f"carrier error: {detail}", carrier_code=code, http_status=status)
         raise PermanentChannelError(f"carrier refused the recall: {detail}", carrier_code=code, http_status=status)
+
+    # ---- media and templates (§3.2; the template submission is invented, docs/protocol-choices.md) --
+
+    def _signed_headers(self, account: ChatbotAccount) -> dict[str, str]:
+        date = http_date()
+        return {"Authorization": basic_authorization(account.credentials["app_id"], account.credentials["password"],
+                                                     date), "Date": date}
+
+    async def _request(self, method: str, url: str, account: ChatbotAccount, *, data: Any = None,
+                       headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
+        try:
+            async with self._http.request(method, url, data=data, timeout=self._timeout,
+                                          headers={**self._signed_headers(account), **(headers or {})}) as response:
+                return response.status, response.headers, await response.read()
+        except TimeoutError as exc:
+            raise TransientChannelError("carrier timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise TransientChannelError(f"carrier unreachable: {exc}") from exc
+
+    def _file_server(self, endpoint: ChannelEndpoint) -> str:
+        return str(endpoint.settings.get("file_server_url") or endpoint.base_url).rstrip("/")
+
+    def _identity_headers(self, account: ChatbotAccount) -> dict[str, str]:
+        return {"X-3GPP-Intended-Identity": account.address, "User-Agent": f"SP/{account.address}",
+                "Terminal-type": "Chatbot"}
+
+    async def upload_media(self, endpoint: ChannelEndpoint, account: ChatbotAccount,
+                           upload: MediaUpload) -> MediaUploadResult:
+        """§3.2: POST {file server}/Content with parts File and Thumbnail; the answer's `tid` names it."""
+        form = aiohttp.FormData()
+        if upload.thumbnail is not None:
+            form.add_field("Thumbnail", upload.thumbnail.data, filename=upload.thumbnail.file_name,
+                           content_type=upload.thumbnail.content_type)
+        form.add_field("File", upload.file.data, filename=upload.file.file_name, content_type=upload.file.content_type)
+        status, headers, payload = await self._request("POST", f"{self._file_server(endpoint)}/Content", account,
+                                                       data=form, headers=self._identity_headers(account))
+        _raise_for_status(status, payload, "the upload")
+        tid = headers.get("tid")
+        if not tid:
+            raise TransientChannelError("the carrier answered the upload without a tid")
+        file, thumbnail = _file_infos(payload)
+        if file is None:
+            raise TransientChannelError("the carrier answered the upload without a file URL")
+        return MediaUploadResult(url=file[0], until=file[1], audit_refs=(tid,),
+                                 thumbnail_url=thumbnail[0] if thumbnail else None, delete_ref=tid)
+
+    async def delete_media(self, endpoint: ChannelEndpoint, account: ChatbotAccount, delete_ref: str) -> None:
+        status, _, payload = await self._request("DELETE", f"{self._file_server(endpoint)}/Content", account,
+                                                 headers={**self._identity_headers(account), "tid": delete_ref})
+        if status != 404:  # already gone is what we wanted
+            _raise_for_status(status, payload, "the delete")
+
+    async def submit_template(self, endpoint: ChannelEndpoint, account: ChatbotAccount, name: str,
+                              sample: OutboundMessage) -> str:
+        content_type, body_text = self._encode_content(sample)
+        url = f"{endpoint.base_url.rstrip('/')}/messaging/v1/templates/{quote(account.address, safe='')}"
+        body = json.dumps({"templateName": name, "contentType": content_type, "bodyText": body_text},
+                          ensure_ascii=False).encode()
+        status, _, payload = await self._request("POST", url, account, data=body,
+                                                 headers={"Content-Type": "application/json"})
+        _raise_for_status(status, payload, "the template")
+        try:
+            template_id = json.loads(payload).get("templateID")
+        except (ValueError, AttributeError):
+            template_id = None
+        if not template_id:
+            raise TransientChannelError("the carrier answered the template without a templateID")
+        return str(template_id)
+
+    def preview(self, account: ChatbotAccount, message: OutboundMessage) -> bytes:
+        return self.build_request(account, message)
 
     def build_request(self, account: ChatbotAccount, message: OutboundMessage,
                       recipients: list[str] | None = None) -> bytes:
@@ -337,6 +437,8 @@ class ChinaMobileChannel(ChannelAdapter):
         kind = next((s for s in request.subpath.split("/") if s), "")
         if request.headers.get("content-type", "").startswith("application/json"):
             return self._parse_json_notification(kind, request.body)
+        if "tid" in request.headers:
+            return _media_audit(request)
         root = _parse_xml(request.body)
         root_name = _local(root.tag)
         result = WebhookParseResult()
@@ -362,6 +464,13 @@ class ChinaMobileChannel(ChannelAdapter):
         except ValueError as exc:
             raise WebhookRejected(f"malformed JSON: {exc}") from exc
         result = WebhookParseResult()
+        if kind == "TemplateAuditNotification" and isinstance(document, dict):
+            template_id, status = document.get("templateID"), document.get("status")
+            if not template_id or status not in {"approved", "rejected"}:
+                raise WebhookRejected("a template audit needs templateID and status approved|rejected")
+            result.template_audits.append(TemplateAuditReport(str(template_id), status == "approved",
+                                                              document.get("reason")))
+            return result
         infos = document.get("deliveryInfo") if isinstance(document, dict) else None
         for info in infos if isinstance(infos, list) else [infos] if isinstance(infos, dict) else []:
             report = _status_report(info.get("messageId"), info.get("deliveryStatus"), info.get("address"),
@@ -413,6 +522,48 @@ def _file_descriptor(file: MediaFile, thumbnail: MediaFile | None) -> str:
         if media.until:
             data.set("until", iso_utc(media.until))
     return str(etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode())
+
+
+def _raise_for_status(status: int, payload: bytes, what: str) -> None:
+    if 200 <= status < 300:
+        return
+    code, text, _ = _read_response(payload)
+    detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {text}" if text else "")
+    error: type[ChannelError] = PermanentChannelError
+    if status in {401, 403}:
+        error = ChannelAuthError
+    elif status == 429:
+        error = RateLimited
+    elif status >= 500 or status == 408:
+        error = TransientChannelError
+    raise error(f"carrier refused {what}: {detail}", carrier_code=code, http_status=status)
+
+
+def _file_infos(payload: bytes) -> tuple[tuple[str, Any] | None, tuple[str, Any] | None]:
+    """(url, until) of the file and of the thumbnail in an FT-HTTP descriptor (§2.4)."""
+    try:
+        root = _parse_xml(payload)
+    except WebhookRejected:
+        return None, None
+    found: dict[str, tuple[str, Any]] = {}
+    for info in _children(root, "file-info"):
+        data = next(_children(info, "data"), None)
+        if data is not None and data.get("url"):
+            found[info.get("type") or "file"] = (str(data.get("url")), parse_iso(data.get("until") or ""))
+    return found.get("file"), found.get("thumbnail")
+
+
+def _media_audit(request: WebhookRequest) -> WebhookParseResult:
+    """§3.2 (easy5g's notify): headers tid and Authstatus ('0' approved), the FT-HTTP XML body."""
+    status = request.headers.get("authstatus", "").strip()
+    if not status:
+        raise WebhookRejected("a media audit needs an Authstatus header")
+    file, _ = _file_infos(request.body) if request.body.strip() else (None, None)
+    reason = request.headers.get("authdesc")
+    report = MediaAuditReport(audit_ref=request.headers["tid"], approved=status == "0",
+                              reason=unquote(reason) if reason else None,
+                              url=file[0] if file else None, until=file[1] if file else None)
+    return WebhookParseResult(media_audits=[report])
 
 
 def _read_response(payload: bytes) -> tuple[str | None, str | None, str | None]:

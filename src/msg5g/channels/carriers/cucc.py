@@ -18,6 +18,7 @@ class ChinaUnicomChannel(ChatbotJsonChannel):
     # reports use; the attempt stores it as the carrier message id.
     carrier_assigns_message_id: ClassVar[bool] = True
     notify_path_method: ClassVar[str] = "GET"  # §3.3.6
+    audits_temp_uploads: ClassVar[bool] = False  # §3.3.4: "只有永久素材会审核"
 
 
     def authorization(self, token: str) -> str:

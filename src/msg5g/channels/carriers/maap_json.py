@@ -14,9 +14,9 @@ import hmac
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import aiohttp
 import orjson
@@ -62,11 +62,21 @@ from msg5g.domain.content import (
 )
 from msg5g.domain.errors import (
     ChannelAuthError,
+    ChannelError,
     PermanentChannelError,
     PortedOut,
     RateLimited,
     TransientChannelError,
     WebhookRejected,
+)
+from msg5g.domain.media import (
+    KindLimit,
+    MaterialKind,
+    MediaAuditReport,
+    MediaLimits,
+    MediaPart,
+    MediaUpload,
+    MediaUploadResult,
 )
 from msg5g.domain.messages import (
     InboundMessage,
@@ -76,7 +86,7 @@ from msg5g.domain.messages import (
     TrafficClass,
     WebhookParseResult,
 )
-from msg5g.kit.clock import http_date, utcnow
+from msg5g.kit.clock import http_date, parse_iso, utcnow
 from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 
 log = logging.getLogger(__name__)
@@ -125,6 +135,22 @@ def _raw(payload: bytes) -> str:
     return payload[:RAW_ANSWER_LIMIT].decode("utf-8", errors="replace")
 
 
+# §3.3.4: CUCC refuses files over 20 MB (UT000054); [I] CTCC is taken to have the same limit, and
+# both the file types CMCC takes plus GIF and WAV.
+_MAX_FILE = 20 * 1024 * 1024
+MEDIA_LIMITS = MediaLimits({
+    MaterialKind.IMAGE: KindLimit(_MAX_FILE, frozenset({"image/jpeg", "image/png", "image/gif"})),
+    MaterialKind.AUDIO: KindLimit(_MAX_FILE, frozenset({"audio/amr", "audio/mpeg", "audio/mp4", "audio/x-wav"})),
+    MaterialKind.VIDEO: KindLimit(_MAX_FILE, frozenset({"video/mp4", "video/webm"})),
+    MaterialKind.THUMBNAIL: KindLimit(_MAX_FILE, frozenset({"image/jpeg", "image/png"})),
+})
+
+
+class ChatbotJsonSettings(AdapterConfig):
+    media_upload_mode: Literal["perm", "temp"] = Field(
+        default="perm", description="uploadMode of media uploads (§3.3.4): perm never expires, temp does")
+
+
 class ChatbotJsonCredentials(AdapterConfig):
     """§3.3.1 / §3.4: the developer credentials the CSP portal issues per chatbot."""
 
@@ -139,6 +165,10 @@ class ChatbotJsonChannel(ChannelAdapter):
 
     capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=100)
     credentials_model: ClassVar[ConfigModel] = ChatbotJsonCredentials
+    settings_model: ClassVar[ConfigModel] = ChatbotJsonSettings
+    media_limits: ClassVar[MediaLimits] = MEDIA_LIMITS
+    # Whether `temp` uploads are audited too (CTCC) or usable at once (CUCC, §3.3.4's Liaoning note).
+    audits_temp_uploads: ClassVar[bool] = True
     # Whether the carrier answers a send with its own messageId (CUCC) instead of echoing ours.
     carrier_assigns_message_id: ClassVar[bool] = False
     notify_path_method: ClassVar[str] = "POST"
@@ -207,12 +237,18 @@ class ChatbotJsonChannel(ChannelAdapter):
         return self._interpret_send(*answer, message)
 
     async def _call_with_token(self, endpoint: ChannelEndpoint, account: ChatbotAccount, operation: str,
-                               body: bytes) -> tuple[int, str | None, dict[str, Any] | None, bytes]:
-        """POST an authorised call: (HTTP status, errorCode, JSON answer, raw answer)."""
+                               body: bytes | Callable[[], aiohttp.FormData], *, method: str = "POST",
+                               headers: Mapping[str, str] | None = None,
+                               ) -> tuple[int, str | None, dict[str, Any] | None, bytes]:
+        """An authorised call: (HTTP status, errorCode, JSON answer, raw answer). A multipart body
+        is given as a factory, since a form can be sent only once."""
         url = self._api_url(endpoint, account, operation)
         for refreshed in (False, True):
             token = await self._token(endpoint, account)
-            status, payload = await self._post(url, body, self._headers(token))
+            call_headers = {**self._headers(token), **(headers or {})}
+            if callable(body):
+                del call_headers["Content-Type"]  # aiohttp writes the multipart boundary
+            status, payload = await self._post(url, body() if callable(body) else body, call_headers, method=method)
             document = self._json(payload)
             code = _code(document) if document is not None else None
             if code in TOKEN_REFUSED_CODES and not refreshed:
@@ -239,6 +275,65 @@ class ChatbotJsonChannel(ChannelAdapter):
             raise TransientChannelError(f"carrier error: {detail}", carrier_code=code, http_status=status)
         raise PermanentChannelError(f"carrier refused the recall: {detail}", carrier_code=code, http_status=status)
 
+    # ---- media (§3.3.4) ---------------------------------------------------------------------------
+
+    async def upload_media(self, endpoint: ChannelEndpoint, account: ChatbotAccount,
+                           upload: MediaUpload) -> MediaUploadResult:
+        """POST .../medias/upload, part `file`; a thumbnail is an upload of its own. Each uploaded
+        URL is what the carrier's `check` notification names."""
+        mode = str(endpoint.settings.get("media_upload_mode") or "perm")
+        file_url, until = await self._upload_one(endpoint, account, upload.file, mode)
+        thumbnail_url = None
+        if upload.thumbnail is not None:
+            thumbnail_url, _ = await self._upload_one(endpoint, account, upload.thumbnail, mode)
+        audited = mode == "perm" or self.audits_temp_uploads
+        urls = (file_url,) if thumbnail_url is None else (file_url, thumbnail_url)
+        return MediaUploadResult(url=file_url, until=until, audit_refs=urls if audited else (),
+                                 thumbnail_url=thumbnail_url, delete_ref=" ".join(urls))
+
+    async def _upload_one(self, endpoint: ChannelEndpoint, account: ChatbotAccount, part: MediaPart,
+                          mode: str) -> tuple[str, datetime | None]:
+        def form() -> aiohttp.FormData:
+            data = aiohttp.FormData()
+            data.add_field("file", part.data, filename=part.file_name, content_type=part.content_type)
+            return data
+
+        status, code, document, payload = await self._call_with_token(
+            endpoint, account, "medias/upload", form, headers={"uploadMode": mode})
+        infos = document.get("fileInfo") if document is not None else None
+        if 200 <= status < 300 and code in SUCCESS_CODES and isinstance(infos, list) and infos:
+            info = infos[0]
+            url = info.get("url") if isinstance(info, dict) else None
+            if isinstance(url, str) and url:
+                return url, parse_iso(str(info.get("until") or ""))
+        self._raise_for_answer(status, code, document, payload, "the upload")
+        raise TransientChannelError(f"the carrier answered the upload without a file URL: {_raw(payload)}")
+
+    async def delete_media(self, endpoint: ChannelEndpoint, account: ChatbotAccount, delete_ref: str) -> None:
+        for url in delete_ref.split():
+            status, code, document, payload = await self._call_with_token(
+                endpoint, account, "medias/delete", b"", method="DELETE", headers={"url": url})
+            if not (200 <= status < 300 and code in SUCCESS_CODES) and code != "1":  # 1: already gone
+                self._raise_for_answer(status, code, document, payload, "the delete")
+
+    def _raise_for_answer(self, status: int, code: str | None, document: Mapping[str, Any] | None, payload: bytes,
+                          what: str) -> None:
+        if 200 <= status < 300 and code in SUCCESS_CODES:
+            return
+        detail = self._detail(status, code, document, payload)
+        error: type[ChannelError] = PermanentChannelError
+        if code in TOKEN_REFUSED_CODES or status in {401, 403}:
+            error = ChannelAuthError
+        elif status == 429 or code in RATE_LIMIT_CODES:
+            error = RateLimited
+        elif status == 408 or code in TRANSIENT_CODES or status >= 500:
+            # CUCC answers an oversize upload with HTTP 500 and UT000054 (§3.3.4): a refusal, not an outage.
+            error = PermanentChannelError if b"UT000054" in payload else TransientChannelError
+        raise error(f"carrier refused {what}: {detail}", carrier_code=code, http_status=status)
+
+    def preview(self, account: ChatbotAccount, message: OutboundMessage) -> bytes:
+        return orjson.dumps(self.build_request(account, message, [message.recipient]), option=orjson.OPT_INDENT_2)
+
     def build_request(self, account: ChatbotAccount, message: OutboundMessage,
                       recipients: Iterable[str]) -> dict[str, Any]:
         """§3.3.2: the JSON body of POST /bot/v1/{chatbotURI}/messages."""
@@ -264,9 +359,11 @@ class ChatbotJsonChannel(ChannelAdapter):
             body["smsSupported"] = False
         return body
 
-    async def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+    async def _post(self, url: str, body: bytes | aiohttp.FormData, headers: Mapping[str, str], *,
+                    method: str = "POST") -> tuple[int, bytes]:
         try:
-            async with self._http.post(url, data=body, headers=headers, timeout=self._timeout) as response:
+            async with self._http.request(method, url, data=body, headers=headers,
+                                          timeout=self._timeout) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:
             raise TransientChannelError("carrier timed out") from exc
@@ -370,8 +467,12 @@ class ChatbotJsonChannel(ChannelAdapter):
                 spam = _spam_report(document)
                 if spam is not None:
                     result.inbound.append(spam)
-            # `check` (audit results) and `informationChange` belong to materials and chatbots;
-            # until those land they are authenticated and acknowledged.
+            elif segments[-1] == "check" and document.get("type") == "media":
+                audit = _media_audit(document)
+                if audit is not None:
+                    result.media_audits.append(audit)
+            # `check` for chatbot information and `informationChange` belong to the chatbots
+            # issue; until it lands they are authenticated and acknowledged.
         else:
             raise WebhookRejected(f"unexpected notification path {request.subpath!r}")
         return result
@@ -401,6 +502,19 @@ def build_message_list(content: Content) -> list[dict[str, Any]]:
         items.append({"contentType": CT_SUGGESTIONS, "contentEncoding": "utf8",
                       "contentText": build_suggestions(content.suggestions)})
     return items
+
+
+def _media_audit(document: Mapping[str, Any]) -> MediaAuditReport | None:
+    """§3.3.6 `check` of type media: result 0 approved ([I] 1 rejected), the URL in fileInfo."""
+    info = document.get("fileInfo")
+    url = info.get("url") if isinstance(info, dict) else None
+    if not isinstance(url, str) or not url:
+        return None
+    result = str(document.get("result", "")).strip()
+    description = document.get("description")
+    return MediaAuditReport(audit_ref=url, approved=result == "0",
+                            reason=str(description) if description and result != "0" else None, url=url,
+                            until=parse_iso(str(info.get("until") or "")) if isinstance(info, dict) else None)
 
 
 def _file_entry(role: str, media: MediaFile) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Third-party aggregator (CSP reselling CMCC, CTCC and CUCC) simulator: invented send API,
-Submail-style status/revoke events and Dahantc-style MO pushes.
+"""Third-party aggregator (CSP reselling CMCC, CTCC and CUCC) simulator: invented send, media
+upload and template APIs, Submail-style status/revoke/Media/Template events and Dahantc-style MO
+pushes; it hosts the files it was given.
 
 Run it with ``python -m msg5g.simulators.aggregator --port 9104 --account appid:appkey:push_url
 --chatbot chatbot_id:appid`` or embed it with ``create_app(SimulatorSettings(...))``. The wire

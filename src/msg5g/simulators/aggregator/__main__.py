@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--displayed-delay-ms", type=float)
     parser.add_argument("--tps-limit", type=int, help="/rcs/send requests per second and appid (0: unlimited)")
     parser.add_argument("--seed", type=int, help="random seed for error_rate faults")
+    parser.add_argument("--audit-delay-seconds", type=float, help="upload/submission -> Media/Template event")
+    parser.add_argument("--media-ttl-seconds", type=float, help="validity of an upload (the event's `expired`)")
+    parser.add_argument("--media-max-bytes", type=int, help="largest file or thumbnail part of an upload")
     parser.add_argument("--log-level", default="warning")
     return parser
 
@@ -58,7 +61,13 @@ def build_settings(args: argparse.Namespace) -> SimulatorSettings:
     settings.faults = settings.faults.updated(knobs)
     if args.seed is not None:
         settings.random_seed = args.seed
-    # Re-run the checks: flags may have added chatbots of unknown appids or a bare prefix.
+    if args.audit_delay_seconds is not None:
+        settings.audit_delay_seconds = args.audit_delay_seconds
+    if args.media_ttl_seconds is not None:
+        settings.media_ttl_seconds = args.media_ttl_seconds
+    if args.media_max_bytes is not None:
+        settings.media_max_bytes = args.media_max_bytes
+    # Re-run the checks: flags may have added chatbots of unknown appids, a bare prefix or a bad audit knob.
     settings.__post_init__()
     return settings
 

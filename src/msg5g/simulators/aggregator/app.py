@@ -1,11 +1,16 @@
 """The simulated third-party aggregator as a Starlette app: send API, pushes, control API.
 
-Customer side (docs/protocol-choices.md, "Third-party aggregator"), every call signed with
-X-Appid / X-Timestamp / X-Signature:
+Customer side (docs/protocol-choices.md, "Third-party aggregator", "Media", "Templates"), every
+call signed with X-Appid / X-Timestamp / X-Signature (an upload signs its raw multipart body):
   POST {prefix}/rcs/send         {"chatbot","to":[...],"messageList":[...],"sms"?:{"content"},"client_ref"?}
   GET  {prefix}/rcs/capability   ?chatbot=...&to=152XXXXXXXX
   POST {prefix}/rcs/revoke       {"sendID"}
-Pushes go to the account's push_url: Message / Invoke events (§3.6 Submail), MO (§3.6 Dahantc).
+  POST {prefix}/rcs/media        multipart/form-data: chatbot (text), file, thumbnail?
+                                 -> {"status":"success","id","file","filesize","thumbnail"?}
+  POST {prefix}/rcs/template     {"chatbot","name","messageList":[...]} -> {"status":"success","templateID"}
+  GET  {prefix}/s/{id}.{ext}     an issued file (and {id}-thumb.{ext}): the bytes once approved, else 404
+Pushes go to the account's push_url: Message / Invoke / Media / Template events (§3.6 Submail),
+MO (§3.6 Dahantc).
 
 Control side (JSON):
   GET  /_sim/healthz
@@ -17,18 +22,29 @@ Control side (JSON):
   GET  /_sim/messages/{send_id}            counters and pushes of one sendID
   GET  /_sim/client_refs/{client_ref}      every request seen with this client_ref (?appid=)
   POST /_sim/push                          {"appid", "event": {...}} or {"appid", "body": "<raw text>"}
-  GET  /_sim/stats                         POST /_sim/reset {"faults"?: bool, "handsets"?: bool}
+  GET  /_sim/stats                         POST /_sim/reset {"faults"?, "handsets"?, "media"?: bool}
   GET|PUT /_sim/faults
+  GET  /_sim/media                         ?chatbot_id=   {"media": [upload, ...]};  GET /_sim/media/{id}
+  POST /_sim/media/{id}/audit              {"approved": bool, "reason"?}  settle (or re-audit) now
+  POST /_sim/media/{id}/expire             the URL is refused in sends from now on
+  GET  /_sim/templates                     ?chatbot_id=   {"templates": [...]};  GET /_sim/templates/{id}
+  POST /_sim/templates/{id}/audit          {"approved": bool, "reason"?}
+  GET|PUT /_sim/audit                      {"media","templates": approve|reject|hold, "delay_seconds",
+                                            "reason", "ttl_seconds"} for what arrives from now on
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import secrets
+import string
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qs
 
@@ -39,26 +55,40 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .audit import AuditDesk
 from .constants import (
+    AUDIT_ID_LENGTH,
     CLIENT_REF_MAX,
     CODE_BAD_SIGNATURE,
     CODE_CONTENT_REFUSED,
+    CODE_FILE_TOO_LARGE,
     CODE_INTERNAL,
     CODE_INVALID_NUMBER,
     CODE_RATE_LIMITED,
     CODE_STALE_TIMESTAMP,
     CODE_TOO_MANY_NUMBERS,
     CODE_UNKNOWN_ACCOUNT,
+    DOWNLOAD_PATH,
     EVENT_INVOKE,
     EVENT_MESSAGE,
+    FORBIDDEN_REASON,
+    FOREIGN_URL_TEXT,
     H_APPID,
     H_SIGNATURE,
     H_TIMESTAMP,
     HTTP_BUSINESS_ERROR,
+    MEDIA_PARTS,
+    MISMATCH_REASON,
+    MULTIPART_OVERHEAD,
     NO_REPLY_TO,
+    PART_CHATBOT,
+    PART_FILE,
+    PART_THUMBNAIL,
     PATH_CAPABILITY,
+    PATH_MEDIA,
     PATH_REVOKE,
     PATH_SEND,
+    PATH_TEMPLATE,
     REQUEST_KEYS,
     SMS_MAX,
     ST_DELIVERED,
@@ -67,9 +97,15 @@ from .constants import (
     ST_REVOKE_FAILED,
     ST_REVOKED,
     ST_SMS,
+    TEMPLATE_KEYS,
+    TEMPLATE_NAME_MAX,
+    THUMBNAIL_SUFFIX,
+    UNAPPROVED_URL_TEXT,
     UNKNOWN_SEND_ID_TEXT,
 )
-from .content import ContentError, parse_message_list
+from .content import ContentError, Item, parse_message_list
+from .media import bytes_match, declared_type, extension, holds_forbidden_word, media_urls, taken
+from .multipart import FormPart, MultipartError, media_type, parse_form_data
 from .notifier import Chain, Notifier, Step
 from .settings import (
     CAPABILITIES,
@@ -81,7 +117,7 @@ from .settings import (
     SimulatorSettings,
     check_chatbot_id,
 )
-from .state import HANG, Handset, InboxEntry, SendRecord, SimState, StoredContent
+from .state import HANG, Handset, InboxEntry, SendRecord, SimState, StoredContent, StoredFile, Template, Upload
 from .uplink import UplinkError, build_uplink
 from .wire import (
     ApiError,
@@ -107,6 +143,9 @@ _HTML_HEADERS = (b"content-type", b"text/html")
 _H_APPID = H_APPID.lower()
 _H_TIMESTAMP = H_TIMESTAMP.lower()
 _H_SIGNATURE = H_SIGNATURE.lower()
+_ID_ALPHABET = string.ascii_letters + string.digits
+# What a refused part type is told it could have been.
+_TAKEN_TEXT = "images JPG/PNG/GIF, audio AMR/MP3/M4A, video MP4"
 
 
 class ControlError(Exception):
@@ -133,20 +172,28 @@ class Simulator:
         self.settings = settings
         self.state = SimState(settings)
         self.notifier = Notifier(settings, self.state)
+        self.audits = AuditDesk(self.state, self.notifier)
         self._loop: asyncio.AbstractEventLoop | None = None
         prefix = settings.path_prefix
         self.api: dict[str, tuple[str, _Handler]] = {
             prefix + PATH_SEND: ("POST", self._send),
             prefix + PATH_CAPABILITY: ("GET", self._capability),
             prefix + PATH_REVOKE: ("POST", self._revoke),
+            prefix + PATH_MEDIA: ("POST", self._media),
+            prefix + PATH_TEMPLATE: ("POST", self._template),
         }
         self._send_path = prefix + PATH_SEND
+        # path -> (body limit, code of an oversized body): an upload may carry a file and a thumbnail.
+        media_limit = max(settings.max_body_bytes, 2 * settings.media_max_bytes + MULTIPART_OVERHEAD)
+        self._body_limits: dict[str, tuple[int, str]] = {prefix + PATH_MEDIA: (media_limit, CODE_FILE_TOO_LARGE)}
+        self._default_body_limit = (settings.max_body_bytes, CODE_CONTENT_REFUSED)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self.notifier.start()
 
     async def close(self) -> None:
+        await self.audits.close()
         await self.notifier.close()
 
     # ------------------------------------------------------------------ customer API
@@ -168,13 +215,14 @@ class Simulator:
         method, handler = self.api[path]
         if scope["method"] != method:
             return 405, [(b"allow", method.encode()), (b"content-type", b"text/plain")], b"Method Not Allowed"
-        body = await _read_body(receive, self.settings.max_body_bytes)
+        limit, oversize_code = self._body_limits.get(path, self._default_body_limit)
+        body = await _read_body(receive, limit)
         headers = _headers(scope)
         fault = state.take_fault()
         if fault is not None:
             answer = await self._fault_answer(fault, body, headers, path)
         else:
-            answer = self._process(scope, headers, body, handler)
+            answer = self._process(scope, headers, body, handler, oversize_code)
         # latency_ms delays the answer, not the work: the aggregator has already accepted (and begun
         # delivering) when a slow answer makes the client time out, as on a real network.
         latency = state.faults.latency_ms
@@ -182,11 +230,13 @@ class Simulator:
             await asyncio.sleep(latency / 1000.0)
         return answer
 
-    def _process(self, scope: Scope, headers: Mapping[str, str], body: bytes | None, handler: _Handler) -> _Answer:
+    def _process(
+        self, scope: Scope, headers: Mapping[str, str], body: bytes | None, handler: _Handler, oversize_code: str
+    ) -> _Answer:
         try:
             if body is None:
                 # [invented] an oversized body is refused before anything else, with HTTP 413.
-                raise ApiError(CODE_CONTENT_REFUSED, "request body too large", http_status=413)
+                raise ApiError(oversize_code, "request body too large", http_status=413)
             account = self._authenticate(headers, body)
             return handler(account, headers, body, scope)
         except ApiError as error:
@@ -311,10 +361,7 @@ class Simulator:
         if len(to) > self.settings.max_numbers:
             raise ApiError(CODE_TOO_MANY_NUMBERS, f"to holds {len(to)} numbers, at most {self.settings.max_numbers}")
         numbers = list(dict.fromkeys(self._carrier(n) for n in to))
-        try:
-            items = parse_message_list(doc.get("messageList"))
-        except ContentError as exc:
-            raise _refused(f"{exc.path}: {exc.reason}") from None
+        items = self._message_list(chatbot, doc.get("messageList"))
         sms_text = None
         sms = doc.get("sms")
         if sms is not None:
@@ -428,6 +475,129 @@ class Simulator:
         copies = 2 if state.faults.duplicate_notifications else 1
         self.notifier.start_chain(Chain(record, [Step(EVENT_INVOKE, outcome, 0.0)], copies))
         return _json_answer(success_body())
+
+    # ------------------------------------------------------------------ materials and templates
+
+    def _message_list(self, chatbot: str, value: Any) -> list[Item]:
+        """A checked messageList whose media URLs, where this simulator issued them, are usable."""
+        try:
+            items = parse_message_list(value)
+        except ContentError as exc:
+            raise _refused(f"{exc.path}: {exc.reason}") from None
+        known = self.state.media_urls
+        if known:  # the walk costs nothing on a benchmark that uploads nothing
+            now = time.time()
+            for url in media_urls(items):
+                upload = known.get(url)
+                if upload is None:
+                    continue  # someone else's file server
+                if upload.chatbot != chatbot:
+                    raise _refused(FOREIGN_URL_TEXT.format(url=url))
+                current = upload.state_at(now)
+                if current != "approved":
+                    raise _refused(UNAPPROVED_URL_TEXT.format(state=current, url=url))
+        return items
+
+    # -- /rcs/media --
+
+    def _media(self, account: Account, headers: Mapping[str, str], body: bytes, scope: Scope) -> _Answer:
+        state = self.state
+        content_type = headers.get("content-type", "")
+        kind, params = media_type(content_type)
+        if kind != "multipart/form-data":
+            raise _refused(f"Content-Type must be multipart/form-data, got {content_type!r}")
+        try:
+            parts = parse_form_data(body, params.get("boundary", ""))
+            names = [part.name for part in parts]
+            unknown = sorted(set(names) - MEDIA_PARTS)
+            if unknown:
+                raise _refused(f"unknown parts {unknown}")
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise _refused(f"parts {repeated} appear more than once")
+            by_name = {part.name: part for part in parts}
+            chatbot_part = by_name.get(PART_CHATBOT)
+            chatbot = self._chatbot(account, chatbot_part.text().strip() if chatbot_part is not None else None)
+        except MultipartError as exc:
+            raise _refused(f"malformed multipart body: {exc}") from None
+        file_part = by_name.get(PART_FILE)
+        if file_part is None:
+            raise _refused(f"part {PART_FILE!r} is required")
+        media_id = _new_id(state.uploads)
+        base = _base_url(scope, self.settings.path_prefix)
+        file = self._stored_file(file_part, f"{base}{DOWNLOAD_PATH}/{media_id}")
+        thumb_part = by_name.get(PART_THUMBNAIL)
+        thumbnail = None
+        if thumb_part is not None:
+            thumbnail = self._stored_file(thumb_part, f"{base}{DOWNLOAD_PATH}/{media_id}{THUMBNAIL_SUFFIX}")
+        defect = next(
+            (
+                MISMATCH_REASON.format(content_type=checked.stored.content_type)
+                for checked in (file, thumbnail)
+                if checked is not None and not checked.matches
+            ),
+            None,
+        )
+        upload = Upload(
+            media_id=media_id,
+            appid=account.appid,
+            chatbot=chatbot,
+            file=file.stored,
+            thumbnail=thumbnail.stored if thumbnail else None,
+            parts=names,
+            sha256=hashlib.sha256(file.stored.data).hexdigest(),
+            until=time.time() + state.audit.ttl_seconds,
+            defect=defect,
+        )
+        state.add_upload(upload)
+        state.stats.media_uploads += 1
+        self.audits.uploaded(upload)
+        answer: dict[str, Any] = {"id": media_id, "file": file.stored.url, "filesize": len(file.stored.data)}
+        if thumbnail is not None:
+            answer["thumbnail"] = thumbnail.stored.url
+        return _json_answer(success_body(answer))
+
+    def _stored_file(self, part: FormPart, url_stem: str) -> _CheckedFile:
+        is_thumbnail = part.name == PART_THUMBNAIL
+        if not part.data:
+            raise _refused(f"part {part.name!r} is empty")
+        content_type = declared_type(part.content_type, part.filename)
+        if not taken(content_type, thumbnail=is_thumbnail):
+            allowed = "images JPG/PNG/GIF" if is_thumbnail else _TAKEN_TEXT
+            raise _refused(f"part {part.name!r}: content type {content_type!r} is not taken ({allowed})")
+        limit = self.settings.media_max_bytes
+        if len(part.data) > limit:
+            raise ApiError(CODE_FILE_TOO_LARGE, f"part {part.name!r} is {len(part.data)} bytes, at most {limit}")
+        ext = extension(content_type)
+        stored = StoredFile(part.filename or f"{part.name}.{ext}", content_type, part.data, f"{url_stem}.{ext}")
+        return _CheckedFile(stored, bytes_match(content_type, part.data))
+
+    # -- /rcs/template --
+
+    def _template(self, account: Account, headers: Mapping[str, str], body: bytes, _scope: Scope) -> _Answer:
+        state = self.state
+        doc = self._json_body(headers, body)
+        unknown = sorted(set(doc) - TEMPLATE_KEYS)
+        if unknown:
+            raise _refused(f"unknown fields {unknown}")
+        chatbot = self._chatbot(account, doc.get("chatbot"))
+        name = doc.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= TEMPLATE_NAME_MAX:
+            raise _refused(f"name must be a string of 1..{TEMPLATE_NAME_MAX} characters")
+        message_list = doc.get("messageList")
+        self._message_list(chatbot, message_list)
+        template = Template(
+            template_id=_new_id(state.templates),
+            appid=account.appid,
+            chatbot=chatbot,
+            name=name,
+            message_list=cast(list[Any], message_list),
+            defect=FORBIDDEN_REASON if holds_forbidden_word(message_list) else None,
+        )
+        state.add_template(template)
+        state.stats.templates_submitted += 1
+        self.audits.submitted(template)
+        return _json_answer(success_body({"templateID": template.template_id}))
 
     # ------------------------------------------------------------------ uplink (§3.6 Dahantc MO)
 
@@ -652,12 +822,92 @@ class Simulator:
         out["pending_pushes"] = self.notifier.pending
         out["sends_tracked"] = len(self.state.sends)
         out["handsets_tracked"] = len(self.state.handsets)
+        out["media_tracked"] = len(self.state.uploads)
+        out["templates_tracked"] = len(self.state.templates)
         return JSONResponse(out)
 
     async def reset(self, request: Request) -> Response:
         options = await _json_object(request)
-        self.state.reset(faults=options.get("faults") is True, handsets=options.get("handsets") is True)
+        self.state.reset(
+            faults=options.get("faults") is True,
+            handsets=options.get("handsets") is True,
+            media=options.get("media") is True,
+        )
         return JSONResponse({"status": "reset"})
+
+    # -- materials, templates, audit policy --
+
+    async def list_media(self, request: Request) -> Response:
+        chatbot = request.query_params.get("chatbot_id")
+        uploads = [u for u in self.state.uploads.values() if chatbot is None or u.chatbot == chatbot]
+        return JSONResponse({"media": [u.as_json() for u in uploads]})
+
+    def _upload(self, request: Request) -> Upload:
+        upload = self.state.uploads.get(request.path_params["media_id"])
+        if upload is None:
+            raise ControlError(404, "unknown media id")
+        return upload
+
+    async def get_media(self, request: Request) -> Response:
+        return JSONResponse(self._upload(request).as_json())
+
+    async def audit_media(self, request: Request) -> Response:
+        upload = self._upload(request)
+        approved, reason = _audit_request(await _json_object(request))
+        self.audits.settle_media(upload, approved, reason)
+        return JSONResponse(upload.as_json())
+
+    async def expire_media(self, request: Request) -> Response:
+        upload = self._upload(request)
+        self.audits.expire(upload)
+        return JSONResponse(upload.as_json())
+
+    async def list_templates(self, request: Request) -> Response:
+        chatbot = request.query_params.get("chatbot_id")
+        templates = [t for t in self.state.templates.values() if chatbot is None or t.chatbot == chatbot]
+        return JSONResponse({"templates": [t.as_json() for t in templates]})
+
+    def _template_record(self, request: Request) -> Template:
+        template = self.state.templates.get(request.path_params["template_id"])
+        if template is None:
+            raise ControlError(404, "unknown template id")
+        return template
+
+    async def get_template(self, request: Request) -> Response:
+        return JSONResponse(self._template_record(request).as_json())
+
+    async def audit_template(self, request: Request) -> Response:
+        template = self._template_record(request)
+        approved, reason = _audit_request(await _json_object(request))
+        self.audits.settle_template(template, approved, reason)
+        return JSONResponse(template.as_json())
+
+    async def get_audit(self, _request: Request) -> Response:
+        return JSONResponse(self.state.audit.as_dict())
+
+    async def put_audit(self, request: Request) -> Response:
+        try:
+            self.state.audit = self.state.audit.updated(await _json_object(request))
+        except ConfigError as exc:
+            return _control_error(400, str(exc))
+        return JSONResponse(self.state.audit.as_dict())
+
+    async def download(self, request: Request) -> Response:
+        """GET of an issued URL: the file server behind the Media event's `file`."""
+        name = request.path_params["name"]
+        stem = name.rpartition(".")[0]
+        is_thumbnail = stem.endswith(THUMBNAIL_SUFFIX)
+        media_id = stem.removesuffix(THUMBNAIL_SUFFIX)
+        upload = self.state.uploads.get(media_id)
+        stored = None if upload is None else upload.thumbnail if is_thumbnail else upload.file
+        if (
+            upload is None
+            or stored is None
+            or not stored.url.endswith(f"{DOWNLOAD_PATH}/{name}")
+            or upload.state_at(time.time()) != "approved"
+        ):
+            return Response("Not Found", status_code=404, media_type="text/plain")
+        return Response(stored.data, media_type=stored.content_type)
 
     async def get_faults(self, _request: Request) -> Response:
         return JSONResponse(self.state.faults.as_dict())
@@ -670,6 +920,43 @@ class Simulator:
         # A new limit starts from a full bucket.
         self.state.buckets.clear()
         return JSONResponse(self.state.faults.as_dict())
+
+
+@dataclass(slots=True)
+class _CheckedFile:
+    stored: StoredFile
+    # Whether the bytes start like the declared type; a mismatch is the audit's to reject.
+    matches: bool
+
+
+def _new_id(taken_ids: Mapping[str, object]) -> str:
+    """§3.6-style id: 6 letters and digits, unique among the ids already issued."""
+    while True:
+        candidate = "".join(secrets.choice(_ID_ALPHABET) for _ in range(AUDIT_ID_LENGTH))
+        if candidate not in taken_ids:
+            return candidate
+
+
+def _base_url(scope: Scope, prefix: str) -> str:
+    """scheme://host:port of the request as the client addressed it, plus the path prefix."""
+    host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}{prefix}"
+
+
+def _audit_request(payload: Mapping[str, Any]) -> tuple[bool, str | None]:
+    unknown = sorted(set(payload) - {"approved", "reason"})
+    if unknown:
+        raise ControlError(400, f"unknown fields {unknown}")
+    approved = payload.get("approved")
+    if not isinstance(approved, bool):
+        raise ControlError(400, "approved must be a boolean")
+    reason = payload.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not reason):
+        raise ControlError(400, "reason must be a non-empty string")
+    return approved, reason
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -758,6 +1045,16 @@ def create_app(settings: SimulatorSettings | None = None) -> Starlette:
         ("/_sim/reset", sim.reset, "POST"),
         ("/_sim/faults", sim.get_faults, "GET"),
         ("/_sim/faults", sim.put_faults, "PUT"),
+        ("/_sim/media", sim.list_media, "GET"),
+        ("/_sim/media/{media_id}", sim.get_media, "GET"),
+        ("/_sim/media/{media_id}/audit", sim.audit_media, "POST"),
+        ("/_sim/media/{media_id}/expire", sim.expire_media, "POST"),
+        ("/_sim/templates", sim.list_templates, "GET"),
+        ("/_sim/templates/{template_id}", sim.get_template, "GET"),
+        ("/_sim/templates/{template_id}/audit", sim.audit_template, "POST"),
+        ("/_sim/audit", sim.get_audit, "GET"),
+        ("/_sim/audit", sim.put_audit, "PUT"),
+        (sim.settings.path_prefix + DOWNLOAD_PATH + "/{name}", sim.download, "GET"),
     ]
     routes = [Route(path, endpoint, methods=[method]) for path, endpoint, method in endpoints]
     app = SimulatorApp(routes=routes, lifespan=lifespan, exception_handlers={ControlError: _on_control_error})

@@ -161,3 +161,88 @@ CARRIER_PREFIXES: Final = {
     ),
 }  # fmt: skip
 NOT_SERVED_PREFIXES: Final = ("1349", "1740")
+
+# --- media (素材) and templates (模板): choices "Media (素材) upload and audit", "Templates" ---------
+
+# §3.6 (Submail): the audit events; status "0" pass, "1" reject; media valid 7 days.
+EVENT_MEDIA: Final = "Media"
+EVENT_TEMPLATE: Final = "Template"
+AUDIT_APPROVED: Final = "0"
+AUDIT_REJECTED: Final = "1"
+MEDIA_TTL_SECONDS: Final = 7 * 24 * 3600.0
+# [I] §3.6 shows "expired":"2024-04-10T11:45:33Z": ISO 8601 UTC to the second.
+EXPIRED_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+# [I] §3.6 ids are 6 alphanumerics ("ZjU3eu", "S49Ecf").
+AUDIT_ID_LENGTH: Final = 6
+
+# [invented] choices: upload and template paths under the configured base; multipart part names.
+PATH_MEDIA: Final = "/rcs/media"
+PATH_TEMPLATE: Final = "/rcs/template"
+PART_CHATBOT: Final = "chatbot"
+PART_FILE: Final = "file"
+PART_THUMBNAIL: Final = "thumbnail"
+MEDIA_PARTS: Final = frozenset({PART_CHATBOT, PART_FILE, PART_THUMBNAIL})
+TEMPLATE_KEYS: Final = frozenset({"chatbot", "name", "messageList"})
+TEMPLATE_NAME_MAX: Final = 100
+
+# [invented] A file (or thumbnail) part over the size limit: code 302, HTTP 200 like every business
+# error; a whole upload body over the read limit (2 x the size limit + MULTIPART_OVERHEAD) is
+# refused before auth with the same code and HTTP 413, as an oversized send is with 301.
+CODE_FILE_TOO_LARGE: Final = "302"
+MEDIA_MAX_BYTES: Final = 10 * 1024 * 1024
+MULTIPART_OVERHEAD: Final = 64 * 1024
+
+# [invented] Types the aggregator takes, as the carriers behind it do (choices: CMCC takes JPG/PNG/GIF
+# images, AMR/MP3/M4A audio, MP4 video): declared content type -> URL extension. Aliases seen in
+# the wild (image/jpg, audio/mp3, audio/x-m4a) are taken too. A thumbnail must be an image. Any
+# other type is refused with 301.
+IMAGE_TYPES: Final = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png", "image/gif": "gif"}
+MEDIA_TYPES: Final = {
+    **IMAGE_TYPES,
+    "audio/amr": "amr",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/mp4": "m4a",
+    "audio/m4a": "m4a",
+    "audio/x-m4a": "m4a",
+    "video/mp4": "mp4",
+}
+# [invented] A part declared application/octet-stream (or with no Content-Type) is typed by the
+# extension of its filename.
+EXTENSION_TYPES: Final = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "amr": "audio/amr",
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "mp4": "video/mp4",
+}
+UNTYPED: Final = frozenset({"", "application/octet-stream"})
+
+# [invented] Issued URLs are hosted by the simulator: {base}/s/{id}.{ext}, the thumbnail
+# {base}/s/{id}-thumb.{ext}; {base} is scheme://host:port (+ path prefix) as the upload request saw it.
+DOWNLOAD_PATH: Final = "/s"
+THUMBNAIL_SUFFIX: Final = "-thumb"
+
+# [invented] Automatic rejections even when the policy approves: bytes that do not start like the
+# declared type, and a template whose text (any string or key anywhere in its messageList) holds the
+# forbidden word.
+FORBIDDEN_WORD: Final = "违禁"
+MISMATCH_REASON: Final = "file content does not match its declared type {content_type}"
+FORBIDDEN_REASON: Final = "template text contains the forbidden word 违禁"
+DEFAULT_REJECT_REASON: Final = "rejected by the audit"
+
+# [invented] A send (or a template) naming a URL this simulator issued that is not approved (pending,
+# rejected, expired) is refused with 301, text after CTCC's 40007 (§3.3.2): the state and the URL.
+# A URL issued to another chatbot is refused the same way (materials are per chatbot, choices).
+UNAPPROVED_URL_TEXT: Final = "media url not approved ({state}): {url}"
+FOREIGN_URL_TEXT: Final = "media url belongs to another chatbot: {url}"
+
+# [invented] Upload check order, after the auth of every request (103/102/101): Content-Type not
+# multipart/form-data or a malformed body -> 301; unknown or repeated parts -> 301; chatbot (missing
+# 301, not the appid's 103); file missing or empty -> 301; a type not taken -> 301; over the size
+# limit -> 302; then the thumbnail the same way. Bytes that do not match the type pass here and are
+# rejected by the audit. A part's filename is decoded (RFC 5987 filename*, else percent-decoding as
+# aiohttp's FormData encodes it); a file without one is stored as "file.<ext>".

@@ -8,12 +8,22 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from .constants import MAX_BODY_BYTES, MAX_NUMBERS, TIMESTAMP_SKEW_SECONDS
+from .constants import (
+    DEFAULT_REJECT_REASON,
+    MAX_BODY_BYTES,
+    MAX_NUMBERS,
+    MEDIA_MAX_BYTES,
+    MEDIA_TTL_SECONDS,
+    TIMESTAMP_SKEW_SECONDS,
+)
 
 Capability = Literal["rcs", "sms_only", "unreachable"]
 Carrier = Literal["cmcc", "ctcc", "cucc"]
+# What the audit does with an upload or template: pass it, reject it, or wait for the control API.
+AuditMode = Literal["approve", "reject", "hold"]
 CAPABILITIES: tuple[Capability, ...] = ("rcs", "sms_only", "unreachable")
 CARRIERS: tuple[Carrier, ...] = ("cmcc", "ctcc", "cucc")
+AUDIT_MODES: tuple[AuditMode, ...] = ("approve", "reject", "hold")
 
 
 class ConfigError(ValueError):
@@ -114,6 +124,46 @@ class Faults:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+@dataclass(frozen=True, slots=True)
+class AuditPolicy:
+    """How uploads and templates submitted from now on are audited (PUT /_sim/audit)."""
+
+    media: AuditMode = "approve"
+    templates: AuditMode = "approve"
+    # Upload/submission -> the Media/Template event.
+    delay_seconds: float = 0.2
+    # The reason of a policy rejection (automatic rejections carry their own).
+    reason: str = DEFAULT_REJECT_REASON
+    # Upload -> the `expired` of the Media event.
+    ttl_seconds: float = MEDIA_TTL_SECONDS
+
+    def updated(self, data: Mapping[str, Any]) -> AuditPolicy:
+        """Return a copy with the given keys changed; unknown keys or bad values raise."""
+        known = {f.name for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(f"unknown audit setting {key!r}")
+            if key in ("media", "templates"):
+                if value not in AUDIT_MODES:
+                    raise ConfigError(f"audit {key!r} must be one of {AUDIT_MODES}")
+                changes[key] = value
+            elif key == "reason":
+                if not isinstance(value, str) or not value:
+                    raise ConfigError("audit 'reason' must be a non-empty string")
+                changes[key] = value
+            else:
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise ConfigError(f"audit {key!r} must be a non-negative number")
+                changes[key] = float(value)
+        if changes.get("ttl_seconds", self.ttl_seconds) <= 0:
+            raise ConfigError("audit 'ttl_seconds' must be positive")
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 @dataclass(slots=True)
 class SimulatorSettings:
     """Everything `create_app` needs. Delays and fault knobs live in `faults`."""
@@ -145,6 +195,18 @@ class SimulatorSettings:
     inbox_limit: int = 100
     max_handsets: int = 200_000
     random_seed: int | None = None
+    # Media and template audits (the start values of PUT /_sim/audit).
+    audit_media: AuditMode = "approve"
+    audit_templates: AuditMode = "approve"
+    audit_delay_seconds: float = 0.2
+    audit_reason: str = DEFAULT_REJECT_REASON
+    media_ttl_seconds: float = MEDIA_TTL_SECONDS
+    # Largest file (and thumbnail) part of an upload.
+    media_max_bytes: int = MEDIA_MAX_BYTES
+    # Uploads keep their bytes in memory: the oldest are forgotten first (their URLs then 404 and
+    # are no longer checked in sends).
+    max_media: int = 1000
+    max_templates: int = 10_000
 
     def __post_init__(self) -> None:
         prefix = self.path_prefix.strip()
@@ -159,11 +221,26 @@ class SimulatorSettings:
         for number, carrier in self.carriers.items():
             if carrier not in CARRIERS:
                 raise ConfigError(f"handset {number}: carrier must be one of {CARRIERS}")
+        # Raises ConfigError on a bad mode, delay or ttl.
+        self.audit_policy()
+        if self.media_max_bytes <= 0:
+            raise ConfigError("media_max_bytes must be positive")
         appids = {a.appid for a in self.accounts}
         for chatbot_id, appid in self.chatbots.items():
             check_chatbot_id(chatbot_id)
             if appid not in appids:
                 raise ConfigError(f"chatbot {chatbot_id!r} belongs to unknown appid {appid!r}")
+
+    def audit_policy(self) -> AuditPolicy:
+        return AuditPolicy().updated(
+            {
+                "media": self.audit_media,
+                "templates": self.audit_templates,
+                "delay_seconds": self.audit_delay_seconds,
+                "reason": self.audit_reason,
+                "ttl_seconds": self.media_ttl_seconds,
+            }
+        )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> SimulatorSettings:

@@ -1,7 +1,8 @@
-"""In-memory state of the simulated aggregator: accounts, handsets, sends, counters."""
+"""In-memory state of the simulated aggregator: accounts, handsets, sends, materials, counters."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from dataclasses import dataclass, field, fields
@@ -9,11 +10,15 @@ from typing import Any, Literal
 
 from .constants import BURST_STATUSES
 from .content import Item
-from .settings import Account, Capability, Carrier, ConfigError, Faults, SimulatorSettings
-from .wire import carrier_of, iso_utc, normalize_number
+from .settings import Account, AuditPolicy, Capability, Carrier, ConfigError, Faults, SimulatorSettings
+from .wire import carrier_of, expired_time, iso_utc, normalize_number
 
 # Life of one sendID: pending until the carrier settles it, then one final state.
 SendState = Literal["pending", "delivered", "sms", "failed", "revoked"]
+# Life of an upload: pending until audited; an approved one expires at `until`. The aggregator has
+# no delete call, so "deleted" (a state of the common control API) never occurs here.
+MediaState = Literal["pending", "approved", "rejected", "expired", "deleted"]
+TemplateState = Literal["pending", "approved", "rejected"]
 DeliveredAs = Literal["rcs", "sms"]
 HANG: Literal["hang"] = "hang"
 UPLINK_HISTORY = 50
@@ -88,6 +93,105 @@ class SendRecord:
             "sms": self.content.sms_text,
             "created_at": iso_utc(self.created_at),
         }
+
+
+@dataclass(slots=True)
+class StoredFile:
+    """One hosted file of an upload (the file or its thumbnail)."""
+
+    name: str
+    content_type: str
+    data: bytes
+    url: str
+
+
+@dataclass(slots=True)
+class Upload:
+    """One POST /rcs/media: a material of one chatbot, with its audit."""
+
+    media_id: str
+    appid: str
+    chatbot: str
+    file: StoredFile
+    thumbnail: StoredFile | None
+    parts: list[str]
+    sha256: str
+    until: float
+    # Why the audit rejects it whatever the policy says (bytes unlike the declared type).
+    defect: str | None = None
+    state: MediaState = "pending"
+    reason: str | None = None
+    # The automatic audit still owed; cancelled when the control API settles the upload first.
+    timer: asyncio.TimerHandle | None = None
+    pushes: list[Push] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+
+    def state_at(self, now: float) -> MediaState:
+        if self.state == "approved" and now >= self.until:
+            return "expired"
+        return self.state
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.media_id,
+            "chatbot_id": self.chatbot,
+            "state": self.state_at(time.time()),
+            "url": self.file.url,
+        }
+        if self.thumbnail is not None:
+            out["thumbnail_url"] = self.thumbnail.url
+        out.update(
+            {
+                "until": expired_time(self.until),
+                "file_name": self.file.name,
+                "content_type": self.file.content_type,
+                "size": len(self.file.data),
+                "sha256": self.sha256,
+                "parts": list(self.parts),
+            }
+        )
+        if self.thumbnail is not None:
+            out["thumbnail_content_type"] = self.thumbnail.content_type
+            out["thumbnail_size"] = len(self.thumbnail.data)
+        if self.reason is not None:
+            out["reason"] = self.reason
+        out["appid"] = self.appid
+        out["pushes"] = [p.as_json() for p in self.pushes]
+        out["created_at"] = iso_utc(self.created_at)
+        return out
+
+
+@dataclass(slots=True)
+class Template:
+    """One POST /rcs/template, with its audit."""
+
+    template_id: str
+    appid: str
+    chatbot: str
+    name: str
+    message_list: list[Any]
+    # Why the audit rejects it whatever the policy says (the forbidden word).
+    defect: str | None = None
+    state: TemplateState = "pending"
+    reason: str | None = None
+    timer: asyncio.TimerHandle | None = None
+    pushes: list[Push] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.template_id,
+            "chatbot_id": self.chatbot,
+            "name": self.name,
+            "state": self.state,
+            "body": {"messageList": self.message_list},
+        }
+        if self.reason is not None:
+            out["reason"] = self.reason
+        out["appid"] = self.appid
+        out["pushes"] = [p.as_json() for p in self.pushes]
+        out["created_at"] = iso_utc(self.created_at)
+        return out
 
 
 @dataclass(slots=True)
@@ -170,6 +274,10 @@ class Stats:
     push_queue_overflows: int = 0
     uplinks_sent: int = 0
     uplinks_failed: int = 0
+    media_uploads: int = 0
+    templates_submitted: int = 0
+    audits_approved: int = 0
+    audits_rejected: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
     faults_injected: dict[str, int] = field(default_factory=dict)
 
@@ -217,6 +325,11 @@ class SimState:
         self.dedupe: dict[tuple[str, str, str], str] = {}
         self.refs: dict[tuple[str, str], RefRecord] = {}
         self.buckets: dict[str, TokenBucket] = {}
+        self.audit: AuditPolicy = settings.audit_policy()
+        self.uploads: dict[str, Upload] = {}
+        # Issued URL (file and thumbnail) -> its upload: what a send's media URLs are checked against.
+        self.media_urls: dict[str, Upload] = {}
+        self.templates: dict[str, Template] = {}
         self._seed_handsets()
 
     def _seed_handsets(self) -> None:
@@ -229,13 +342,24 @@ class SimState:
             handset.capability = self.settings.handsets.get(raw, handset.capability)
             handset.carrier_override = self.settings.carriers.get(raw)
 
-    def reset(self, *, faults: bool = False, handsets: bool = False) -> None:
+    def reset(self, *, faults: bool = False, handsets: bool = False, media: bool = False) -> None:
         """Clear sends, inboxes and counters; keep accounts and chatbots.
 
-        Faults and per-number handset settings survive unless asked for; `faults=True` restores the
-        configured faults, `handsets=True` forgets runtime handset settings.
+        Faults, per-number handset settings and materials survive unless asked for; `faults=True`
+        restores the configured faults, `handsets=True` forgets runtime handset settings,
+        `media=True` forgets uploads and templates (audits still owed are dropped) and restores the
+        configured audit policy.
         """
         self.generation += 1
+        if media:
+            records: list[Upload | Template] = [*self.uploads.values(), *self.templates.values()]
+            for record in records:
+                if record.timer is not None:
+                    record.timer.cancel()
+            self.uploads.clear()
+            self.media_urls.clear()
+            self.templates.clear()
+            self.audit = self.settings.audit_policy()
         if faults:
             self.faults = self.settings.faults.updated({})
         if handsets:
@@ -331,3 +455,28 @@ class SimState:
         self.sends[record.send_id] = record
         if record.client_ref is not None:
             self.dedupe[(record.appid, record.client_ref, record.to)] = record.send_id
+
+    # -- materials and templates --
+
+    def add_upload(self, upload: Upload) -> None:
+        if len(self.uploads) >= self.settings.max_media:
+            self.forget_upload(next(iter(self.uploads)))
+        self.uploads[upload.media_id] = upload
+        self.media_urls[upload.file.url] = upload
+        if upload.thumbnail is not None:
+            self.media_urls[upload.thumbnail.url] = upload
+
+    def forget_upload(self, media_id: str) -> None:
+        upload = self.uploads.pop(media_id)
+        if upload.timer is not None:
+            upload.timer.cancel()
+        self.media_urls.pop(upload.file.url, None)
+        if upload.thumbnail is not None:
+            self.media_urls.pop(upload.thumbnail.url, None)
+
+    def add_template(self, template: Template) -> None:
+        if len(self.templates) >= self.settings.max_templates:
+            old = self.templates.pop(next(iter(self.templates)))
+            if old.timer is not None:
+                old.timer.cancel()
+        self.templates[template.template_id] = template

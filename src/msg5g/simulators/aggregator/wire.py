@@ -20,7 +20,10 @@ from .constants import (
     BEIJING_UTC_OFFSET_HOURS,
     CARRIER_PREFIXES,
     EVENT_INVOKE,
+    EVENT_MEDIA,
     EVENT_MESSAGE,
+    EVENT_TEMPLATE,
+    EXPIRED_FORMAT,
     GEO_CRS,
     INVOKE_FIELDS,
     MO_DESC,
@@ -111,6 +114,11 @@ def iso_utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
+def expired_time(ts: float) -> str:
+    """§3.6 `expired`: "2024-04-10T11:45:33Z" (UTC, whole seconds)."""
+    return datetime.fromtimestamp(int(ts), UTC).strftime(EXPIRED_FORMAT)
+
+
 # --- numbers and carriers -------------------------------------------------------------------------
 
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
@@ -179,6 +187,38 @@ def message_event(send_id: str, to: str, status: str, timestamp: str) -> bytes:
 def invoke_event(send_id: str, to: str, status: str, timestamp: str) -> bytes:
     """Submail Invoke (revoke result) event; §3.6 elides its fields, see constants.INVOKE_FIELDS [I]."""
     return orjson.dumps(dict(zip(INVOKE_FIELDS, (EVENT_INVOKE, send_id, to, status, timestamp), strict=True)))
+
+
+def media_event(
+    media_id: str, url: str, filesize: int, status: str, expired: str, timestamp: str, reason: str | None
+) -> bytes:
+    """Submail Media event, field for field: {"event","id","file","filesize","status","expired","timestamp"};
+    [invented] a rejection adds "reason"."""
+    event: dict[str, Any] = {
+        "event": EVENT_MEDIA,
+        "id": media_id,
+        "file": url,
+        "filesize": filesize,
+        "status": status,
+        "expired": expired,
+        "timestamp": timestamp,
+    }
+    if reason is not None:
+        event["reason"] = reason
+    return orjson.dumps(event)
+
+
+def template_event(template_id: str, status: str, timestamp: str, reason: str | None) -> bytes:
+    """Submail Template event: {"event","templateID","status","timestamp"}; [invented] + "reason"."""
+    event: dict[str, Any] = {
+        "event": EVENT_TEMPLATE,
+        "templateID": template_id,
+        "status": status,
+        "timestamp": timestamp,
+    }
+    if reason is not None:
+        event["reason"] = reason
+    return orjson.dumps(event)
 
 
 def mo_push(forward: dict[str, Any]) -> bytes:

@@ -3,6 +3,18 @@
 Carrier side (§1.1): POST {prefix}/messaging/{v1|group/v1|interaction/v1|group/plain|group/template|
 interaction/template}/outbound/{chatbotURI}/requests, chatbot URI raw or URL-encoded.
 Revoke (§1.5): PUT {prefix}/messaging/{family}/outbound/{chatbotURI}/requests/{messageId}/status.
+Media (§3.2, §2.4; docs/protocol-choices.md "Media (素材) upload and audit"):
+  POST   {prefix}/Content                  multipart/form-data parts File (+ Thumbnail), §1.8 auth and
+                                           X-3GPP-Intended-Identity -> 200, header tid, FT-HTTP <file> XML
+  DELETE {prefix}/Content                  header tid -> 200 (404 unknown tid)
+  GET    /s/{tid}FD.{ext}, /s/{tid}TD.{ext} the issued file / thumbnail URL: the bytes once approved, else 404
+  audit result -> POST {notify_url}/InboundMessageNotification/{chatbotId}?chatbotURI={uri}
+                  headers tid, Authstatus 0|1 (Authdesc on reject), body the FT-HTTP XML
+Templates (docs/protocol-choices.md "Templates (模板) on each carrier"):
+  POST {prefix}/messaging/v1/templates/{chatbotURI}  {"templateName","contentType","bodyText"}
+                                           -> 200 {"templateID","status":"pending"}
+  audit result -> POST {notify_url}/TemplateAuditNotification/{chatbotId} {"templateID","status","reason"?}
+  A static-template send naming an approved template delivers that template's stored body.
 
 Control side (JSON unless noted):
   GET  /_sim/                              handset page (HTML), forms post to /_sim/ui/...
@@ -13,8 +25,15 @@ Control side (JSON unless noted):
   POST /_sim/handsets/{number}/uplink      {"chatbot_id", one of text|postback|action|file|geo|shared_data|
                                            spam_report, "base64"?, "in_reply_to"?, "sender_form"?}
   GET  /_sim/messages/{message_id}         counters of one message (?chatbot_id= to disambiguate)
-  GET  /_sim/stats                         POST /_sim/reset {"faults"?: bool, "handsets"?: bool}
+  GET  /_sim/stats                         POST /_sim/reset {"faults"?: bool, "handsets"?: bool, "media"?: bool}
   GET|PUT /_sim/faults
+  GET  /_sim/media?chatbot_id=             uploads: id, chatbot_id, state, url, thumbnail_url?, until, file_name,
+                                           content_type, size, sha256, parts, reason?, notifications
+  POST /_sim/media/{id}/audit              {"approved": bool, "reason"?}: settle now and notify
+  POST /_sim/media/{id}/expire             until moves to the past; the URL is refused in sends
+  GET  /_sim/templates?chatbot_id=         POST /_sim/templates/{id}/audit {"approved": bool, "reason"?}
+  GET|PUT /_sim/audit                      {"media"|"templates": approve|reject|hold, "delay_seconds",
+                                           "reason", "ttl_seconds"}: policy for what comes from now on
 """
 
 from __future__ import annotations
@@ -22,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import logging
 import time
 import uuid
@@ -33,18 +53,26 @@ from urllib.parse import parse_qs, quote, urlencode
 
 import orjson
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import ui
+from .audit import AuditDesk
 from .constants import (
+    CONTENT_PATH,
+    CT_FTHTTP,
+    CT_STATIC_TEMPLATE,
     DEFAULT_REPORTS,
     DESC_NOT_CAPABLE,
     DESC_SMS,
     DESC_UP2,
     DOWNLINK_FAMILIES,
+    DOWNLOAD_PREFIX,
+    HEADER_INTENDED_IDENTITY,
+    HEADER_TID,
     HTTP_AUTH,
     HTTP_CONTENT_TYPE,
     HTTP_NOT_FOUND,
@@ -52,11 +80,15 @@ from .constants import (
     HTTP_RATE_LIMITED,
     HTTP_REVOKE_OK,
     HTTP_TOO_LARGE,
+    PART_FILE,
+    PART_THUMBNAIL,
     POL0003_TEXT,
     POL_AUTH,
+    POL_IDENTITY,
     POL_TOO_MANY,
     PORTED_OUT_TEXT,
     RATE_LIMITED_CODE,
+    REASON_TYPE_MISMATCH,
     REPORT_REQUESTS,
     REVOKE_PATH_SUFFIX,
     SENT_DELAY_MS,
@@ -68,13 +100,30 @@ from .constants import (
     ST_REVOKED,
     ST_SENT,
     ST_TO_NETWORK,
+    SUFFIX_FILE,
+    SUFFIX_THUMBNAIL,
     SVC_ADDRESS,
     SVC_GENERIC,
     SVC_INVALID,
+    SVC_MEDIA_NOT_APPROVED,
     SVC_PORTED_OUT,
+    SVC_TEMPLATE_NOT_APPROVED,
+    TEMPLATE_CONTENT_TYPES,
+    TEMPLATE_PATH,
     TRAFFIC_TYPES,
 )
 from .content import ContentError, Part, parse_body
+from .materials import MediaItem, StoredFile, TemplateItem
+from .media import (
+    UNDECLARED_TYPES,
+    FormDataError,
+    FormPart,
+    MediaKind,
+    parse_form_data,
+    sniff,
+    urls_in_card,
+    urls_in_file_info,
+)
 from .notifier import Notifier, Step
 from .settings import (
     ADDRESS_FORMS,
@@ -88,6 +137,7 @@ from .settings import (
 from .state import (
     HANG,
     REVOCABLE,
+    AccountEntry,
     DeliveredAs,
     Handset,
     InboxEntry,
@@ -114,6 +164,7 @@ from .wire import (
     normalize_number,
     parse_basic,
     parse_http_date,
+    parse_media_type,
     parse_outbound_request,
     parse_status_report,
     peek_message_id,
@@ -157,6 +208,7 @@ class Simulator:
         self.settings = settings
         self.state = SimState(settings)
         self.notifier = Notifier(settings, self.state)
+        self.audit = AuditDesk(self.state, self.notifier)
         self._downlink_head = settings.path_prefix + "/messaging/"
         self._resource_roots: dict[tuple[str, str, str, str], str] = {}
         self._rate_windows: dict[str, tuple[int, int]] = {}
@@ -344,9 +396,13 @@ class Simulator:
         if strict and traffic_type is not None and traffic_type not in TRAFFIC_TYPES:
             raise invalid(f"Invalid trafficType {traffic_type!r}", "trafficType")
         try:
-            parse_body(content_type, body_text, strict=strict)
+            parts = parse_body(content_type, body_text, strict=strict)
         except ContentError as exc:
             raise invalid(f"Invalid rich content at {exc.path}: {exc.reason}", exc.path) from None
+        content_type, body_text, template_id, parts = self._resolve_template(
+            account.chatbot_id, content_type, body_text, parts
+        )
+        self._check_media(account.chatbot_id, parts)
         content = StoredContent(
             content_type=content_type,
             body_text=body_text,
@@ -354,6 +410,7 @@ class Simulator:
             contribution_id=req.get("contributionID") or None,
             reports=reports,
             traffic_type=traffic_type,
+            template_id=template_id,
         )
         self._boolean(req, "storeSupported")
         if self._boolean(req, "fallbackSupported"):
@@ -369,6 +426,7 @@ class Simulator:
                         parse_body(fallback_type, fallback, strict=True)
                     except ContentError as exc:
                         raise invalid(f"Invalid rcsBodyText at {exc.path}: {exc.reason}", "rcsBodyText") from None
+                fallback_type, fallback = self._checked_fallback(account.chatbot_id, fallback_type, fallback)
                 content.rcs_fallback_type, content.rcs_fallback = fallback_type, fallback
         if self._boolean(req, "shortMessageSupported"):
             sms = req.get("smsBodyText")
@@ -376,6 +434,65 @@ class Simulator:
                 raise invalid("shortMessageSupported needs smsBodyText", "smsBodyText")
             content.sms_text = sms or None
         return destinations, content
+
+    def _resolve_template(
+        self, chatbot_id: str, content_type: str, body_text: str, parts: list[Part]
+    ) -> tuple[str, str, str | None, list[Part]]:
+        """§3.2 static-template: what goes is the approved template's stored body, never the reference.
+
+        Returns (content type, body, templateID or None, parts of what goes).
+        """
+        if not parts or parts[0].kind != "template":
+            return content_type, body_text, None, parts
+        template_id = str(parts[0].data["templateID"])
+        template = self.state.materials.find_template(template_id, chatbot_id)
+        if template is None or template.state != "approved":
+            shown = "unknown" if template is None else template.state
+            raise WireError(SVC_TEMPLATE_NOT_APPROVED, f"Template {template_id} is not approved ({shown})", template_id)
+        # The body passed the same checks at submission, so it parses.
+        parts = parse_body(template.content_type, template.body, strict=False)
+        return template.content_type, template.body, template_id, parts
+
+    def _check_media(self, chatbot_id: str, parts: list[Part]) -> None:
+        """A URL this MaaP issued is usable only once approved, and only by the chatbot that uploaded it.
+
+        URLs it did not issue belong to someone else's file server and are not looked at.
+        """
+        store = self.state.materials
+        if not store.by_url:
+            return  # the common case on the hot path: nothing was ever uploaded
+        now = time.time()
+        for part in parts:
+            if part.kind == "file":
+                urls = urls_in_file_info(part.data)
+            elif part.kind == "card":
+                urls = urls_in_card(part.data)
+            else:
+                continue
+            for url in urls:
+                item = store.by_url.get(url)
+                if item is None:
+                    continue
+                state = item.current_state(now)
+                if state != "approved":
+                    raise WireError(SVC_MEDIA_NOT_APPROVED, f"Media {url} is not approved ({state})", url)
+                if item.chatbot_id != chatbot_id:
+                    raise WireError(SVC_MEDIA_NOT_APPROVED, f"Media {url} was uploaded by another chatbot", url)
+
+    def _checked_fallback(self, chatbot_id: str, content_type: str, body_text: str) -> tuple[str, str]:
+        """The rcsBodyText an UP1 handset gets: a template in it is resolved, its media checked like the body's."""
+        is_template = parse_media_type(content_type)[0] == CT_STATIC_TEMPLATE
+        if not is_template and not self.state.materials.by_url:
+            return content_type, body_text
+        try:
+            parts = parse_body(content_type, body_text, strict=False)
+        except ContentError as exc:
+            if is_template:
+                raise invalid(f"Invalid rcsBodyText at {exc.path}: {exc.reason}", "rcsBodyText") from None
+            return content_type, body_text  # lenient mode carries an unreadable fallback as it is
+        content_type, body_text, _template, parts = self._resolve_template(chatbot_id, content_type, body_text, parts)
+        self._check_media(chatbot_id, parts)
+        return content_type, body_text
 
     def _decode(self, text: str, encoding: str | None, name: str) -> str:
         if encoding is None:
@@ -717,6 +834,277 @@ class Simulator:
         state.handset(number).sent(result)
         return result
 
+    # ------------------------------------------------------------------ media (§3.2, §2.4)
+
+    def _file_server_caller(self, headers: Mapping[str, str]) -> AccountEntry:
+        """The chatbot named by X-3GPP-Intended-Identity, authenticated with §1.8 as on a downlink."""
+        identity = headers.get(HEADER_INTENDED_IDENTITY, "").strip()
+        if not identity:
+            raise invalid("Missing mandatory header X-3GPP-Intended-Identity", "X-3GPP-Intended-Identity")
+        chatbot_id = chatbot_id_from_uri(identity)
+        if chatbot_id is None:
+            raise invalid(f"X-3GPP-Intended-Identity {identity!r} is not a chatbot URI", identity)
+        entry = self.state.accounts.get(chatbot_id)
+        if entry is None:
+            raise WireError(POL_IDENTITY, f"Unknown chatbot {identity}", identity, status=HTTP_POLICY)
+        self._authenticate(headers, entry.account.app_id, entry.token)
+        return entry
+
+    async def upload_media(self, request: Request) -> Response:
+        stats = self.state.stats
+        stats.media_uploads += 1
+        try:
+            item = await self._upload(request)
+        except WireError as error:
+            stats.media_refused += 1
+            return _wire_response(error)
+        # The audit is scheduled once the answer is written, so the CSP has the tid before the result.
+        return Response(
+            item.descriptor(),
+            200,
+            headers={HEADER_TID: item.tid},
+            media_type=CT_FTHTTP,
+            background=BackgroundTask(self.audit.media_uploaded, item),
+        )
+
+    async def _upload(self, request: Request) -> MediaItem:
+        entry = self._file_server_caller(request.headers)
+        declared = request.headers.get("content-type", "")
+        main, params = parse_media_type(declared)
+        if main != "multipart/form-data":
+            raise WireError(
+                SVC_GENERIC,
+                f"Unsupported Content-Type {declared!r}, expected multipart/form-data",
+                "Content-Type",
+                status=HTTP_CONTENT_TYPE,
+            )
+        body = await _read_request_body(request, self.settings.max_upload_bytes)
+        if body is None:
+            raise WireError(SVC_GENERIC, "Request body too large", PART_FILE, status=HTTP_TOO_LARGE)
+        try:
+            parts = parse_form_data(body, params.get("boundary", ""))
+        except FormDataError as exc:
+            raise invalid(f"Malformed multipart/form-data: {exc}", "Content-Type") from None
+        # Part names are matched without regard to case; the first part of a name counts.
+        by_name: dict[str, FormPart] = {}
+        for part in parts:
+            by_name.setdefault(part.name.lower(), part)
+        file_part = by_name.get(PART_FILE.lower())
+        if file_part is None:
+            raise invalid(f"Missing mandatory part {PART_FILE}", PART_FILE)
+        thumbnail_part = by_name.get(PART_THUMBNAIL.lower())
+        file_kind = self._checked_kind(file_part, PART_FILE)
+        thumbnail_kind = self._checked_kind(thumbnail_part, PART_THUMBNAIL) if thumbnail_part else None
+
+        store = self.state.materials
+        policy = store.policy
+        tid = str(uuid.uuid4())
+        # The URLs name this server as the request reached it, so whoever uploaded can download.
+        base = str(request.base_url).rstrip("/")
+        now = time.time()
+        file_name = file_part.filename or f"{tid}.{file_kind.extension}"
+        file = _stored_file(base, tid, SUFFIX_FILE, file_part, file_kind, file_name)
+        checked = [(PART_FILE, file, file_kind)]
+        thumbnail = None
+        if thumbnail_part is not None and thumbnail_kind is not None:
+            thumbnail = _stored_file(base, tid, SUFFIX_THUMBNAIL, thumbnail_part, thumbnail_kind, None)
+            checked.append((PART_THUMBNAIL, thumbnail, thumbnail_kind))
+        # Accepted now (the type check is by signature), rejected at audit: the carrier's way.
+        mismatch = next(
+            (
+                f"{REASON_TYPE_MISMATCH}: {label} declared {stored.declared_type}, content is {kind.content_type}"
+                for label, stored, kind in checked
+                if not kind.declared_as(stored.declared_type)
+            ),
+            None,
+        )
+        item = MediaItem(
+            tid=tid,
+            chatbot_id=entry.account.chatbot_id,
+            file=file,
+            thumbnail=thumbnail,
+            parts=[part.name for part in parts],
+            uploaded_at=now,
+            until_ts=now + policy.ttl_seconds,
+            planned=policy.media,
+            mismatch=mismatch,
+        )
+        store.add_media(item)
+        return item
+
+    def _checked_kind(self, part: FormPart, label: str) -> MediaKind:
+        """The part's type by its signature bytes (415 when refused) within its size limit (413)."""
+        kind = sniff(part.data)
+        if kind is None or (label == PART_THUMBNAIL and kind.category != "image"):
+            accepted = "JPG/PNG/GIF" if label == PART_THUMBNAIL else "JPG/PNG/GIF, AMR/MP3/M4A, MP4/WEBM"
+            raise WireError(
+                SVC_GENERIC, f"{label}: unsupported file type, accepted {accepted}", label, status=HTTP_CONTENT_TYPE
+            )
+        settings = self.settings
+        if label == PART_THUMBNAIL:
+            limit, what = settings.media_thumbnail_max_bytes, "thumbnail"
+        else:
+            limits = {
+                "image": settings.media_image_max_bytes,
+                "audio": settings.media_audio_max_bytes,
+                "video": settings.media_video_max_bytes,
+            }
+            limit, what = limits[kind.category], kind.category
+        if len(part.data) > limit:
+            raise WireError(
+                SVC_GENERIC,
+                f"{label} of {len(part.data)} bytes exceeds the {what} limit of {limit} bytes",
+                label,
+                status=HTTP_TOO_LARGE,
+            )
+        return kind
+
+    async def delete_media(self, request: Request) -> Response:
+        store = self.state.materials
+        try:
+            entry = self._file_server_caller(request.headers)
+            tid = request.headers.get(HEADER_TID, "").strip()
+            if not tid:
+                raise invalid("Missing mandatory header tid", HEADER_TID)
+            item = store.find_media(tid)
+            # Another chatbot's upload is as unknown to this caller as one that never was.
+            if item is None or item.chatbot_id != entry.account.chatbot_id or item.state == "deleted":
+                raise WireError(SVC_INVALID, f"Unknown tid {tid}", tid, status=HTTP_NOT_FOUND)
+        except WireError as error:
+            return _wire_response(error)
+        store.delete_media(item)
+        self.state.stats.media_deleted += 1
+        return Response(status_code=200, headers={HEADER_TID: tid})
+
+    async def download_media(self, request: Request) -> Response:
+        """GET of an issued URL: the bytes while approved; 404 pending, rejected, expired or deleted."""
+        found = self.state.materials.by_path.get(DOWNLOAD_PREFIX + request.path_params["name"])
+        if found is None or found[0].current_state(time.time()) != "approved":
+            return Response("Not Found", status_code=HTTP_NOT_FOUND, media_type="text/plain")
+        return Response(found[1].data, media_type=found[1].content_type)
+
+    # ------------------------------------------------------------------ templates (§3.2)
+
+    async def submit_template(self, request: Request) -> Response:
+        stats = self.state.stats
+        stats.templates_submitted += 1
+        try:
+            item = await self._submit_template(request)
+        except WireError as error:
+            stats.templates_refused += 1
+            return _wire_response(error)
+        return JSONResponse(
+            {"templateID": item.template_id, "status": "pending"},
+            background=BackgroundTask(self.audit.template_submitted, item),
+        )
+
+    async def _submit_template(self, request: Request) -> TemplateItem:
+        uri = request.path_params["chatbot_uri"]
+        chatbot_id = chatbot_id_from_uri(uri)
+        entry = self.state.accounts.get(chatbot_id) if chatbot_id else None
+        if entry is None:
+            raise _auth_error(f"Unknown chatbot {uri}", uri)
+        headers = request.headers
+        self._authenticate(headers, entry.account.app_id, entry.token)
+        declared = headers.get("content-type", "")
+        if parse_media_type(declared)[0] != "application/json":
+            raise WireError(
+                SVC_GENERIC,
+                f"Unsupported Content-Type {declared!r}, expected application/json",
+                "Content-Type",
+                status=HTTP_CONTENT_TYPE,
+            )
+        body = await _read_request_body(request, self.settings.max_body_bytes)
+        if body is None:
+            raise WireError(SVC_GENERIC, "Request body too large", "bodyText", status=HTTP_TOO_LARGE)
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise invalid(f"Malformed JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise invalid("The body must be a JSON object")
+        name = data.get("templateName")
+        if not isinstance(name, str) or not name.strip():
+            raise invalid("Missing mandatory field templateName", "templateName")
+        content_type = data.get("contentType")
+        if not isinstance(content_type, str) or not content_type:
+            raise invalid("Missing mandatory field contentType", "contentType")
+        main = parse_media_type(content_type)[0]
+        if main not in TEMPLATE_CONTENT_TYPES:
+            raise invalid(f"Unsupported template contentType {content_type!r}", "contentType")
+        body_text = data.get("bodyText")
+        if not isinstance(body_text, str) or not body_text:
+            raise invalid("Missing mandatory field bodyText", "bodyText")
+        content_type = content_type.strip()
+        try:
+            parse_body(content_type, body_text, strict=self.settings.strict_schema)
+        except ContentError as exc:
+            raise invalid(f"Invalid template body at {exc.path}: {exc.reason}", exc.path) from None
+        store = self.state.materials
+        item = TemplateItem(
+            template_id=uuid.uuid4().hex,
+            chatbot_id=entry.account.chatbot_id,
+            name=name,
+            # Kept whole: a parameter such as a multipart boundary is part of how the body reads.
+            content_type=content_type,
+            body=body_text,
+            submitted_at=time.time(),
+            planned=store.policy.templates,
+        )
+        store.add_template(item)
+        return item
+
+    # ------------------------------------------------------------------ control API: media, templates, audit
+
+    async def list_media(self, request: Request) -> Response:
+        return JSONResponse({"media": self.state.materials.list_media(request.query_params.get("chatbot_id"))})
+
+    async def list_templates(self, request: Request) -> Response:
+        chatbot_id = request.query_params.get("chatbot_id")
+        return JSONResponse({"templates": self.state.materials.list_templates(chatbot_id)})
+
+    async def get_audit(self, _request: Request) -> Response:
+        return JSONResponse(self.state.materials.policy.as_json())
+
+    async def put_audit(self, request: Request) -> Response:
+        payload = await _json_object(request)
+        store = self.state.materials
+        try:
+            store.policy = store.policy.updated(payload)
+        except ConfigError as exc:
+            return _control_error(400, str(exc))
+        return JSONResponse(store.policy.as_json())
+
+    async def settle_media(self, request: Request) -> Response:
+        item = self.state.materials.find_media(request.path_params["media_id"])
+        if item is None:
+            return _control_error(404, "unknown media id")
+        approved, reason = _verdict(await _json_object(request))
+        state = item.current_state(time.time())
+        if state in ("deleted", "expired"):
+            return _control_error(409, f"the upload is {state}")
+        self.audit.settle_media(item, approved=approved, reason=reason)
+        return JSONResponse(item.as_json(time.time()))
+
+    async def expire_media(self, request: Request) -> Response:
+        item = self.state.materials.find_media(request.path_params["media_id"])
+        if item is None:
+            return _control_error(404, "unknown media id")
+        if item.state == "deleted":
+            return _control_error(409, "the upload is deleted")
+        now = time.time()
+        item.until_ts = min(item.until_ts, now - 1.0)
+        item.state = "expired"
+        return JSONResponse(item.as_json(now))
+
+    async def settle_template(self, request: Request) -> Response:
+        item = self.state.materials.find_template(request.path_params["template_id"])
+        if item is None:
+            return _control_error(404, "unknown template id")
+        approved, reason = _verdict(await _json_object(request))
+        self.audit.settle_template(item, approved=approved, reason=reason)
+        return JSONResponse(item.as_json())
+
     # ------------------------------------------------------------------ control API
 
     async def healthz(self, _request: Request) -> Response:
@@ -822,6 +1210,7 @@ class Simulator:
             "conversation_id": content.conversation_id,
             "contribution_id": content.contribution_id,
             "received_at": _iso(entry.received_at),
+            "template_id": content.template_id,
             "text": None,
             "card": None,
             "chips": None,
@@ -868,7 +1257,11 @@ class Simulator:
 
     async def reset(self, request: Request) -> Response:
         options = await _json_object(request)
-        self.state.reset(faults=options.get("faults") is True, handsets=options.get("handsets") is True)
+        self.state.reset(
+            faults=options.get("faults") is True,
+            handsets=options.get("handsets") is True,
+            media=options.get("media") is True,
+        )
         return JSONResponse({"status": "reset"})
 
     async def get_faults(self, _request: Request) -> Response:
@@ -962,6 +1355,53 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks) if size <= limit else None
 
 
+async def _read_request_body(request: Request, limit: int) -> bytes | None:
+    """A Starlette request's body, or None when it exceeds `limit` (the rest is drained, not kept)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+    return b"".join(chunks) if size <= limit else None
+
+
+def _stored_file(
+    base: str, tid: str, suffix: str, part: FormPart, kind: MediaKind, file_name: str | None
+) -> StoredFile:
+    """One hosted file at {base}/s/{tid}{FD|TD}.{ext} (§2.4 sample URLs)."""
+    path = f"{DOWNLOAD_PREFIX}{tid}{suffix}.{kind.extension}"
+    # A generic declaration (octet-stream) or none names no type: the descriptor then says what the
+    # bytes are. Any other declaration is echoed, even a wrong one; the audit rejects that.
+    declared = part.content_type if part.content_type not in UNDECLARED_TYPES else None
+    return StoredFile(
+        url=base + path,
+        path=path,
+        data=part.data,
+        content_type=declared or kind.content_type,
+        detected_type=kind.content_type,
+        declared_type=declared,
+        file_name=file_name,
+        sha256=hashlib.sha256(part.data).hexdigest(),
+    )
+
+
+def _verdict(payload: Mapping[str, Any]) -> tuple[bool, str | None]:
+    """{"approved": bool, "reason"?: str} of a manual audit."""
+    approved = payload.get("approved")
+    if not isinstance(approved, bool):
+        raise ControlError(400, "'approved' must be a boolean")
+    reason = payload.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not reason):
+        raise ControlError(400, "'reason' must be a non-empty string")
+    return approved, reason
+
+
+def _wire_response(error: WireError) -> Response:
+    status, headers, body = _error_answer(error)
+    return Response(body, status, headers={k.decode(): v.decode() for k, v in headers})
+
+
 def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
@@ -1040,6 +1480,7 @@ def create_app(settings: SimulatorSettings | None = None) -> Starlette:
             await sim.close()
 
     # Downlinks (§1.1 / §6.1, every API family) and revokes (§1.5) are served by SimulatorApp.__call__.
+    prefix = sim.settings.path_prefix
     routes = [
         Route("/_sim/healthz", sim.healthz, methods=["GET"]),
         Route("/_sim/", sim.page, methods=["GET"]),
@@ -1057,6 +1498,18 @@ def create_app(settings: SimulatorSettings | None = None) -> Starlette:
         Route("/_sim/reset", sim.reset, methods=["POST"]),
         Route("/_sim/faults", sim.get_faults, methods=["GET"]),
         Route("/_sim/faults", sim.put_faults, methods=["PUT"]),
+        Route("/_sim/media", sim.list_media, methods=["GET"]),
+        Route("/_sim/media/{media_id}/audit", sim.settle_media, methods=["POST"]),
+        Route("/_sim/media/{media_id}/expire", sim.expire_media, methods=["POST"]),
+        Route("/_sim/templates", sim.list_templates, methods=["GET"]),
+        Route("/_sim/templates/{template_id}/audit", sim.settle_template, methods=["POST"]),
+        Route("/_sim/audit", sim.get_audit, methods=["GET"]),
+        Route("/_sim/audit", sim.put_audit, methods=["PUT"]),
+        # The file server (§3.2) and template submission live under the same server root as downlinks.
+        Route(prefix + CONTENT_PATH, sim.upload_media, methods=["POST"]),
+        Route(prefix + CONTENT_PATH, sim.delete_media, methods=["DELETE"]),
+        Route(DOWNLOAD_PREFIX + "{name}", sim.download_media, methods=["GET"]),
+        Route(prefix + TEMPLATE_PATH + "{chatbot_uri}", sim.submit_template, methods=["POST"]),
     ]
     app = SimulatorApp(routes=routes, lifespan=lifespan, exception_handlers={ControlError: _on_control_error})
     app.simulator = sim

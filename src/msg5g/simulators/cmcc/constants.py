@@ -171,3 +171,55 @@ HTTP_NOT_FOUND: Final = 404
 
 # [I] Body and parsing limits of the simulated MaaP.
 MAX_BODY_BYTES: Final = 8 * 1024 * 1024
+
+# --- media (素材) and templates (模板): docs/protocol-choices.md "Media (素材) upload and audit" and
+# "Templates (模板) on each carrier" ------------------------------------------------------------
+
+# §3.2: upload and delete are `POST|DELETE {fileServerRoot}/Content`; the caller names its chatbot
+# in X-3GPP-Intended-Identity; the answer (and the delete request) carries the upload's `tid`.
+CONTENT_PATH: Final = "/Content"
+HEADER_INTENDED_IDENTITY: Final = "x-3gpp-intended-identity"
+HEADER_TID: Final = "tid"
+# §3.2: multipart parts "File" (required) and "Thumbnail" (optional).
+PART_FILE: Final = "File"
+PART_THUMBNAIL: Final = "Thumbnail"
+# §2.4 sample URLs: {file server}/s/{id}TD (thumbnail) and {file server}/s/{id}FD.jpg (file).
+DOWNLOAD_PREFIX: Final = "/s/"
+SUFFIX_FILE: Final = "FD"
+SUFFIX_THUMBNAIL: Final = "TD"
+# §3.2 (easy5g notify): the audit result is an InboundMessageNotification with headers tid and
+# Authstatus ("0" approved), query parameter chatbotURI, body the FT-HTTP XML.
+MEDIA_AUDIT_NOTIFY_PATH: Final = "InboundMessageNotification"
+HEADER_AUTHSTATUS: Final = "Authstatus"
+AUTHSTATUS_APPROVED: Final = "0"
+# [I] rejected is "1"; [invented] the reason travels percent-encoded (UTF-8) in Authdesc.
+AUTHSTATUS_REJECTED: Final = "1"
+HEADER_AUTHDESC: Final = "Authdesc"
+
+# [invented] Template submission `POST {root}/messaging/v1/templates/{chatbotURI}` (JSON) and its
+# result, JSON posted to {notifyURL}/TemplateAuditNotification/{chatbotId}.
+TEMPLATE_PATH: Final = "/messaging/v1/templates/"
+TEMPLATE_NOTIFY_PATH: Final = "TemplateAuditNotification"
+# The contract names these two; any other contentType (multipart/mixed included) is 400 SVC0002.
+TEMPLATE_CONTENT_TYPES: Final = frozenset({CT_BOTMESSAGE, CT_TEXT, CT_MULTIPART})  # a card with chips is multipart
+# The carrier-like automatic rejection of a template (common simulator rule).
+FORBIDDEN_WORD: Final = "违禁"
+
+# [I] Refusals of the file server and of sends that name unusable material. OMA numbering of our
+# own, like SVC0005; HTTP statuses as the rest of the simulator (service 400, policy 403).
+# - X-3GPP-Intended-Identity absent or not a CMCC chatbot URI: 400 SVC0002 (a missing field);
+#   naming a chatbot this MaaP does not know: 403 POL0002 (the identity may not use the server).
+POL_IDENTITY: Final = "POL0002"
+# - A send whose FT-HTTP XML or card media names a URL this MaaP issued that is not approved
+#   (pending, rejected, expired, deleted): 400 SVC0006, variables = the URL.
+SVC_MEDIA_NOT_APPROVED: Final = "SVC0006"
+# - A static-template send naming a templateID unknown to the chatbot or not approved:
+#   400 SVC0007, variables = the templateID.
+SVC_TEMPLATE_NOT_APPROVED: Final = "SVC0007"
+# - Unknown tid on DELETE (or a tid of another chatbot): 404 SVC0002.
+# - Over the size limit: 413 SVC0001; a file whose signature bytes are no type the server takes:
+#   415 SVC0001 (the same code as the downlink's body-size and Content-Type refusals).
+
+# [I] Reasons given in Authdesc / the template result when the simulator rejects on its own.
+REASON_TYPE_MISMATCH: Final = "文件内容与声明的类型不符"
+REASON_FORBIDDEN_WORD: Final = "模板内容含有违禁词"

@@ -4,7 +4,8 @@ One aiohttp session (bounded connector) is shared by everything. Status reports 
 form a chain: the next status is only scheduled once the previous one was sent or given up, so
 Delivered cannot overtake Displayed unless the `out_of_order` fault asks for it, and a revoke result
 (§1.5) queues behind what is already owed. Delays and retry backoffs are loop timers, not sleeping
-tasks, so thousands of pending reports cost little.
+tasks, so thousands of pending reports cost little. One-off posts (audit results) run as tasks the
+notifier owns, so closing the app cancels them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from yarl import URL
@@ -58,6 +61,7 @@ class Notifier:
         self._queue: asyncio.Queue[Chain] = asyncio.Queue(maxsize=settings.notify_queue_size)
         self._workers: list[asyncio.Task[None]] = []
         self._overflow: set[asyncio.Task[None]] = set()
+        self._jobs: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = True
         self._give_ups = 0
@@ -79,11 +83,12 @@ class Notifier:
 
     async def close(self) -> None:
         self._closed = True
-        for task in [*self._workers, *self._overflow]:
+        for task in [*self._workers, *self._overflow, *self._jobs]:
             task.cancel()
-        await asyncio.gather(*self._workers, *self._overflow, return_exceptions=True)
+        await asyncio.gather(*self._workers, *self._overflow, *self._jobs, return_exceptions=True)
         self._workers.clear()
         self._overflow.clear()
+        self._jobs.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -91,6 +96,15 @@ class Notifier:
     @property
     def pending(self) -> int:
         return self._queue.qsize()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run one-off notification work on the loop; it is cancelled when the notifier closes."""
+        if self._closed:
+            work.close()
+            return
+        task = asyncio.ensure_future(work)
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
 
     # -- scheduling --
 
@@ -214,7 +228,15 @@ class Notifier:
             self._urls[key] = url
         return url
 
-    async def post(self, url: str | URL, entry: AccountEntry, body: bytes) -> tuple[int | None, str | None]:
+    async def post(
+        self,
+        url: str | URL,
+        entry: AccountEntry,
+        body: bytes,
+        *,
+        content_type: str = "application/xml",
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> tuple[int | None, str | None]:
         """One signed POST; returns (HTTP status, None) or (None, connection error text)."""
         if self._session is None:
             return None, "notifier is not running"
@@ -223,8 +245,10 @@ class Notifier:
             # [I] same Basic scheme as downlinks (§1.8); see constants.NOTIFY_AUTH_SAME_AS_DOWNLINK.
             "Authorization": basic_authorization(entry.account.app_id, entry.token, date),
             "Date": date,
-            "Content-Type": "application/xml",
+            "Content-Type": content_type,
         }
+        if extra_headers:
+            headers.update(extra_headers)
         try:
             async with self._session.post(url, data=body, headers=headers) as response:
                 await response.read()
@@ -232,11 +256,19 @@ class Notifier:
         except (aiohttp.ClientError, TimeoutError) as exc:
             return None, f"{type(exc).__name__}: {exc}"
 
-    async def post_with_retries(self, url: str, entry: AccountEntry, body: bytes) -> tuple[int | None, str | None, int]:
+    async def post_with_retries(
+        self,
+        url: str | URL,
+        entry: AccountEntry,
+        body: bytes,
+        *,
+        content_type: str = "application/xml",
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> tuple[int | None, str | None, int]:
         """Signed POST with the notification retry policy; returns (status, error, attempts)."""
         attempts = 0
         while True:
-            status, error = await self.post(url, entry, body)
+            status, error = await self.post(url, entry, body, content_type=content_type, extra_headers=extra_headers)
             attempts += 1
             if status is not None and 200 <= status < 300:
                 return status, None, attempts

@@ -12,8 +12,12 @@ from .constants import CHATBOT_DOMAIN, IMS_DOMAIN, MAX_BODY_BYTES, MAX_DESTINATI
 
 Capability = Literal["up2", "up1", "none", "offline"]
 AddressForm = Literal["tel", "sip"]
+# What the audit of an upload or template does: "hold" sends no result until settled by hand.
+AuditDecision = Literal["approve", "reject", "hold"]
 CAPABILITIES: tuple[Capability, ...] = ("up2", "up1", "none", "offline")
 ADDRESS_FORMS: tuple[AddressForm, ...] = ("tel", "sip")
+AUDIT_DECISIONS: tuple[AuditDecision, ...] = ("approve", "reject", "hold")
+_MIB = 1024 * 1024
 
 
 class ConfigError(ValueError):
@@ -138,6 +142,21 @@ class SimulatorSettings:
     inbox_limit: int = 100
     max_handsets: int = 200_000
     random_seed: int | None = None
+    # Media (素材) and template (模板) audit: the policy at start (PUT /_sim/audit changes it).
+    # The result goes out audit_delay_seconds after the upload or submission.
+    audit_delay_seconds: float = 0.2
+    media_audit: AuditDecision = "approve"
+    template_audit: AuditDecision = "approve"
+    audit_reject_reason: str = "审核未通过"
+    # [I] `until` of an uploaded file: upload + 30 days (docs/protocol-choices.md).
+    media_ttl_seconds: float = 30 * 86400.0
+    # §3.2 limits per kind of file (MiB / KiB); over them the upload is refused 413.
+    media_image_max_bytes: int = 2 * _MIB
+    media_audio_max_bytes: int = 5 * _MIB
+    media_video_max_bytes: int = 10 * _MIB
+    media_thumbnail_max_bytes: int = 200 * 1024
+    # Memory bound on uploaded bytes held for download; the oldest uploads are forgotten first.
+    max_media_bytes: int = 256 * _MIB
 
     def __post_init__(self) -> None:
         prefix = self.path_prefix.strip()
@@ -151,6 +170,25 @@ class SimulatorSettings:
         for number, capability in self.handsets.items():
             if capability not in CAPABILITIES:
                 raise ConfigError(f"handset {number}: capability must be one of {CAPABILITIES}")
+        for name in ("media_audit", "template_audit"):
+            if getattr(self, name) not in AUDIT_DECISIONS:
+                raise ConfigError(f"{name} must be one of {AUDIT_DECISIONS}")
+        if self.audit_delay_seconds < 0 or self.media_ttl_seconds < 0:
+            raise ConfigError("audit_delay_seconds and media_ttl_seconds must not be negative")
+        limits = (
+            self.media_image_max_bytes,
+            self.media_audio_max_bytes,
+            self.media_video_max_bytes,
+            self.media_thumbnail_max_bytes,
+        )
+        if min(limits) <= 0:
+            raise ConfigError("media size limits must be positive")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Largest upload body worth reading: the largest file, its thumbnail and the multipart framing."""
+        largest = max(self.media_image_max_bytes, self.media_audio_max_bytes, self.media_video_max_bytes)
+        return largest + self.media_thumbnail_max_bytes + 64 * 1024
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> SimulatorSettings:

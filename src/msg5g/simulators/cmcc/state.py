@@ -1,4 +1,4 @@
-"""In-memory state of the simulated MaaP: accounts, handsets, message records, counters."""
+"""In-memory state of the simulated MaaP: accounts, handsets, message records, material, counters."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 
 from .constants import BURST_STATUSES
+from .materials import MaterialStore
 from .settings import AddressForm, Capability, ChatbotAccount, Faults, SimulatorSettings
 from .wire import password_token
 
@@ -47,6 +48,8 @@ class StoredContent:
     rcs_fallback: str | None = None
     sms_text: str | None = None
     traffic_type: str | None = None
+    # A static-template send (§3.2) carries the approved template's body; this names the template.
+    template_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -170,6 +173,15 @@ class Stats:
     revoke_rejected: int = 0
     revoked: int = 0
     revoke_failed: int = 0
+    # Media uploads and template submissions received, refused (requestError) and deleted, and
+    # the audit results told to the CSP (or given up on after the retries).
+    media_uploads: int = 0
+    media_refused: int = 0
+    media_deleted: int = 0
+    templates_submitted: int = 0
+    templates_refused: int = 0
+    audit_notifications_sent: int = 0
+    audit_notifications_failed: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
     faults_injected: dict[str, int] = field(default_factory=dict)
 
@@ -194,6 +206,7 @@ class SimState:
         self.handsets: dict[str, Handset] = {}
         self.messages: dict[tuple[str, str], MessageRecord] = {}
         self.by_id: dict[str, MessageRecord] = {}
+        self.materials = MaterialStore(settings)
         self._seed_handsets()
 
     def _seed_handsets(self) -> None:
@@ -202,15 +215,18 @@ class SimState:
             handset.capability = capability
             handset.pinned = True
 
-    def reset(self, *, faults: bool = False, handsets: bool = False) -> None:
+    def reset(self, *, faults: bool = False, handsets: bool = False, media: bool = False) -> None:
         """Clear messages, inboxes and counters; keep chatbots.
 
-        Faults and per-number handset settings survive unless asked for; `faults=True` restores the
-        configured faults, `handsets=True` forgets runtime handset settings.
+        Faults, per-number handset settings and material survive unless asked for; `faults=True`
+        restores the configured faults, `handsets=True` forgets runtime handset settings,
+        `media=True` forgets uploads and templates and restores the configured audit policy.
         """
         self.generation += 1
         if faults:
             self.faults = self.settings.faults.updated({})
+        if media:
+            self.materials.clear()
         if handsets:
             self.handsets.clear()
             self._seed_handsets()

@@ -2,7 +2,8 @@
 
 One package, two dialects chosen by ``SimulatorSettings.dialect`` (``"ctcc"`` or ``"cucc"``). Run it
 with ``python -m msg5g.simulators.maapjson --dialect ctcc --port 9102 --chatbot
-id:appid:appkey:token:notify_root`` or embed it with ``create_app(SimulatorSettings(...))``. Wire
+id:appid:appkey:token:notify_root`` or embed it with ``create_app(SimulatorSettings(...))``. Besides
+sending and revoking it takes media uploads (素材), audits them and hosts the files it issued. Wire
 facts come from /work/shared/reference/protocols.md and docs/protocol-choices.md; inferred
 choices are listed in ``constants.py``.
 """

@@ -1,9 +1,17 @@
 """The simulated China Telecom / China Unicom MaaP as a Starlette app: chatbot API, notifications, control.
 
 Carrier side (§3.3, protocol-choices.md), chatbot URI raw or percent-encoded:
-  POST {prefix}/bot/v1/{chatbotURI}/accessToken   {"appId","appKey"}
-  POST {prefix}/bot/v1/{chatbotURI}/messages      send (§3.3.2)
-  POST {prefix}/bot/v1/{chatbotURI}/revoke        revoke (§3.3.3)
+  POST   {prefix}/bot/v1/{chatbotURI}/accessToken      {"appId","appKey"}
+  POST   {prefix}/bot/v1/{chatbotURI}/messages         send (§3.3.2); an issued media url that is not
+                                                       approved is refused with 40007
+  POST   {prefix}/bot/v1/{chatbotURI}/revoke           revoke (§3.3.3)
+  POST   {prefix}/bot/v1/{chatbotURI}/medias/upload    multipart part `file`, headers Authorization,
+                                                       uploadMode perm|temp (§3.3.4); the audit result
+                                                       goes to {notify}/notifyInfoNotification/{id}/check
+  GET    {prefix}/bot/v1/{chatbotURI}/medias/download  header url: the file once approved
+  DELETE {prefix}/bot/v1/{chatbotURI}/medias/delete    header url
+  GET    /maap_message/bot/{perm|temp}/{id}.{ext}      (CTCC) an issued url: the bytes once approved,
+  GET    {prefix}/bot/v1/medias/fid/{id}               (CUCC) 404 otherwise
 
 Control side (JSON unless noted):
   GET  /_sim/                              handset page (HTML), forms post to /_sim/ui/...
@@ -17,16 +25,24 @@ Control side (JSON unless noted):
                                            spam_report, "in_reply_to"?}
   GET  /_sim/messages/{message_id}         counters of one message, by the CSP's or the carrier's id
                                            (?chatbot_id= to disambiguate)
-  GET  /_sim/stats                         POST /_sim/reset {"faults"?, "handsets"?, "tokens"?: bool}
+  GET  /_sim/requests                      the last downlink bodies as received (newest last)
+  GET  /_sim/stats                         POST /_sim/reset {"faults"?, "handsets"?, "tokens"?, "media"?: bool}
   GET|PUT /_sim/faults                     POST /_sim/tokens/expire  (every issued token stops working)
+  GET  /_sim/media                         {"media": [upload...]} (?chatbot_id=)
+  GET|PUT /_sim/audit                      {"media": approve|reject|hold, "templates" (no effect: CT/CU take
+                                           no templates), "delay_seconds", "reason", "ttl_seconds"}
+  POST /_sim/media/{id}/audit              {"approved": bool, "reason"?}: decide now, send the check
+  POST /_sim/media/{id}/expire             the upload expires now (its url is refused from then on)
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -41,10 +57,16 @@ from starlette.types import Receive, Scope, Send
 
 from . import ui
 from .constants import (
+    ACTION_DELETE,
+    ACTION_DOWNLOAD,
+    ACTION_UPLOAD,
     API_HEAD,
     DEFAULT_REPORTS,
+    DEFAULT_UPLOAD_MODE,
     E_CREDENTIALS,
+    E_DELETE_UNKNOWN,
     E_HEADER,
+    E_MEDIA_URL,
     E_NOT_CAPABLE,
     E_OFFLINE,
     E_OK,
@@ -54,20 +76,34 @@ from .constants import (
     E_REVOKE_FAIL,
     E_TOKEN,
     E_UNKNOWN,
+    FILE_PART,
     HTTP_RATE_LIMIT,
+    MSG_AUDIT_OK,
+    MSG_AUDIT_REJECTED,
     MSG_CONTENT_TYPE,
     MSG_CREDENTIALS,
+    MSG_EMPTY_FILE,
+    MSG_MEDIA_TOKEN,
+    MSG_MEDIA_TOO_LARGE,
+    MSG_MEDIA_URL,
     MSG_NO_ACCEPT,
     MSG_NO_DATE,
+    MSG_NO_FILE,
+    MSG_NO_URL,
     MSG_NOT_CAPABLE,
     MSG_OFFLINE,
+    MSG_PARAM,
     MSG_PORTED_OUT,
     MSG_RATE_LIMIT,
     MSG_REVOKE_FAIL,
     MSG_SUCCESS,
     MSG_TOKEN,
     MSG_TOO_MANY,
+    MSG_TYPE_MISMATCH,
     MSG_UNKNOWN,
+    MSG_UT000054,
+    MULTIPART_SLACK_BYTES,
+    PATH_CHECK,
     PATH_MESSAGE,
     PATH_SPAM,
     REPORT_REQUESTS,
@@ -80,9 +116,22 @@ from .constants import (
     ST_SENT,
     ST_TO_NETWORK,
     TOKEN_PREFIX,
+    UPLOAD_MODES,
     URL_TRAILING_SLASH,
 )
-from .content import parse_message_list
+from .content import Part, parse_message_list
+from .media import (
+    AuditPolicy,
+    CheckNotice,
+    MediaRecord,
+    UploadMode,
+    declared_type,
+    matches_type,
+    media_path,
+    media_urls,
+    new_media_id,
+)
+from .multipart import FormPart, MultipartError, form_boundary, parse_form
 from .notifier import Notifier, Step
 from .settings import CAPABILITIES, Capability, ChatbotAccount, ConfigError, SimulatorSettings
 from .state import (
@@ -101,10 +150,15 @@ from .uplink import UplinkError, build_uplink
 from .wire import (
     WireError,
     chatbot_uri,
+    check_body,
     ctcc_token,
     cucc_token,
+    delete_answer,
+    delete_unknown_answer,
     dumps,
+    file_info,
     is_cn_mobile_tel,
+    iso_seconds,
     iso_utc,
     new_id,
     nginx_page,
@@ -115,15 +169,26 @@ from .wire import (
     plain_error,
     revoke_answer,
     send_answer,
+    spring_error,
     tel_uri,
     token_answer,
+    upload_answer,
 )
 
 log = logging.getLogger(__name__)
 
 _JSON = b"application/json;charset=UTF-8"
 _Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
-_ACTIONS = frozenset({"accessToken", "messages", "revoke"})
+# The method each chatbot API action takes (§3.3.1 - §3.3.4).
+_METHODS: dict[str, str] = {
+    "accessToken": "POST",
+    "messages": "POST",
+    "revoke": "POST",
+    ACTION_UPLOAD: "POST",
+    ACTION_DOWNLOAD: "GET",
+    ACTION_DELETE: "DELETE",
+}
+_MEDIA_ACTIONS = frozenset({ACTION_UPLOAD, ACTION_DOWNLOAD, ACTION_DELETE})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
@@ -158,6 +223,9 @@ def _str_or_none(doc: Mapping[str, Any] | None, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+RECENT_BODIES = 50
+
+
 class Simulator:
     """Holds state and notifier; its methods are the route endpoints."""
 
@@ -168,7 +236,10 @@ class Simulator:
         self.state.faults.expire_tokens = False
         self.notifier = Notifier(settings, self.state)
         self._api_head = settings.path_prefix + API_HEAD
+        # An upload body may exceed max_body_bytes: the file limit plus the multipart around it.
+        self._upload_cap = max(settings.max_body_bytes, settings.media_max_bytes + MULTIPART_SLACK_BYTES)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._recent_bodies: deque[bytes] = deque(maxlen=RECENT_BODIES)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -205,20 +276,27 @@ class Simulator:
     async def _api(self, scope: Scope, receive: Receive, uri: str, action: str) -> _Answer:
         state = self.state
         state.stats.requests += 1
-        body = await _read_body(receive, self.settings.max_body_bytes)
-        if action not in _ACTIONS or not uri:
+        limit = self._upload_cap if action == ACTION_UPLOAD else self.settings.max_body_bytes
+        body = await _read_body(receive, limit)
+        method = _METHODS.get(action)
+        if method is None or not uri:
             return _html_answer(404)
-        if scope["method"] != "POST":
-            return _html_answer(405, [(b"allow", b"POST")])
+        if scope["method"] != method:
+            return _html_answer(405, [(b"allow", method.encode())])
+        headers = _headers(scope)
+        if action in _MEDIA_ACTIONS:
+            # Media calls take no injected faults: those are for the send path a benchmark drives.
+            return self._media_call(scope, headers, body, uri, action)
         if body is None:
             return _html_answer(413)
-        headers = _headers(scope)
         if action == "accessToken":
             return self._token(scope, headers, body, uri)
         fault = state.take_fault()
         if fault is not None:
             answer = await self._fault_answer(fault, action, body, uri)
         elif action == "messages":
+            # Kept raw, so a test can compare what arrived with what the CSP says it would send.
+            self._recent_bodies.append(body)
             answer = self._send(headers, body, uri)
         else:
             answer = self._revoke(headers, body, uri)
@@ -257,22 +335,30 @@ class Simulator:
             return _html_answer(504)
         return _html_answer(int(fault))
 
-    def _check_headers(self, headers: Mapping[str, str]) -> None:
-        """choices "Headers": Accept and Date on every call (41001), JSON Content-Type (20002)."""
+    @staticmethod
+    def _check_accept_date(headers: Mapping[str, str]) -> None:
+        """choices "Headers": Accept and Date on every call, media calls included (41001)."""
         if not headers.get("accept", "").strip():
             raise WireError(E_HEADER, MSG_NO_ACCEPT)
         if not headers.get("date", "").strip():
             raise WireError(E_HEADER, MSG_NO_DATE)
+
+    def _check_headers(self, headers: Mapping[str, str]) -> None:
+        """choices "Headers": Accept and Date on every call (41001), JSON Content-Type (20002)."""
+        self._check_accept_date(headers)
         content_type = headers.get("content-type", "")
         if content_type.partition(";")[0].strip().lower() != "application/json":
             raise WireError(E_PARAM, MSG_CONTENT_TYPE)
 
     def _authorize(self, headers: Mapping[str, str], chatbot_id: str) -> AccountEntry:
         """§3.1 / choices "Token": `Authorization` must be `accessToken <x>` exactly as issued."""
+        return self._token_account(headers, chatbot_id, MSG_TOKEN[self.dialect])
+
+    def _token_account(self, headers: Mapping[str, str], chatbot_id: str, message: str) -> AccountEntry:
         owner = self.state.token_owner(headers.get("authorization"))
         entry = self.state.accounts.get(chatbot_id) if owner == chatbot_id else None
         if entry is None:
-            raise WireError(E_TOKEN, MSG_TOKEN[self.dialect], auth=True)
+            raise WireError(E_TOKEN, message, auth=True)
         return entry
 
     # -- token (§3.3.1) --
@@ -382,6 +468,8 @@ class Simulator:
             raise param_error("smsContent必须为字符串")
         if sms_supported and (sms is None or not sms.strip()):
             raise param_error("smsSupported为true时smsContent必须存在且有值")
+        if self.state.media_paths:
+            self._check_media_urls(parts, entry.account.chatbot_id)
         content = StoredContent(
             parts=parts,
             reports=_reports(doc.get("reportRequest")),
@@ -420,6 +508,16 @@ class Simulator:
                 self.dialect, E_OK, MSG_SUCCESS, record.carrier_id, record.conversation_id, record.contribution_id
             )
         )
+
+    def _check_media_urls(self, parts: list[Part], chatbot_id: str) -> None:
+        """§3.3.2 / §3.3.4: a url this MaaP issued goes out only approved, and only for its chatbot.
+
+        Urls it did not issue belong to someone else's file server and are not checked (choices).
+        """
+        for url in media_urls(parts):
+            record = self.state.media_at(url)
+            if record is not None and (record.chatbot_id != chatbot_id or not record.usable()):
+                raise WireError(E_MEDIA_URL, MSG_MEDIA_URL.format(url=url))
 
     def _ported(self, destination: str) -> bool:
         handset = self.state.handsets.get(destination[4:])
@@ -571,6 +669,206 @@ class Simulator:
                 state.stats.revoke_failed += 1
                 step = Step(ST_REVOKE_FAIL, (E_REVOKE_FAIL, MSG_REVOKE_FAIL), 0.0, copies)
             self.notifier.send_now(record, destination, step)
+
+    # ------------------------------------------------------------------ media (§3.3.4)
+
+    def _media_call(
+        self, scope: Scope, headers: Mapping[str, str], body: bytes | None, uri: str, action: str
+    ) -> _Answer:
+        try:
+            self._check_accept_date(headers)
+            if action == ACTION_UPLOAD and form_boundary(headers.get("content-type", "")) is None:
+                raise WireError(E_PARAM, MSG_CONTENT_TYPE)
+            chatbot_id = parse_chatbot_uri(uri, self.dialect)
+            # §3.3.4: the media API's 40014 text is "不合法的Token" on both carriers.
+            entry = self._token_account(headers, chatbot_id, MSG_MEDIA_TOKEN)
+            if action == ACTION_UPLOAD:
+                return self._upload(scope, headers, body, entry)
+            url = headers.get("url", "").strip()
+            if not url:
+                raise param_error(MSG_NO_URL)
+            if action == ACTION_DELETE:
+                return self._delete_media(entry, url)
+            return self._download_media(entry, url)
+        except WireError as error:
+            self.state.count_rejection(error.code)
+            return _json_answer(plain_error(self.dialect, error.code, error.message), error.status)
+
+    def _upload(self, scope: Scope, headers: Mapping[str, str], body: bytes | None, entry: AccountEntry) -> _Answer:
+        mode = headers.get("uploadmode", "").strip() or DEFAULT_UPLOAD_MODE
+        if mode not in UPLOAD_MODES:
+            raise param_error(f"uploadMode取值不合法:{mode}")
+        if body is None:
+            return self._too_large(scope)
+        boundary = form_boundary(headers.get("content-type", "")) or ""
+        try:
+            parts = parse_form(body, boundary)
+        except MultipartError as exc:
+            raise param_error(f"multipart解析失败:{exc}") from None
+        # A part named `file` without a file name is a plain form field to Spring, not a file.
+        file_part = next((p for p in parts if p.name == FILE_PART and p.filename is not None), None)
+        if file_part is None:
+            raise param_error(MSG_NO_FILE)
+        if len(file_part.data) > self.settings.media_max_bytes:
+            return self._too_large(scope)
+        if not file_part.data:
+            raise param_error(MSG_EMPTY_FILE)
+        record = self._store_media(scope, headers, entry, cast(UploadMode, mode), file_part, [p.name for p in parts])
+        info = file_info(self.dialect, record.url, record.file_name, record.content_type, record.size, record.until)
+        count = self.state.live_media_count(record.chatbot_id)
+        return _json_answer(upload_answer(self.dialect, info, count))
+
+    def _too_large(self, scope: Scope) -> _Answer:
+        """§3.3.4: CUCC's Undertow fails the request (HTTP 500, UT000054); [I] CTCC answers 20002."""
+        limit = self.settings.media_max_bytes
+        if self.dialect == "ctcc":
+            self.state.count_rejection(E_PARAM)
+            message = MSG_PARAM.format(detail=MSG_MEDIA_TOO_LARGE.format(limit=limit))
+            return _json_answer(plain_error(self.dialect, E_PARAM, message))
+        self.state.count_rejection(500)
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else str(scope["path"])
+        body = spring_error(500, "Internal Server Error", MSG_UT000054.format(limit=limit), path)
+        return _json_answer(body, 500)
+
+    def _store_media(
+        self,
+        scope: Scope,
+        headers: Mapping[str, str],
+        entry: AccountEntry,
+        mode: UploadMode,
+        part: FormPart,
+        part_names: list[str],
+    ) -> MediaRecord:
+        state = self.state
+        policy = state.audit
+        now = time.time()
+        file_name = part.filename or FILE_PART
+        content_type = declared_type(part.content_type, file_name)
+        media_id = new_media_id(self.dialect)
+        while media_id in state.media:
+            media_id = new_media_id(self.dialect)
+        path = media_path(self.dialect, media_id, mode, file_name, content_type, self.settings.path_prefix)
+        # The simulator hosts the file itself, at the address the client reached it by.
+        base = f"{scope.get('scheme', 'http')}://{headers.get('host', 'localhost')}"
+        # §3.3.4 (Liaoning note): CUCC does not audit temp uploads; they are usable at once.
+        audited = not (self.dialect == "cucc" and mode == "temp")
+        record = MediaRecord(
+            id=media_id,
+            chatbot_id=entry.account.chatbot_id,
+            url=base + path,
+            path=path,
+            file_name=file_name,
+            content_type=content_type,
+            size=len(part.data),
+            sha256=hashlib.sha256(part.data).hexdigest(),
+            data=part.data,
+            parts=part_names,
+            upload_mode=mode,
+            until=now + policy.ttl_seconds if mode == "temp" else None,
+            state="pending" if audited else "approved",
+            audited=audited,
+            created_at=now,
+        )
+        state.add_media(record)
+        if audited:
+            self._plan_audit(record, policy)
+        else:
+            record.audited_at = now
+            state.stats.media_approved += 1
+        return record
+
+    def _plan_audit(self, record: MediaRecord, policy: AuditPolicy) -> None:
+        """Decide now under the upload's policy; the result goes out after delay_seconds."""
+        if policy.media == "hold":
+            return
+        approved = policy.media == "approve"
+        reason = None if approved else (policy.reason or MSG_AUDIT_REJECTED)
+        if not matches_type(record.content_type, record.data):
+            # The carrier's machine check: bytes that are not what they claim to be never pass.
+            approved, reason = False, MSG_TYPE_MISMATCH.format(content_type=record.content_type)
+        loop = self._loop or asyncio.get_running_loop()
+        loop.call_later(policy.delay_seconds, self._audit_due, record, record.audit_seq, approved, reason)
+
+    def _audit_due(self, record: MediaRecord, seq: int, approved: bool, reason: str | None) -> None:
+        # Dropped when reset away, settled by hand meanwhile, deleted or expired.
+        if self.state.media.get(record.id) is not record or record.audit_seq != seq:
+            return
+        if record.current_state() != "pending":
+            return
+        self.settle_media(record, approved=approved, reason=reason)
+
+    def settle_media(self, record: MediaRecord, *, approved: bool, reason: str | None) -> None:
+        """Record an audit decision and send its `check` (choices "CT/CU audit result")."""
+        stats = self.state.stats
+        record.audit_seq += 1
+        record.state = "approved" if approved else "rejected"
+        record.reason = None if approved else (reason or MSG_AUDIT_REJECTED)
+        record.audited_at = time.time()
+        if approved:
+            stats.media_approved += 1
+        else:
+            stats.media_rejected += 1
+        entry = self.state.accounts.get(record.chatbot_id)
+        if entry is None:
+            return
+        body = check_body(
+            self.dialect,
+            approved=approved,
+            description=MSG_AUDIT_OK if approved else str(record.reason),
+            segment=record.segment,
+            url=record.url,
+            file_name=record.file_name,
+            content_type=record.content_type,
+            size=record.size,
+            until=record.until,
+        )
+
+        def done(status: int | None, error: str | None, attempts: int) -> None:
+            ok = status is not None and 200 <= status < 300
+            record.notifications.append(CheckNotice(approved, ok, status, attempts, error, time.time()))
+            if ok:
+                self.state.stats.media_checks_sent += 1
+            else:
+                self.state.stats.media_checks_failed += 1
+
+        self.notifier.post_later(self.notifier.url(entry, PATH_CHECK), entry, body, done)
+
+    def _owned_media(self, entry: AccountEntry, url: str) -> MediaRecord | None:
+        record = self.state.media_at(url)
+        if record is None or record.chatbot_id != entry.account.chatbot_id:
+            return None
+        return record
+
+    def _delete_media(self, entry: AccountEntry, url: str) -> _Answer:
+        record = self._owned_media(entry, url)
+        if record is None or record.state == "deleted":
+            self.state.count_rejection(E_DELETE_UNKNOWN)
+            return _json_answer(delete_unknown_answer(self.dialect))
+        # The record stays (state "deleted") so a downlink naming its url is still refused.
+        record.state = "deleted"
+        record.data = b""
+        record.audit_seq += 1
+        self.state.stats.media_deleted += 1
+        count = self.state.live_media_count(record.chatbot_id)
+        return _json_answer(delete_answer(self.dialect, record.upload_mode, count))
+
+    def _download_media(self, entry: AccountEntry, url: str) -> _Answer:
+        record = self._owned_media(entry, url)
+        if record is None or not record.usable():
+            # [I] 404 with the 40007 text: the url is not (or no longer) a usable material.
+            raise WireError(E_MEDIA_URL, MSG_MEDIA_URL.format(url=url), status=404)
+        return 200, _file_headers(record), record.data
+
+    async def asgi_media(self, send: Send, record: MediaRecord) -> None:
+        """GET of an issued url: the bytes once approved, nginx's 404 otherwise."""
+        if record.usable():
+            status, headers, body = 200, _file_headers(record), record.data
+        else:
+            status, headers, body = _html_answer(404)
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     # ------------------------------------------------------------------ uplink (§3.3.6)
 
@@ -785,12 +1083,18 @@ class Simulator:
             return _control_error(404, "unknown message id")
         return JSONResponse(record.as_json())
 
+    async def get_requests(self, _request: Request) -> Response:
+        """The last downlink bodies as they arrived (newest last), parsed where they are JSON."""
+        return JSONResponse({"requests": [_loads_object(b) or b.decode("utf-8", "replace")
+                                          for b in self._recent_bodies]})
+
     async def get_stats(self, _request: Request) -> Response:
         out = self.state.stats.as_json()
         out["pending_notifications"] = self.notifier.pending
         out["messages_tracked"] = len(self.state.messages)
         out["handsets_tracked"] = len(self.state.handsets)
         out["tokens_valid"] = len(self.state.tokens)
+        out["media_tracked"] = len(self.state.media)
         return JSONResponse(out)
 
     async def reset(self, request: Request) -> Response:
@@ -799,6 +1103,7 @@ class Simulator:
             faults=options.get("faults") is True,
             handsets=options.get("handsets") is True,
             tokens=options.get("tokens") is True,
+            media=options.get("media") is True,
         )
         return JSONResponse({"status": "reset"})
 
@@ -820,6 +1125,54 @@ class Simulator:
 
     async def expire_tokens(self, _request: Request) -> Response:
         return JSONResponse({"expired": self.state.expire_tokens()})
+
+    async def list_media(self, request: Request) -> Response:
+        chatbot_id = request.query_params.get("chatbot_id")
+        records = [r for r in self.state.media.values() if chatbot_id is None or r.chatbot_id == chatbot_id]
+        return JSONResponse({"media": [_media_json(r) for r in records]})
+
+    async def get_audit(self, _request: Request) -> Response:
+        return JSONResponse(self.state.audit.as_json())
+
+    async def put_audit(self, request: Request) -> Response:
+        payload = await _json_object(request)
+        try:
+            self.state.audit = self.state.audit.updated(payload)
+        except ConfigError as exc:
+            return _control_error(400, str(exc))
+        return JSONResponse(self.state.audit.as_json())
+
+    def _media_record(self, request: Request) -> MediaRecord:
+        key = request.path_params["media_id"]
+        record = self.state.find_media(key)
+        if record is None:
+            raise ControlError(404, f"unknown media {key!r}")
+        return record
+
+    async def audit_media(self, request: Request) -> Response:
+        """Settle a held upload (or audit any again) now; the `check` goes out at once."""
+        record = self._media_record(request)
+        payload = await _json_object(request)
+        approved = payload.get("approved")
+        if not isinstance(approved, bool):
+            raise ControlError(400, "approved must be a boolean")
+        reason = payload.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ControlError(400, "reason must be a string")
+        current = record.current_state()
+        if current in ("expired", "deleted"):
+            raise ControlError(409, f"media {record.id} is {current}")
+        self.settle_media(record, approved=approved, reason=reason or self.state.audit.reason)
+        return JSONResponse(_media_json(record))
+
+    async def expire_media(self, request: Request) -> Response:
+        record = self._media_record(request)
+        if record.current_state() == "deleted":
+            raise ControlError(409, f"media {record.id} is deleted")
+        record.state = "expired"
+        record.until = time.time() - 1.0
+        record.audit_seq += 1
+        return JSONResponse(_media_json(record))
 
     # ------------------------------------------------------------------ handset web page
 
@@ -882,6 +1235,32 @@ class Simulator:
         if chatbot_id:
             query["chatbot_id"] = chatbot_id
         return RedirectResponse("/_sim/?" + urlencode(query), status_code=303)
+
+
+def _media_json(record: MediaRecord) -> dict[str, Any]:
+    state = record.current_state()
+    return {
+        "id": record.id,
+        "chatbot_id": record.chatbot_id,
+        "state": state,
+        "url": record.url,
+        "until": iso_seconds(record.until) if record.until is not None else None,
+        "file_name": record.file_name,
+        "content_type": record.content_type,
+        "size": record.size,
+        "sha256": record.sha256,
+        "parts": list(record.parts),
+        "upload_mode": record.upload_mode,
+        "reason": record.reason,
+        "audited": record.audited,
+        "created_at": iso_utc(record.created_at),
+        "audited_at": iso_utc(record.audited_at) if record.audited_at is not None else None,
+        "notifications": [n.as_json() for n in record.notifications],
+    }
+
+
+def _file_headers(record: MediaRecord) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", record.content_type.encode("ascii", "replace"))]
 
 
 def _via_sms(capability: str, content: StoredContent) -> bool:
@@ -964,7 +1343,14 @@ class SimulatorApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            match = self.simulator.match_api(scope["path"])
+            path = scope["path"]
+            if scope["method"] == "GET":
+                # An issued media url (§3.3.4): the simulator is the carrier's file server too.
+                record = self.simulator.state.media_paths.get(path)
+                if record is not None:
+                    await self.simulator.asgi_media(send, record)
+                    return
+            match = self.simulator.match_api(path)
             if match is not None:
                 await self.simulator.asgi_api(scope, receive, send, *match)
                 return
@@ -999,10 +1385,16 @@ def create_app(settings: SimulatorSettings | None = None) -> Starlette:
         Route("/_sim/handsets/{number}/uplink", sim.post_uplink, methods=["POST"]),
         Route("/_sim/messages/{message_id}", sim.get_message, methods=["GET"]),
         Route("/_sim/stats", sim.get_stats, methods=["GET"]),
+        Route("/_sim/requests", sim.get_requests, methods=["GET"]),
         Route("/_sim/reset", sim.reset, methods=["POST"]),
         Route("/_sim/faults", sim.get_faults, methods=["GET"]),
         Route("/_sim/faults", sim.put_faults, methods=["PUT"]),
         Route("/_sim/tokens/expire", sim.expire_tokens, methods=["POST"]),
+        Route("/_sim/media", sim.list_media, methods=["GET"]),
+        Route("/_sim/media/{media_id}/audit", sim.audit_media, methods=["POST"]),
+        Route("/_sim/media/{media_id}/expire", sim.expire_media, methods=["POST"]),
+        Route("/_sim/audit", sim.get_audit, methods=["GET"]),
+        Route("/_sim/audit", sim.put_audit, methods=["PUT"]),
     ]
     app = SimulatorApp(routes=routes, lifespan=lifespan, exception_handlers={ControlError: _on_control_error})
     app.simulator = sim

@@ -97,6 +97,39 @@ GEO_CRS: Final = "gcj02"
 # §3.3.1: the `url` of the token answer. CTCC showed a root with a trailing slash, CUCC without.
 URL_TRAILING_SLASH: Final[dict[Dialect, bool]] = {"ctcc": True, "cucc": False}
 
+# §3.3.4 (choices "CT/CU upload"): the media API, `{prefix}/bot/v1/{chatbotURI}/medias/...`.
+ACTION_UPLOAD: Final = "medias/upload"
+ACTION_DOWNLOAD: Final = "medias/download"
+ACTION_DELETE: Final = "medias/delete"
+UPLOAD_MODES: Final = ("perm", "temp")
+# The multipart part that carries the file; a thumbnail is an upload of its own.
+FILE_PART: Final = "file"
+# §3.3.4: temp files live 3 days on CTCC, 30 days on CUCC; perm files carry no `until`.
+MEDIA_TTL_SECONDS: Final[dict[Dialect, float]] = {"ctcc": 3 * 86400.0, "cucc": 30 * 86400.0}
+# §3.3.4: CUCC's Undertow refuses a file part over 20971520 bytes with this text (HTTP 500).
+MEDIA_MAX_BYTES: Final = 20 * 1024 * 1024
+MSG_UT000054: Final = "UT000054: The maximum size {limit} for an individual file in a multipart request was exceeded"
+# §3.3.4: the CUCC upload answer's constant fields.
+CUCC_TOTAL_COUNT: Final = 10000
+CUCC_ANSWER_CONTENT_TYPE: Final = "*/*"
+# §3.3.4: the delete answers, as captured.
+DELETE_TOTAL_COUNT: Final = 100
+E_DELETE_UNKNOWN: Final = 1
+MSG_DELETE_UNKNOWN: Final = "9"
+# §3.3.4: the media API says "不合法的Token" on both carriers.
+MSG_MEDIA_TOKEN: Final = "不合法的Token"  # noqa: S105 - an error text, not a secret
+# §3.3.2 / §3.3.4: a downlink naming a media url that is not (yet) approved.
+E_MEDIA_URL: Final = 40007
+MSG_MEDIA_URL: Final = "不合法的媒体素材url（素材url暂未审核生效）{url}"
+# §3.3.6 / choices "CT/CU audit result": the `check` notification of a media audit.
+PATH_CHECK: Final = "/notifyInfoNotification/{id}/check"
+CHECK_TYPE_MEDIA: Final = "media"
+CHECK_APPROVED: Final = 0
+CHECK_REJECTED: Final = 1
+REMARK_MEDIA: Final = "media:"
+# §3.3.6 (rcs-web: 局方可能传来"null"字符串): the `until` of a perm file in a check.
+UNTIL_NULL: Final = "null"
+
 # --- [I] inferred: not stated by the reference ------------------------------------------------
 
 # [I] Business errors travel with HTTP 200 and the code in the body (the captured logs show bodies
@@ -175,3 +208,32 @@ BURST_STATUSES: Final = (500, 502, 503)
 
 # [I] Body and parsing limits of the simulated MaaP.
 MAX_BODY_BYTES: Final = 8 * 1024 * 1024
+
+# [I] Hosted media, shaped like the reference's URLs (§3.3.4): CTCC under the `/maap_message/`
+# root its token answer names, `/maap_message/bot/{temp|perm}/{volume},{key}.{ext}`; CUCC beside
+# the API, `{prefix}/bot/v1/medias/fid/{18 digits}`. Both are on the simulator's own address as
+# the upload request saw it.
+CTCC_MEDIA_PATH: Final = "/maap_message/bot/{mode}/{id}{ext}"
+CUCC_MEDIA_PATH: Final = "/bot/v1/medias/fid/{id}"
+
+# [I] uploadMode missing: a permanent file (the mode every material of a template or card needs).
+DEFAULT_UPLOAD_MODE: Final = "perm"
+
+# [I] Multipart overhead beyond the file limit that is still read; a bigger body is refused as
+# over-size without parsing it (nothing but the file part can be that large).
+MULTIPART_SLACK_BYTES: Final = 1024 * 1024
+MAX_MULTIPART_PARTS: Final = 20
+
+# [I] CTCC over the size limit: a parameter error, like its other 20002 texts (choices).
+MSG_MEDIA_TOO_LARGE: Final = "文件大小超过{limit}字节的限制"
+MSG_NO_FILE: Final = "multipart中file文件不存在"
+MSG_EMPTY_FILE: Final = "file文件内容为空"
+MSG_NO_URL: Final = "请求头中url必须存在且有值"
+
+# [I] Audit `description` texts; a policy or control call may name its own rejection reason.
+MSG_AUDIT_OK: Final = "审核通过"
+MSG_AUDIT_REJECTED: Final = "素材审核不通过"
+MSG_TYPE_MISMATCH: Final = "文件内容与声明的类型{content_type}不符"
+
+# [I] Memory bound of the media store (oldest uploads are forgotten first).
+MAX_MEDIA: Final = 10_000

@@ -1,4 +1,4 @@
-"""MaaP -> CSP HTTP: status reports through a queue and a sender pool; MO, spam and notifyPath directly.
+"""MaaP -> CSP HTTP: status reports through a queue and a sender pool; MO, spam, audit and notifyPath directly.
 
 One aiohttp session (bounded connector) is shared by everything. Status reports for one recipient
 form a chain: the next status is only scheduled once the previous one was sent or given up, so
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -58,6 +59,8 @@ class Notifier:
         self._queue: asyncio.Queue[Chain] = asyncio.Queue(maxsize=settings.notify_queue_size)
         self._workers: list[asyncio.Task[None]] = []
         self._overflow: set[asyncio.Task[None]] = set()
+        # One-off signed posts (audit results) that nobody awaits; cancelled on close.
+        self._background: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = True
         self._give_ups = 0
@@ -79,11 +82,13 @@ class Notifier:
 
     async def close(self) -> None:
         self._closed = True
-        for task in [*self._workers, *self._overflow]:
+        tasks = [*self._workers, *self._overflow, *self._background]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._workers, *self._overflow, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
         self._overflow.clear()
+        self._background.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -252,6 +257,25 @@ class Notifier:
                 return status, error, attempts
             self.state.stats.notification_retries += 1
             await asyncio.sleep(self.backoff(attempts))
+
+    def post_later(
+        self,
+        url: URL,
+        entry: AccountEntry,
+        body: bytes,
+        done: Callable[[int | None, str | None, int], None],
+    ) -> None:
+        """Signed POST with retries in the background; `done(status, error, attempts)` when settled."""
+        if self._closed:
+            return
+
+        async def run() -> None:
+            status, error, attempts = await self.post_with_retries(url, entry, body)
+            done(status, error, attempts)
+
+        task = asyncio.ensure_future(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def verify_notify_path(self, entry: AccountEntry) -> tuple[bool, str]:
         """choices "notifyPath handshake": call {root}/notifyPath, expect echoStr and appId back."""

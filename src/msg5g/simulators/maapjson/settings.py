@@ -8,14 +8,30 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from .constants import DIALECTS, MAX_BODY_BYTES, MAX_DESTINATIONS, NOTIFY_TOKEN_MAX, TOKEN_TTL_SECONDS, Dialect
+from .constants import (
+    DIALECTS,
+    MAX_BODY_BYTES,
+    MAX_DESTINATIONS,
+    MAX_MEDIA,
+    MEDIA_MAX_BYTES,
+    NOTIFY_TOKEN_MAX,
+    TOKEN_TTL_SECONDS,
+    Dialect,
+)
 
 Capability = Literal["up2", "up1", "none", "offline"]
 CAPABILITIES: tuple[Capability, ...] = ("up2", "up1", "none", "offline")
+# What the simulated auditors do with an upload: decide after a delay, or wait for the control API.
+AuditDecision = Literal["approve", "reject", "hold"]
+AUDIT_DECISIONS: tuple[AuditDecision, ...] = ("approve", "reject", "hold")
 
 
 class ConfigError(ValueError):
     """A settings file, CLI flag or control-API body that cannot be understood."""
+
+
+def _non_negative(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +169,16 @@ class SimulatorSettings:
     inbox_limit: int = 100
     max_handsets: int = 200_000
     random_seed: int | None = None
+    # Media (素材, §3.3.4): defaults of the audit policy (PUT /_sim/audit changes it at runtime).
+    # `audit_reason` is the description of a rejection; None uses a generic text.
+    audit_media: AuditDecision = "approve"
+    audit_delay_seconds: float = 0.2
+    audit_reason: str | None = None
+    # Lifetime of a temp upload; None is the dialect's (CTCC 3 days, CUCC 30 days).
+    media_ttl_seconds: float | None = None
+    # Largest file part taken (CUCC's Undertow limit, 20 MiB, on both).
+    media_max_bytes: int = MEDIA_MAX_BYTES
+    max_media: int = MAX_MEDIA
 
     def __post_init__(self) -> None:
         if self.dialect not in DIALECTS:
@@ -172,6 +198,20 @@ class SimulatorSettings:
                 raise ConfigError(f"handset {number}: capability must be one of {CAPABILITIES}")
         if self.max_destinations < 1:
             raise ConfigError("max_destinations must be at least 1")
+        if self.audit_media not in AUDIT_DECISIONS:
+            raise ConfigError(f"audit_media must be one of {AUDIT_DECISIONS}")
+        if not _non_negative(self.audit_delay_seconds):
+            raise ConfigError("audit_delay_seconds must be a non-negative number")
+        if self.audit_reason is not None and not isinstance(self.audit_reason, str):
+            raise ConfigError("audit_reason must be a string or null")
+        if self.media_ttl_seconds is not None and not (
+            _non_negative(self.media_ttl_seconds) and self.media_ttl_seconds > 0
+        ):
+            raise ConfigError("media_ttl_seconds must be a positive number or null")
+        for name in ("media_max_bytes", "max_media"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> SimulatorSettings:

@@ -1,4 +1,4 @@
-"""In-memory state of the simulated MaaP: accounts, tokens, handsets, message records, counters."""
+"""In-memory state of the simulated MaaP: accounts, tokens, handsets, messages, media, counters."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import random
 import time
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from .constants import BURST_STATUSES, MAX_TOKENS, Dialect
 from .content import Part
+from .media import AuditPolicy, MediaRecord
 from .settings import Capability, ChatbotAccount, Faults, SimulatorSettings
 from .wire import chatbot_uri, normalize_number
 
@@ -192,6 +194,12 @@ class Stats:
     notification_queue_overflows: int = 0
     uplinks_sent: int = 0
     uplinks_failed: int = 0
+    media_uploaded: int = 0
+    media_approved: int = 0
+    media_rejected: int = 0
+    media_deleted: int = 0
+    media_checks_sent: int = 0
+    media_checks_failed: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
     faults_injected: dict[str, int] = field(default_factory=dict)
 
@@ -222,6 +230,10 @@ class SimState:
         # Lookup by either id (the CSP's or CUCC's own), for revoke and /_sim/messages.
         self.by_id: dict[tuple[str, str], MessageRecord] = {}
         self.by_any_id: dict[str, MessageRecord] = {}
+        # Uploads by id, and by the path of their url (a GET of the url, a url in a downlink).
+        self.media: dict[str, MediaRecord] = {}
+        self.media_paths: dict[str, MediaRecord] = {}
+        self.audit = AuditPolicy.from_settings(settings)
         self._seed_handsets()
 
     def _seed_handsets(self) -> None:
@@ -236,13 +248,18 @@ class SimState:
                 handset.ported_out = True
                 handset.pinned = True
 
-    def reset(self, *, faults: bool = False, handsets: bool = False, tokens: bool = False) -> None:
+    def reset(self, *, faults: bool = False, handsets: bool = False, tokens: bool = False, media: bool = False) -> None:
         """Clear messages, inboxes and counters; keep chatbots and (unless asked) tokens.
 
         Faults and per-number handset settings survive unless asked for; `faults=True` restores the
-        configured faults, `handsets=True` forgets runtime handset settings.
+        configured faults, `handsets=True` forgets runtime handset settings, `media=True` forgets
+        every upload and restores the configured audit policy.
         """
         self.generation += 1
+        if media:
+            self.media.clear()
+            self.media_paths.clear()
+            self.audit = AuditPolicy.from_settings(self.settings)
         if faults:
             self.faults = self.settings.faults.updated({})
         if handsets:
@@ -369,3 +386,37 @@ class SimState:
         if chatbot_id is not None:
             return self.by_id.get((chatbot_id, any_id))
         return self.by_any_id.get(any_id)
+
+    # -- media --
+
+    def add_media(self, record: MediaRecord) -> None:
+        if len(self.media) >= self.settings.max_media:
+            # Oldest first: dicts keep insertion order.
+            old = self.media.pop(next(iter(self.media)))
+            if self.media_paths.get(old.path) is old:
+                del self.media_paths[old.path]
+        self.media[record.id] = record
+        self.media_paths[record.path] = record
+        self.stats.media_uploaded += 1
+
+    def find_media(self, key: str) -> MediaRecord | None:
+        """By media id, or by the last segment of its url (what a `check` remark names)."""
+        record = self.media.get(key)
+        if record is None:
+            record = next((r for r in self.media.values() if r.segment == key), None)
+        return record
+
+    def media_at(self, url: str) -> MediaRecord | None:
+        """The upload a url names, whatever host it was written with; None for foreign urls."""
+        if not self.media_paths:
+            return None
+        try:
+            path = urlsplit(url).path
+        except ValueError:
+            return None
+        return self.media_paths.get(unquote(path))
+
+    def live_media_count(self, chatbot_id: str) -> int:
+        """A chatbot's files still held (the `fileCount` of upload and delete answers)."""
+        gone = ("expired", "deleted")
+        return sum(1 for r in self.media.values() if r.chatbot_id == chatbot_id and r.current_state() not in gone)

@@ -52,7 +52,10 @@ def render_page(
     parts.append(_handset_table(handsets))
     if number:
         parts.append(_handset_view(number, handset, entries, chatbots, selected_chatbot))
-    parts.append("<p class='meta'>JSON: /_sim/stats, /_sim/faults, /_sim/handsets/{number}/inbox</p></body></html>")
+    parts.append(
+        "<p class='meta'>JSON: /_sim/stats, /_sim/faults, /_sim/media, /_sim/audit, "
+        "/_sim/handsets/{number}/inbox</p></body></html>"
+    )
     return "".join(parts)
 
 

@@ -21,13 +21,25 @@ import orjson
 
 from .constants import (
     CHATBOT_DOMAINS,
+    CHECK_APPROVED,
+    CHECK_REJECTED,
+    CHECK_TYPE_MEDIA,
+    CUCC_ANSWER_CONTENT_TYPE,
+    CUCC_TOTAL_COUNT,
+    DELETE_TOTAL_COUNT,
+    E_DELETE_UNKNOWN,
+    E_OK,
     E_PARAM,
     GEO_CRS,
     HTTP_BUSINESS_ERROR,
     MSG_BAD_URI,
+    MSG_DELETE_UNKNOWN,
     MSG_ID_NOT_DIGITS,
     MSG_PARAM,
+    MSG_SUCCESS,
     NGINX_REASONS,
+    REMARK_MEDIA,
+    UNTIL_NULL,
     Dialect,
 )
 
@@ -117,6 +129,11 @@ def iso_utc(ts: float | None = None) -> str:
     """choices "Inbound dateTime": ISO 8601 UTC with Z."""
     moment = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def iso_seconds(ts: float) -> str:
+    """§3.3.4 `until`: ISO 8601 UTC to the second, `2021-02-12T11:10:37Z`."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_id() -> str:
@@ -214,6 +231,77 @@ def plain_error(dialect: Dialect, code: int, message: str) -> bytes:
     return dumps({"errorCode": code_of(dialect, code), "errorMessage": message})
 
 
+def file_info(
+    dialect: Dialect, url: str, file_name: str, content_type: str, size: int, until: float | None
+) -> dict[str, Any]:
+    """One `fileInfo` entry of an upload answer (§3.3.4), key order as captured.
+
+    CTCC shows `until` first and only for temp files; CUCC always lists it (null for perm), says
+    `contentType "*/*"` whatever was sent, and carries the (empty) hash fields of its model.
+    """
+    until_text = iso_seconds(until) if until is not None else None
+    if dialect == "ctcc":
+        head = {"until": until_text} if until_text is not None else {}
+        return {**head, "url": url, "fileName": file_name, "contentType": content_type, "fileSize": size}
+    return {
+        "url": url,
+        "fileName": file_name,
+        "contentType": CUCC_ANSWER_CONTENT_TYPE,
+        "fileSize": size,
+        "until": until_text,
+        "fileHashAlgorithm": None,
+        "fileHashValue": None,
+    }
+
+
+def upload_answer(dialect: Dialect, info: dict[str, Any], file_count: int) -> bytes:
+    """§3.3.4: CTCC `{"errorCode","fileInfo"}`; CUCC adds errorMessage, fileCount and totalCount."""
+    if dialect == "ctcc":
+        return dumps({"errorCode": code_of(dialect, E_OK), "fileInfo": [info]})
+    return dumps(
+        {
+            "errorCode": E_OK,
+            "errorMessage": None,
+            "fileCount": file_count,
+            "totalCount": CUCC_TOTAL_COUNT,
+            "fileInfo": [info],
+        }
+    )
+
+
+def delete_answer(dialect: Dialect, mode: str, file_count: int) -> bytes:
+    """§3.3.4 delete of a known url."""
+    return dumps(
+        {
+            "deleteMode": mode,
+            "errorCode": code_of(dialect, E_OK),
+            "errorMessage": MSG_SUCCESS,
+            "fileCount": file_count,
+            "totalCount": DELETE_TOTAL_COUNT,
+        }
+    )
+
+
+def delete_unknown_answer(dialect: Dialect) -> bytes:
+    """§3.3.4 delete of a url the MaaP does not hold, as captured (errorMessage "9")."""
+    return dumps(
+        {
+            "deleteMode": None,
+            "errorCode": code_of(dialect, E_DELETE_UNKNOWN),
+            "errorMessage": MSG_DELETE_UNKNOWN,
+            "fileCount": None,
+            "totalCount": None,
+        }
+    )
+
+
+def spring_error(status: int, error: str, message: str, path: str) -> bytes:
+    """Spring Boot's JSON error page, which carried CUCC's UT000054 text (§3.3.4)."""
+    moment = datetime.now(UTC)
+    timestamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+00:00"
+    return dumps({"timestamp": timestamp, "status": status, "error": error, "message": message, "path": path})
+
+
 def nginx_page(status: int) -> bytes:
     reason = NGINX_REASONS.get(status, "Error")
     title = f"{status} {reason}"
@@ -256,3 +344,39 @@ def geo_uri(lat: float, lon: float, label: str | None, radius: float | None) -> 
     if label:
         uri += ";rcs-l=" + quote(label, safe="")
     return uri
+
+
+def check_body(
+    dialect: Dialect,
+    *,
+    approved: bool,
+    description: str,
+    segment: str,
+    url: str,
+    file_name: str,
+    content_type: str,
+    size: int,
+    until: float | None,
+) -> bytes:
+    """§3.3.6 / choices "CT/CU audit result": a media `check`; result 0 approved, 1 rejected.
+
+    The fileInfo repeats the upload answer's view of the file; a perm file's `until` is the string
+    "null" (rcs-web warns the carrier sends that).
+    """
+    shown_type = CUCC_ANSWER_CONTENT_TYPE if dialect == "cucc" else content_type
+    return dumps(
+        {
+            "type": CHECK_TYPE_MEDIA,
+            "result": code_of(dialect, CHECK_APPROVED if approved else CHECK_REJECTED),
+            "description": description,
+            "time": iso_utc(),
+            "remark": REMARK_MEDIA + segment,
+            "fileInfo": {
+                "url": url,
+                "fileName": file_name,
+                "contentType": shown_type,
+                "fileSize": size,
+                "until": iso_seconds(until) if until is not None else UNTIL_NULL,
+            },
+        }
+    )
