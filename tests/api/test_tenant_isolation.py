@@ -11,6 +11,7 @@ exempt. A new route therefore needs a case here before the suite passes again.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -25,9 +26,11 @@ from starlette.routing import BaseRoute, Mount
 
 from msg5g.pipeline.queue import NewJob
 from msg5g.platform import Platform
+from msg5g.services.words import WordEntry
 from tests.api.helpers import (
     ADMIN_PASSWORD,
     AdminBrowser,
+    AdminPage,
     admin_http,
     assert_error,
     delivery_notification,
@@ -42,6 +45,7 @@ from tests.api.helpers import (
     wait_status,
 )
 from tests.conftest import CARRIER_CHATBOT_ID, Stack, Tenant, make_settings
+from tests.media_samples import png
 
 TENANT_B_CARRIER_ID = "125200401111529"
 NUMBER_A = "+8613800138000"
@@ -345,15 +349,418 @@ async def _bulk_revoke_other_tenants_message(w: World) -> None:
     assert after["attempts"][0]["revoke_requested_at"] is None
 
 
-def _platform_case(method: str, path: str, body: dict[str, Any] | None = None) -> Callable[[World], Awaitable[None]]:
-    """/v1/platform holds no tenant's data, and a tenant's API key does not open it: neither B's nor A's."""
+# ---- materials, templates and sensitive words over the API ---------------------------------------------
+
+MATERIAL_A = "A 的素材"
+TEMPLATE_A = "A 的模板"
+TEMPLATE_TEXT_A = "A 的模板正文"
+WORD_A = "甲方禁词"
+WORD_B = "乙方禁词"
+PLATFORM_WORD = "平台禁词"
+PNG_A_COLOR, PNG_B_COLOR = (200, 30, 30), (30, 200, 30)
+
+
+def _definition(text: str = "您好 {{ name }}", sample: str = "x") -> dict[str, Any]:
+    return {"layout": {"kind": "text", "text": text},
+            "parameters": [{"name": "name", "type": "string", "sample": sample}]}
+
+
+def _file_definition(material_id: str) -> dict[str, Any]:
+    return {"layout": {"kind": "file", "file": {"material_id": material_id}}, "fallback_text": "请查看附件"}
+
+
+async def _call(w: World, method: str, path: str, tenant: Tenant, body: Any = None) -> tuple[int, Any]:
+    async with w.http.request(method, f"{w.stack.base_url}{path}", json=body, headers=w.stack.auth(tenant)) as r:
+        text = await r.text()
+        try:
+            return r.status, json.loads(text)
+        except ValueError:
+            return r.status, text
+
+
+async def _fetch(w: World, path: str, tenant: Tenant) -> tuple[int, str, bytes]:
+    async with w.http.get(f"{w.stack.base_url}{path}", headers=w.stack.auth(tenant)) as r:
+        return r.status, r.headers.get("content-type", ""), await r.read()
+
+
+def _assert_clean(w: World, body: Any, *also: str) -> None:
+    """Nothing of tenant A's in an API answer B got."""
+    text = json.dumps(body, ensure_ascii=False) if not isinstance(body, str) else body
+    for secret in (w.a.tenant_id, w.a.business_id, w.a.chatbot_id, w.a_message["id"], NUMBER_A, *also):
+        assert secret not in text, secret
+
+
+async def _upload(w: World, tenant: Tenant, name: str, color: tuple[int, int, int] = PNG_A_COLOR) -> dict[str, Any]:
+    form = aiohttp.FormData()
+    form.add_field("file", png(64, 48, color), filename="banner.png", content_type="application/octet-stream")
+    form.add_field("name", name)
+    async with w.http.post(f"{w.stack.base_url}/v1/materials", data=form, headers=w.stack.auth(tenant)) as r:
+        body = await r.json()
+        assert r.status == 201, body
+    return dict(body)
+
+
+async def _create_template(w: World, tenant: Tenant, name: str = TEMPLATE_A,
+                           definition: dict[str, Any] | None = None) -> dict[str, Any]:
+    status, body = await _call(w, "POST", "/v1/templates", tenant, {
+        "name": name, "definition": definition or _definition(f"{TEMPLATE_TEXT_A} {{{{ name }}}}", "甲方样例")})
+    assert status == 201, body
+    return dict(body)
+
+
+async def _material_ids(w: World, tenant: Tenant) -> list[str]:
+    status, listed = await get_json(w.http, w.stack, "/v1/materials", tenant, params={"limit": "500"})
+    assert status == 200, listed
+    return [m["id"] for m in listed]
+
+
+async def _template_ids(w: World, tenant: Tenant) -> list[str]:
+    status, listed = await get_json(w.http, w.stack, "/v1/templates", tenant)
+    assert status == 200, listed
+    return [t["id"] for t in listed]
+
+
+async def _template_state(w: World, template_id: str) -> tuple[Any, ...]:
+    """What B must not change of A's template: its name, whether it is disabled, and its versions."""
+    status, body = await get_json(w.http, w.stack, f"/v1/templates/{template_id}", w.a)
+    assert status == 200, body
+    return (body["name"], body["disabled"], [(v["version"], v["review_state"], v["definition"], v["created_by"],
+                                              v["reviewed_by"], v["review_note"]) for v in body["versions"]])
+
+
+async def _words(w: World, tenant: Tenant) -> dict[str, str]:
+    status, body = await get_json(w.http, w.stack, "/v1/sensitive-words", tenant)
+    assert status == 200, body
+    return {entry["word"]: entry["action"] for entry in body["words"]}
+
+
+async def _platform_words(w: World) -> Any:
+    return await w.stack.platform.services.words.platform_list()
+
+
+async def _upload_material(w: World) -> None:
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    # The very same bytes from B make B's own material, taken to B's chatbot only.
+    b_material = await _upload(w, w.b, "B 的素材")
+    assert b_material["id"] != a_material["id"]
+    assert b_material["business_id"] == w.b.business_id
+    assert {s["chatbot_id"] for s in b_material["syncs"]} == {w.b.chatbot_id}
+    _assert_clean(w, b_material, a_material["id"], MATERIAL_A)
+    assert await _material_ids(w, w.a) == [a_material["id"]]
+    assert await _material_ids(w, w.b) == [b_material["id"]]
+    status, body = await get_json(w.http, w.stack, f"/v1/materials/{b_material['id']}", w.a)
+    assert status == 404, body
+    assert_error(body, "material_not_found", "material_id")
+    status, body = await get_json(w.http, w.stack, f"/v1/materials/{a_material['id']}", w.a)
+    assert status == 200, body
+    assert {s["chatbot_id"] for s in body["syncs"]} == {w.a.chatbot_id}
+
+
+async def _list_materials(w: World) -> None:
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    b_material = await _upload(w, w.b, "B 的素材", PNG_B_COLOR)
+    for params in ({}, {"kind": "image"}, {"limit": "500"}, {"limit": "1"}):
+        status, listed = await get_json(w.http, w.stack, "/v1/materials", w.b, params=params)
+        assert status == 200, (params, listed)
+        assert [m["id"] for m in listed] == [b_material["id"]], params
+        _assert_clean(w, listed, a_material["id"], a_material["sha256"], MATERIAL_A)
+    status, listed = await get_json(w.http, w.stack, "/v1/materials", w.b, params={"kind": "audio"})
+    assert status == 200, listed
+    assert listed == []
+    assert await _material_ids(w, w.a) == [a_material["id"]]
+
+
+async def _read_foreign_material(w: World) -> None:
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    status, body = await get_json(w.http, w.stack, f"/v1/materials/{a_material['id']}", w.b)
+    assert status == 404, body
+    assert_error(body, "material_not_found", "material_id")
+    _assert_clean(w, body, a_material["id"], a_material["sha256"], MATERIAL_A)
+    status, body = await get_json(w.http, w.stack, f"/v1/materials/{a_material['id']}", w.a)
+    assert status == 200, body
+    assert body["name"] == MATERIAL_A
+
+
+def _foreign_material_bytes(part: str) -> Callable[[World], Awaitable[None]]:
+    """GET /v1/materials/{id}/file or /thumbnail: B gets neither A's file nor its thumbnail."""
 
     async def case(w: World) -> None:
-        url = f"{w.stack.base_url}{path.replace('{channel_id}', w.stack.channel_id).replace('{number}', NUMBER_A)}"
+        a_material = await _upload(w, w.a, MATERIAL_A)
+        b_material = await _upload(w, w.b, "B 的素材", PNG_B_COLOR)
+        status, content_type, data = await _fetch(w, f"/v1/materials/{a_material['id']}/{part}", w.b)
+        assert status == 404, data
+        assert content_type.startswith("application/json"), content_type
+        assert_error(json.loads(data), "material_not_found", ...)
+        _assert_clean(w, data.decode(), a_material["id"], MATERIAL_A)
+        status, content_type, a_data = await _fetch(w, f"/v1/materials/{a_material['id']}/{part}", w.a)
+        assert status == 200, a_data
+        status, _, b_data = await _fetch(w, f"/v1/materials/{b_material['id']}/{part}", w.b)
+        assert status == 200, b_data
+        assert a_data != b_data  # B's own id gives B's own bytes
+        if part == "file":
+            assert a_data == png(64, 48, PNG_A_COLOR)
+            assert b_data == png(64, 48, PNG_B_COLOR)
+        else:
+            assert content_type == "image/jpeg"
+            assert a_data[:2] == b_data[:2] == b"\xff\xd8"
+
+    return case
+
+
+async def _delete_foreign_material(w: World) -> None:
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    b_material = await _upload(w, w.b, "B 的素材")
+    status, body = await _call(w, "DELETE", f"/v1/materials/{a_material['id']}", w.b)
+    assert status == 404, body
+    assert_error(body, "material_not_found", "material_id")
+    _assert_clean(w, body, a_material["id"], MATERIAL_A)
+    assert await _material_ids(w, w.a) == [a_material["id"]]
+    status, body = await get_json(w.http, w.stack, f"/v1/materials/{a_material['id']}", w.a)
+    assert status == 200, body
+    # Still A's to use: a template may name it.
+    await _create_template(w, w.a, definition=_file_definition(a_material["id"]))
+    # Control: each deletes its own.
+    status, body = await _call(w, "DELETE", f"/v1/materials/{b_material['id']}", w.b)
+    assert status == 204, body
+    assert await _material_ids(w, w.b) == []
+    assert await _material_ids(w, w.a) == [a_material["id"]]
+
+
+async def _sync_of_foreign_chatbot(w: World) -> None:
+    await _upload(w, w.a, MATERIAL_A)
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbots/{w.a.chatbot_id}/sync", w.b)
+    assert status == 404, body
+    assert_error(body, "chatbot_not_found", ...)
+    _assert_clean(w, body, MATERIAL_A)
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbots/{w.b.chatbot_id}/sync", w.a)
+    assert status == 404, body
+    assert_error(body, "chatbot_not_found", ...)
+    # B's own chatbot counts B's materials (none), A's counts A's.
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbots/{w.b.chatbot_id}/sync", w.b)
+    assert status == 200, body
+    assert (body["chatbot_id"], body["materials_total"], body["templates"]) == (w.b.chatbot_id, 0, {})
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbots/{w.a.chatbot_id}/sync", w.a)
+    assert status == 200, body
+    assert body["materials_total"] == 1, body
+
+
+async def _create_template_in_own_space(w: World) -> None:
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    a_template = await _create_template(w, w.a)
+    # B's template cannot name A's material: to B it does not exist.
+    status, body = await _call(w, "POST", "/v1/templates", w.b,
+                               {"name": "B 的模板", "definition": _file_definition(a_material["id"])})
+    assert status == 404, body
+    assert_error(body, "material_not_found", ...)
+    _assert_clean(w, body, MATERIAL_A, a_template["id"])
+    assert await _template_ids(w, w.b) == []
+    b_template = await _create_template(w, w.b, "B 的模板", _definition())
+    assert b_template["business_id"] == w.b.business_id
+    assert b_template["id"] != a_template["id"]
+    _assert_clean(w, b_template, a_template["id"], TEMPLATE_A, TEMPLATE_TEXT_A)
+    assert await _template_ids(w, w.b) == [b_template["id"]]
+    assert await _template_ids(w, w.a) == [a_template["id"]]
+    status, body = await get_json(w.http, w.stack, f"/v1/templates/{b_template['id']}", w.a)
+    assert status == 404, body
+    assert_error(body, "template_not_found", "template")
+
+
+async def _list_templates(w: World) -> None:
+    a_template = await _create_template(w, w.a)
+    b_template = await _create_template(w, w.b, "B 的模板", _definition())
+    status, listed = await get_json(w.http, w.stack, "/v1/templates", w.b)
+    assert status == 200, listed
+    assert [t["id"] for t in listed] == [b_template["id"]]
+    assert all(t["business_id"] == w.b.business_id for t in listed)
+    _assert_clean(w, listed, a_template["id"], TEMPLATE_A, TEMPLATE_TEXT_A)
+    assert await _template_ids(w, w.a) == [a_template["id"]]
+
+
+async def _read_foreign_template(w: World) -> None:
+    a_template = await _create_template(w, w.a)
+    status, body = await get_json(w.http, w.stack, f"/v1/templates/{a_template['id']}", w.b)
+    assert status == 404, body
+    assert_error(body, "template_not_found", "template")
+    _assert_clean(w, body, a_template["id"], TEMPLATE_A, TEMPLATE_TEXT_A)
+    status, body = await get_json(w.http, w.stack, f"/v1/templates/{a_template['id']}", w.a)
+    assert status == 200, body
+    assert body["name"] == TEMPLATE_A
+
+
+async def _edit_foreign_template(w: World) -> None:
+    a_template = await _create_template(w, w.a)
+    before = await _template_state(w, a_template["id"])
+    status, body = await _call(w, "PUT", f"/v1/templates/{a_template['id']}", w.b,
+                               {"definition": _definition("B 改过的 {{ name }}")})
+    assert status == 404, body
+    assert_error(body, "template_not_found", "template")
+    _assert_clean(w, body, TEMPLATE_A, TEMPLATE_TEXT_A)
+    assert await _template_state(w, a_template["id"]) == before
+    # Control: A's own edit goes through.
+    status, body = await _call(w, "PUT", f"/v1/templates/{a_template['id']}", w.a,
+                               {"definition": _definition("A 改过的 {{ name }}")})
+    assert status == 200, body
+    assert body["versions"][-1]["definition"]["layout"]["text"] == "A 改过的 {{ name }}"
+
+
+async def _submit_foreign_version(w: World) -> None:
+    a_template = await _create_template(w, w.a)
+    before = await _template_state(w, a_template["id"])
+    # Even a version A's template does not have is "no such template" to B, not "no such version".
+    for version in (1, 2):
+        status, body = await _call(w, "POST", f"/v1/templates/{a_template['id']}/versions/{version}/submit", w.b)
+        assert status == 404, (version, body)
+        assert_error(body, "template_not_found", "template")
+        _assert_clean(w, body, TEMPLATE_A, TEMPLATE_TEXT_A)
+    assert await _template_state(w, a_template["id"]) == before
+    assert before[2][0][1] == "draft"
+    status, body = await _call(w, "POST", f"/v1/templates/{a_template['id']}/versions/1/submit", w.a)
+    assert status == 200, body
+    assert body["versions"][0]["review_state"] == "in_review"
+
+
+async def _review_foreign_version(w: World) -> None:
+    a_template = await _create_template(w, w.a)
+    status, body = await _call(w, "POST", f"/v1/templates/{a_template['id']}/versions/1/submit", w.a)
+    assert status == 200, body
+    before = await _template_state(w, a_template["id"])
+    # B's key is not the version's author, so only isolation stands between B and approving it.
+    for decision in (True, False):
+        status, body = await _call(w, "POST", f"/v1/templates/{a_template['id']}/versions/1/review", w.b,
+                                   {"approved": decision, "note": "B 的审核"})
+        assert status == 404, (decision, body)
+        assert_error(body, "template_not_found", "template")
+        _assert_clean(w, body, TEMPLATE_A, TEMPLATE_TEXT_A)
+    assert await _template_state(w, a_template["id"]) == before
+    assert (before[2][0][1], before[2][0][4]) == ("in_review", None)
+    # Control: a second key of A's approves it, and the approval reaches A's chatbot, not B's.
+    _, second_key = await w.stack.platform.services.api_keys.create(w.a.tenant_id, w.a.business_id, "reviewer")
+    async with w.http.post(f"{w.stack.base_url}/v1/templates/{a_template['id']}/versions/1/review",
+                           json={"approved": True}, headers={"Authorization": f"Bearer {second_key}"}) as r:
+        body = await r.json()
+        assert r.status == 200, body
+    assert body["versions"][0]["review_state"] == "approved"
+    assert {c["chatbot_id"] for c in body["versions"][0]["channels"]} == {w.a.chatbot_id}
+    status, progress = await get_json(w.http, w.stack, f"/v1/chatbots/{w.b.chatbot_id}/sync", w.b)
+    assert status == 200, progress
+    assert progress["templates"] == {}
+
+
+async def _disable_foreign_template(w: World) -> None:
+    a_template = await _create_template(w, w.a)
+    before = await _template_state(w, a_template["id"])
+    status, body = await _call(w, "POST", f"/v1/templates/{a_template['id']}/disable", w.b)
+    assert status == 404, body
+    assert_error(body, "template_not_found", "template")
+    _assert_clean(w, body, TEMPLATE_A, TEMPLATE_TEXT_A)
+    assert await _template_state(w, a_template["id"]) == before
+    assert before[1] is False
+    status, body = await _call(w, "POST", f"/v1/templates/{a_template['id']}/disable", w.a)
+    assert status == 200, body
+    assert body["disabled"] is True
+
+
+async def _preview_foreign_template(w: World) -> None:
+    a_template = await _create_template(w, w.a)
+    b_template = await _create_template(w, w.b, "B 的模板", _definition("B 的正文 {{ name }}"))
+    for request in ({}, {"version": 1}, {"version": 1, "params": {"name": "乙"}}):
+        status, body = await _call(w, "POST", f"/v1/templates/{a_template['id']}/preview", w.b, request)
+        assert status == 404, (request, body)
+        assert_error(body, "template_not_found", "template")
+        _assert_clean(w, body, TEMPLATE_A, TEMPLATE_TEXT_A, "甲方样例")
+    # B's own preview goes through B's chatbot only; A's through A's.
+    status, previews = await _call(w, "POST", f"/v1/templates/{b_template['id']}/preview", w.b, {})
+    assert status == 200, previews
+    assert [p["chatbot_id"] for p in previews] == [w.b.chatbot_id]
+    _assert_clean(w, previews, TEMPLATE_TEXT_A, CARRIER_CHATBOT_ID)
+    status, previews = await _call(w, "POST", f"/v1/templates/{a_template['id']}/preview", w.a, {})
+    assert status == 200, previews
+    assert [p["chatbot_id"] for p in previews] == [w.a.chatbot_id]
+    assert previews[0]["content"]["text"] == f"{TEMPLATE_TEXT_A} 甲方样例"
+
+
+async def _template_with(w: World, tenant: Tenant, word: str) -> tuple[int, Any]:
+    return await _call(w, "POST", "/v1/templates", tenant,
+                       {"name": f"含{word}", "definition": _definition(f"{word} {{{{ name }}}}")})
+
+
+async def _list_tenant_words(w: World) -> None:
+    status, body = await _call(w, "POST", "/v1/sensitive-words", w.a, {"words": [{"word": WORD_A}]})
+    assert status == 200, body
+    status, body = await get_json(w.http, w.stack, "/v1/sensitive-words", w.b)
+    assert status == 200, body
+    assert body == {"words": []}
+    assert await _words(w, w.a) == {WORD_A: "block"}
+    status, body = await _call(w, "POST", "/v1/sensitive-words", w.b, {"words": [{"word": WORD_B}]})
+    assert status == 200, body
+    assert await _words(w, w.b) == {WORD_B: "block"}
+    assert await _words(w, w.a) == {WORD_A: "block"}
+
+
+async def _add_tenant_words(w: World) -> None:
+    status, body = await _call(w, "POST", "/v1/sensitive-words", w.a, {"words": [{"word": WORD_A}]})
+    assert status == 200, body
+    # B adds its own word, and A's word with another action: both land on B's list only.
+    status, body = await _call(w, "POST", "/v1/sensitive-words", w.b,
+                               {"words": [{"word": WORD_B}, {"word": WORD_A, "action": "mask"}]})
+    assert status == 200, body
+    assert {e["word"]: e["action"] for e in body["words"]} == {WORD_B: "block", WORD_A: "mask"}
+    assert await _words(w, w.a) == {WORD_A: "block"}
+    # B's word blocks B, not A; A's blocks A, not B.
+    status, body = await _template_with(w, w.b, WORD_B)
+    assert status == 422, body
+    assert_error(body, "sensitive_words", ...)
+    status, body = await _template_with(w, w.a, WORD_B)
+    assert status == 201, body
+    status, body, _ = await post_messages(w.http, w.stack, json_body=text_body(w.a.chatbot_id, f"A 说{WORD_B}"))
+    assert status == 202, body
+    status, body = await _template_with(w, w.a, WORD_A)
+    assert status == 422, body
+    assert_error(body, "sensitive_words", ...)
+    status, body = await _call(w, "POST", "/v1/sensitive-words", w.b, {"words": [{"word": WORD_A, "action": "block"}]})
+    assert status == 200, body
+    status, body = await _call(w, "DELETE", f"/v1/sensitive-words/{quote(WORD_A, safe='')}", w.b)
+    assert status == 204, body
+    status, body = await _template_with(w, w.b, WORD_A)  # B's copy of the word is gone; A's stays
+    assert status == 201, body
+    status, body = await _template_with(w, w.a, WORD_A)
+    assert status == 422, body
+
+
+async def _remove_tenant_word(w: World) -> None:
+    status, body = await _call(w, "POST", "/v1/sensitive-words", w.a, {"words": [{"word": WORD_A}]})
+    assert status == 200, body
+    status, body = await _call(w, "DELETE", f"/v1/sensitive-words/{quote(WORD_A, safe='')}", w.b)
+    assert status == 404, body
+    assert_error(body, "word_not_found", ...)
+    assert await _words(w, w.a) == {WORD_A: "block"}
+    status, body = await _template_with(w, w.a, WORD_A)
+    assert status == 422, body  # still blocks A
+    assert_error(body, "sensitive_words", ...)
+    # Control: A removes its own word, and then may use it.
+    status, body = await _call(w, "DELETE", f"/v1/sensitive-words/{quote(WORD_A, safe='')}", w.a)
+    assert status == 204, body
+    status, body = await _template_with(w, w.a, WORD_A)
+    assert status == 201, body
+
+
+def _platform_case(method: str, path: str, body: dict[str, Any] | None = None, *,
+                   state: Callable[[World], Awaitable[Any]] | None = None) -> Callable[[World], Awaitable[None]]:
+    """/v1/platform holds no tenant's data, and a tenant's API key does not open it: neither B's nor A's.
+    `state`, when given, reads what the route would change: a refused tenant's request leaves it as it was."""
+
+    async def case(w: World) -> None:
+        url = (f"{w.stack.base_url}{path.replace('{channel_id}', w.stack.channel_id).replace('{number}', NUMBER_A)}"
+               .replace("{word}", quote(PLATFORM_WORD, safe="")))
+        if method == "DELETE" and "/sensitive-words/" in path:
+            await w.stack.platform.services.words.add_platform_words([WordEntry(word=PLATFORM_WORD)])
+        before = await state(w) if state else None
         for tenant in (w.b, w.a):
             async with w.http.request(method, url, json=body, headers=w.stack.auth(tenant)) as response:
                 assert response.status == 401, await response.text()
                 assert (await response.json())["error"]["code"] == "invalid_operator_key"
+        if state:
+            assert await state(w) == before
         _, operator_key = await w.stack.platform.services.operator_keys.create("isolation test")
         if method == "DELETE" and "/numbers/" in path:
             await w.stack.platform.services.router.set_fact(NUMBER_A, carrier="ctcc", ttl_days=None)
@@ -372,12 +779,13 @@ def _platform_case(method: str, path: str, body: dict[str, Any] | None = None) -
 # ---- the admin: tenant B's admin user (and B's API key) against tenant A's data ------------------------
 
 
-def assert_no_a_data(w: World, page_text: str, *, echoed: tuple[str, ...] = ()) -> None:
-    """No trace of tenant A on a page B sees, but for what B itself typed (a filter value, a `next` path)."""
+def assert_no_a_data(w: World, page_text: str, *, echoed: tuple[str, ...] = (), also: Iterable[str] = ()) -> None:
+    """No trace of tenant A on a page B sees, but for what B itself typed (a filter value, a `next` path).
+    `also` names more of A's that must not show (a material's or a template's id, name or text)."""
     for value in echoed:
         page_text = page_text.replace(value, "").replace(quote(value, safe=""), "")
     for secret in (w.a_message["id"], MASKED_A, NUMBER_A, w.a.chatbot_id, w.a.business_id, w.a.tenant_id,
-                   "Tenant A", "A 的消息"):
+                   "Tenant A", "A 的消息", *also):
         assert secret not in page_text, secret
 
 
@@ -535,6 +943,279 @@ def _admin_platform_page(method: str, path: str,
     return case
 
 
+# ---- the admin's materials and templates ---------------------------------------------------------------
+
+
+async def _admin_upload(browser: AdminBrowser, fields: dict[str, str], data: bytes) -> AdminPage:
+    """The materials page's upload form as a browser posts it: multipart, with the page's hidden fields."""
+    form_page = await browser.get("/materials")
+    assert form_page.status == 200, form_page.text[:300]
+    form = aiohttp.FormData()
+    for name, value in {**form_page.hidden(), **fields}.items():
+        form.add_field(name, value)
+    form.add_field("file", data, filename="banner.png", content_type="application/octet-stream")
+    async with browser.http.post(f"{browser.stack.base_url}/admin/materials", data=form) as response:
+        return AdminPage(response.status, str(response.url), await response.text())
+
+
+async def _admin_fetch(browser: AdminBrowser, path: str) -> tuple[int, str, bytes]:
+    async with browser.http.get(f"{browser.stack.base_url}/admin{path}") as response:
+        return response.status, response.headers.get("content-type", ""), await response.read()
+
+
+def _template_fields(business_id: str, layout: dict[str, Any], **extra: str) -> dict[str, str]:
+    return {"business_id": business_id, "layout": json.dumps(layout, ensure_ascii=False),
+            "parameters": json.dumps([{"name": "name", "type": "string", "sample": "x"}]), **extra}
+
+
+def _a_template_secrets(template: dict[str, Any]) -> tuple[str, ...]:
+    return template["id"], TEMPLATE_A, TEMPLATE_TEXT_A, "甲方样例"
+
+
+async def _admin_materials(w: World) -> None:
+    a, b = await w.admins()
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    b_material = await _upload(w, w.b, "B 的素材")
+    page = await b.get("/materials")
+    assert page.status == 200
+    assert b_material["id"] in page.text
+    assert_no_a_data(w, page.text, also=(a_material["id"], MATERIAL_A))
+    # B naming A's business: no such business in B's tenant.
+    page = await b.get(f"/materials?business={w.a.business_id}")
+    assert page.status == 404
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=(a_material["id"], MATERIAL_A))
+    page = await a.get("/materials")
+    assert a_material["id"] in page.text
+    assert b_material["id"] not in page.text
+
+
+async def _admin_material_detail(w: World) -> None:
+    a, b = await w.admins()
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    for query in ("", f"?business={w.a.business_id}", f"?business={w.b.business_id}"):
+        page = await b.get(f"/materials/{a_material['id']}{query}")
+        assert page.status == 404, query
+        assert_no_a_data(w, page.text, echoed=(a_material["id"], w.a.business_id), also=(MATERIAL_A,))
+        assert "/thumbnail" not in page.text
+    page = await a.get(f"/materials/{a_material['id']}")
+    assert page.status == 200
+    assert MATERIAL_A in page.text
+
+
+def _admin_material_bytes(part: str) -> Callable[[World], Awaitable[None]]:
+    """/admin/materials/{id}/file or /thumbnail: B's admin gets an error page, never A's bytes."""
+
+    async def case(w: World) -> None:
+        a, b = await w.admins()
+        a_material = await _upload(w, w.a, MATERIAL_A)
+        for query in ("", f"?business={w.a.business_id}"):
+            status, content_type, data = await _admin_fetch(b, f"/materials/{a_material['id']}/{part}{query}")
+            assert status == 404, query
+            assert content_type.startswith("text/html"), content_type
+            assert_no_a_data(w, data.decode(), echoed=(a_material["id"], w.a.business_id), also=(MATERIAL_A,))
+        status, content_type, data = await _admin_fetch(a, f"/materials/{a_material['id']}/{part}")
+        assert status == 200
+        if part == "file":
+            assert data == png(64, 48, PNG_A_COLOR)
+        else:
+            assert (content_type, data[:2]) == ("image/jpeg", b"\xff\xd8")
+
+    return case
+
+
+async def _admin_material_upload(w: World) -> None:
+    _, b = await w.admins()
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    page = await _admin_upload(b, {"business_id": w.a.business_id, "name": "越权上传"}, png(64, 48))
+    assert page.status == 422
+    assert_no_a_data(w, page.text, also=(a_material["id"], MATERIAL_A))
+    assert await _material_ids(w, w.a) == [a_material["id"]]
+    assert await _material_ids(w, w.b) == []
+    # Control: into B's own business it works, and lands in B's library only.
+    page = await _admin_upload(b, {"business_id": w.b.business_id, "name": "B 的上传"}, png(64, 48))
+    assert page.status == 200
+    assert "done=uploaded" in page.url
+    assert_no_a_data(w, page.text, also=(a_material["id"], MATERIAL_A))
+    [b_id] = await _material_ids(w, w.b)
+    assert await _material_ids(w, w.a) == [a_material["id"]]
+    status, body = await get_json(w.http, w.stack, f"/v1/materials/{b_id}", w.b)
+    assert (status, body["name"], body["business_id"]) == (200, "B 的上传", w.b.business_id)
+
+
+async def _admin_material_delete(w: World) -> None:
+    _, b = await w.admins()
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    b_material = await _upload(w, w.b, "B 的素材")
+    for business_id in (w.a.business_id, w.b.business_id, ""):
+        page = await b.submit("/materials", f"/materials/{a_material['id']}/delete", {"business_id": business_id})
+        assert page.status == 404, business_id
+        assert_no_a_data(w, page.text, echoed=(a_material["id"],), also=(MATERIAL_A,))
+    assert await _material_ids(w, w.a) == [a_material["id"]]
+    page = await b.submit("/materials", f"/materials/{b_material['id']}/delete", {"business_id": w.b.business_id})
+    assert page.status == 200
+    assert "done=deleted" in page.url
+    assert await _material_ids(w, w.b) == []
+    assert await _material_ids(w, w.a) == [a_material["id"]]
+
+
+async def _admin_templates(w: World) -> None:
+    a, b = await w.admins()
+    a_template = await _create_template(w, w.a)
+    b_template = await _create_template(w, w.b, "B 的模板", _definition())
+    page = await b.get("/templates")
+    assert page.status == 200
+    assert b_template["id"] in page.text
+    assert_no_a_data(w, page.text, also=_a_template_secrets(a_template))
+    page = await b.get(f"/templates?business={w.a.business_id}")
+    assert page.status == 404
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=_a_template_secrets(a_template))
+    page = await a.get("/templates")
+    assert a_template["id"] in page.text
+    assert b_template["id"] not in page.text
+
+
+async def _admin_template_new(w: World) -> None:
+    _, b = await w.admins()
+    a_template = await _create_template(w, w.a)
+    page = await b.get("/templates/new")
+    assert page.status == 200
+    assert f'value="{w.b.business_id}"' in page.text
+    assert_no_a_data(w, page.text, also=_a_template_secrets(a_template))
+    page = await b.get(f"/templates/new?business={w.a.business_id}")
+    assert page.status == 404
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=_a_template_secrets(a_template))
+
+
+async def _admin_template_create(w: World) -> None:
+    _, b = await w.admins()
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    a_template = await _create_template(w, w.a)
+    secrets = (*_a_template_secrets(a_template), MATERIAL_A, f"/materials/{a_material['id']}/thumbnail")
+    # Into A's business: refused, nothing made.
+    page = await b.submit("/templates/new", "/templates", {
+        **_template_fields(w.a.business_id, {"kind": "text", "text": "越权 {{ name }}"}), "name": "越权模板"})
+    assert page.status == 422
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=secrets)  # the form shows what B typed
+    # Naming A's material from B's business: to B it does not exist.
+    page = await b.submit("/templates/new", "/templates", {
+        **_template_fields(w.b.business_id, {"kind": "file", "file": {"material_id": a_material["id"]}}),
+        "name": "借用素材", "fallback_text": "请查看附件"})
+    assert page.status == 404
+    assert "material_not_found" in page.text
+    assert_no_a_data(w, page.text, echoed=(a_material["id"],), also=secrets)
+    assert await _template_ids(w, w.a) == [a_template["id"]]
+    assert await _template_ids(w, w.b) == []
+    # Control: B's own template lands in B's business only.
+    page = await b.submit("/templates/new", "/templates", {
+        **_template_fields(w.b.business_id, {"kind": "text", "text": "B 的 {{ name }}"}), "name": "B 的模板"})
+    assert page.status == 200
+    assert "done=created" in page.url
+    [b_id] = await _template_ids(w, w.b)
+    assert b_id in page.url
+    assert await _template_ids(w, w.a) == [a_template["id"]]
+
+
+async def _admin_template_preview(w: World) -> None:
+    a, b = await w.admins()
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    draft = _template_fields(w.b.business_id, {"kind": "file", "file": {"material_id": a_material["id"]}},
+                             fallback_text="请查看附件")
+    thumbnail = f"/admin/materials/{a_material['id']}/thumbnail"
+    for business_id in (w.b.business_id, w.a.business_id):
+        page = await b.submit("/templates/new", "/templates/preview", {**draft, "business_id": business_id})
+        assert page.status == 200, business_id
+        assert 'data-preview-state="ok"' in page.text
+        assert_no_a_data(w, page.text, echoed=(a_material["id"],), also=(MATERIAL_A, thumbnail))
+    # Control: A's admin previewing the same draft sees A's material by name and picture.
+    page = await a.submit("/templates/new", "/templates/preview", {**draft, "business_id": w.a.business_id})
+    assert page.status == 200
+    assert MATERIAL_A in page.text
+    assert thumbnail in page.text
+
+
+async def _admin_template_detail(w: World) -> None:
+    a, b = await w.admins()
+    a_template = await _create_template(w, w.a)
+    for query in ("", f"?business={w.a.business_id}", "?version=1", f"?business={w.b.business_id}&version=1"):
+        page = await b.get(f"/templates/{a_template['id']}{query}")
+        assert page.status == 404, query
+        assert_no_a_data(w, page.text, echoed=(a_template["id"], w.a.business_id),
+                         also=_a_template_secrets(a_template)[1:])
+    page = await a.get(f"/templates/{a_template['id']}")
+    assert page.status == 200
+    assert TEMPLATE_A in page.text
+
+
+async def _admin_template_edit_form(w: World) -> None:
+    a, b = await w.admins()
+    a_template = await _create_template(w, w.a)
+    for query in ("", f"?business={w.a.business_id}"):
+        page = await b.get(f"/templates/{a_template['id']}/edit{query}")
+        assert page.status == 404, query
+        assert_no_a_data(w, page.text, echoed=(a_template["id"], w.a.business_id),
+                         also=_a_template_secrets(a_template)[1:])
+    page = await a.get(f"/templates/{a_template['id']}/edit")
+    assert page.status == 200
+    assert TEMPLATE_TEXT_A in page.text
+
+
+async def _admin_template_update(w: World) -> None:
+    _, b = await w.admins()
+    a_template = await _create_template(w, w.a)
+    before = await _template_state(w, a_template["id"])
+    for business_id in (w.a.business_id, w.b.business_id):
+        page = await b.submit("/templates", f"/templates/{a_template['id']}/edit",
+                              _template_fields(business_id, {"kind": "text", "text": "B 改过的 {{ name }}"}))
+        assert page.status == 404, business_id
+        assert_no_a_data(w, page.text, echoed=(a_template["id"],), also=_a_template_secrets(a_template)[1:])
+    assert await _template_state(w, a_template["id"]) == before
+
+
+async def _admin_template_submit(w: World) -> None:
+    _, b = await w.admins()
+    a_template = await _create_template(w, w.a)
+    before = await _template_state(w, a_template["id"])
+    for version, business_id in ((1, w.a.business_id), (1, w.b.business_id), (2, "")):
+        page = await b.submit("/templates", f"/templates/{a_template['id']}/versions/{version}/submit",
+                              {"business_id": business_id})
+        assert page.status == 404, (version, business_id)
+        assert_no_a_data(w, page.text, echoed=(a_template["id"],), also=_a_template_secrets(a_template)[1:])
+    assert await _template_state(w, a_template["id"]) == before
+    assert before[2][0][1] == "draft"
+
+
+async def _admin_template_review(w: World) -> None:
+    _, b = await w.admins()
+    a_template = await _create_template(w, w.a)
+    status, body = await _call(w, "POST", f"/v1/templates/{a_template['id']}/versions/1/submit", w.a)
+    assert status == 200, body
+    before = await _template_state(w, a_template["id"])
+    for decision, business_id in (("approve", w.a.business_id), ("approve", w.b.business_id),
+                                  ("reject", w.a.business_id)):
+        page = await b.submit("/templates", f"/templates/{a_template['id']}/versions/1/review",
+                              {"business_id": business_id, "decision": decision, "note": "B 的审核"})
+        assert page.status == 404, (decision, business_id)
+        assert_no_a_data(w, page.text, echoed=(a_template["id"],), also=_a_template_secrets(a_template)[1:])
+    assert await _template_state(w, a_template["id"]) == before
+    assert (before[2][0][1], before[2][0][4]) == ("in_review", None)
+
+
+async def _admin_template_disable(w: World) -> None:
+    a, b = await w.admins()
+    a_template = await _create_template(w, w.a)
+    before = await _template_state(w, a_template["id"])
+    for business_id in (w.a.business_id, w.b.business_id):
+        page = await b.submit("/templates", f"/templates/{a_template['id']}/disable", {"business_id": business_id})
+        assert page.status == 404, business_id
+        assert_no_a_data(w, page.text, echoed=(a_template["id"],), also=_a_template_secrets(a_template)[1:])
+    assert await _template_state(w, a_template["id"]) == before
+    assert before[1] is False
+    page = await a.submit("/templates", f"/templates/{a_template['id']}/disable", {"business_id": w.a.business_id})
+    assert page.status == 200
+    assert "done=disabled" in page.url
+    assert (await _template_state(w, a_template["id"]))[1] is True
+
+
 Case = Callable[[World], Awaitable[None]]
 
 ISOLATION_CASES: dict[Route, Case] = {
@@ -562,6 +1243,29 @@ ISOLATION_CASES: dict[Route, Case] = {
     ("GET", "/v1/platform/channels/{channel_id}"): _platform_case("GET", "/v1/platform/channels/{channel_id}"),
     ("PATCH", "/v1/platform/channels/{channel_id}"): _platform_case("PATCH", "/v1/platform/channels/{channel_id}",
                                                                     {"name": "China Mobile (renamed)"}),
+    ("POST", "/v1/materials"): _upload_material,
+    ("GET", "/v1/materials"): _list_materials,
+    ("GET", "/v1/materials/{material_id}"): _read_foreign_material,
+    ("GET", "/v1/materials/{material_id}/file"): _foreign_material_bytes("file"),
+    ("GET", "/v1/materials/{material_id}/thumbnail"): _foreign_material_bytes("thumbnail"),
+    ("DELETE", "/v1/materials/{material_id}"): _delete_foreign_material,
+    ("GET", "/v1/chatbots/{chatbot_id}/sync"): _sync_of_foreign_chatbot,
+    ("POST", "/v1/templates"): _create_template_in_own_space,
+    ("GET", "/v1/templates"): _list_templates,
+    ("GET", "/v1/templates/{template_id}"): _read_foreign_template,
+    ("PUT", "/v1/templates/{template_id}"): _edit_foreign_template,
+    ("POST", "/v1/templates/{template_id}/versions/{version}/submit"): _submit_foreign_version,
+    ("POST", "/v1/templates/{template_id}/versions/{version}/review"): _review_foreign_version,
+    ("POST", "/v1/templates/{template_id}/disable"): _disable_foreign_template,
+    ("POST", "/v1/templates/{template_id}/preview"): _preview_foreign_template,
+    ("GET", "/v1/sensitive-words"): _list_tenant_words,
+    ("POST", "/v1/sensitive-words"): _add_tenant_words,
+    ("DELETE", "/v1/sensitive-words/{word}"): _remove_tenant_word,
+    ("GET", "/v1/platform/sensitive-words"): _platform_case("GET", "/v1/platform/sensitive-words"),
+    ("POST", "/v1/platform/sensitive-words"): _platform_case(
+        "POST", "/v1/platform/sensitive-words", {"words": [{"word": PLATFORM_WORD}]}, state=_platform_words),
+    ("DELETE", "/v1/platform/sensitive-words/{word}"): _platform_case(
+        "DELETE", "/v1/platform/sensitive-words/{word}", state=_platform_words),
     ("GET", "/admin/"): _admin_dashboard,
     ("GET", "/admin/messages"): _admin_messages,
     ("GET", "/admin/messages/{message_id}"): _admin_message_detail,
@@ -582,6 +1286,22 @@ ISOLATION_CASES: dict[Route, Case] = {
         "name": "China Mobile (renamed)", "base_url": "https://maap.example.com"}),
     ("POST", "/admin/channels/{channel_id}/enabled"): _admin_platform_page(
         "POST", "/channels/{channel_id}/enabled", {"enabled": "false"}),
+    ("GET", "/admin/materials"): _admin_materials,
+    ("POST", "/admin/materials"): _admin_material_upload,
+    ("GET", "/admin/materials/{material_id}"): _admin_material_detail,
+    ("GET", "/admin/materials/{material_id}/file"): _admin_material_bytes("file"),
+    ("GET", "/admin/materials/{material_id}/thumbnail"): _admin_material_bytes("thumbnail"),
+    ("POST", "/admin/materials/{material_id}/delete"): _admin_material_delete,
+    ("GET", "/admin/templates"): _admin_templates,
+    ("GET", "/admin/templates/new"): _admin_template_new,
+    ("POST", "/admin/templates"): _admin_template_create,
+    ("POST", "/admin/templates/preview"): _admin_template_preview,
+    ("GET", "/admin/templates/{template_id}"): _admin_template_detail,
+    ("GET", "/admin/templates/{template_id}/edit"): _admin_template_edit_form,
+    ("POST", "/admin/templates/{template_id}/edit"): _admin_template_update,
+    ("POST", "/admin/templates/{template_id}/versions/{version}/submit"): _admin_template_submit,
+    ("POST", "/admin/templates/{template_id}/versions/{version}/review"): _admin_template_review,
+    ("POST", "/admin/templates/{template_id}/disable"): _admin_template_disable,
 }
 
 

@@ -4,13 +4,10 @@ synced to new chatbots, and used in messages under the URL of the carrier that s
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from msg5g.domain.messages import TrafficClass
@@ -22,51 +19,22 @@ from tests.e2e.channels import (
     cucc_channel,
     smpp_channel,
 )
+from tests.e2e.library import (
+    approved_template,
+    card_template,
+    channel_states,
+    material,
+    settled,
+    settled_syncs,
+    sim_media,
+    upload,
+    wait_for,
+)
 from tests.media_samples import jpeg, png
 
 pytestmark = pytest.mark.asyncio
 
 USER = "+8613900139111"
-
-
-async def upload(stack: Stack, data: bytes, file_name: str = "banner.png", **fields: str) -> tuple[int, Any]:
-    form = aiohttp.FormData()
-    form.add_field("file", data, filename=file_name, content_type="application/octet-stream")
-    for name, value in fields.items():
-        form.add_field(name, value)
-    async with stack.http.post(f"{stack.base_url}/v1/materials", data=form, headers=stack.auth()) as r:
-        return r.status, await r.json()
-
-
-async def material(stack: Stack, material_id: str) -> dict[str, Any]:
-    async with stack.http.get(f"{stack.base_url}/v1/materials/{material_id}", headers=stack.auth()) as r:
-        assert r.status == 200, await r.text()
-        return dict(await r.json())
-
-
-async def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} never happened; last seen: {last}")
-
-
-async def settled_syncs(stack: Stack, material_id: str, count: int) -> dict[str, dict[str, Any]]:
-    async def check() -> dict[str, dict[str, Any]] | None:
-        syncs = (await material(stack, material_id))["syncs"]
-        done = [s for s in syncs if s["state"] not in {"uploading", "pending_audit"} and not s["refreshing"]]
-        return {s["chatbot_id"]: s for s in syncs} if len(done) == count == len(syncs) else None
-    return dict(await wait_for(check, f"{count} settled syncs of {material_id}"))
-
-
-async def sim_media(http: aiohttp.ClientSession, sim_url: str) -> list[dict[str, Any]]:
-    async with http.get(f"{sim_url}/_sim/media") as r:
-        assert r.status == 200, await r.text()
-        return list((await r.json())["media"])
 
 
 async def test_an_upload_reaches_every_chatbot_in_its_carriers_format(stack: Stack, serve: ServeFn) -> None:
@@ -100,6 +68,9 @@ async def test_an_upload_reaches_every_chatbot_in_its_carriers_format(stack: Sta
     assert hashlib.sha256(data).hexdigest() in {u["sha256"] for u in ctcc_uploads}
     assert "activebanner.png" in {u["file_name"] for u in ctcc_uploads} or any(
         u["file_name"].endswith(".png") for u in ctcc_uploads)
+    cmcc_upload, = await sim_media(stack.http, stack.simulator_url)  # China Mobile: File + Thumbnail, one tid
+    assert sorted(cmcc_upload["parts"], key=str.lower) == ["File", "Thumbnail"]
+    assert cmcc_upload["sha256"] == body["sha256"]
     aggregator_upload, = await sim_media(stack.http, channels["aggregator"].simulator_url)
     assert sorted(aggregator_upload["parts"]) == ["chatbot", "file", "thumbnail"]
     assert aggregator_upload["sha256"] == body["sha256"]
@@ -195,15 +166,20 @@ async def test_a_new_chatbot_gets_every_existing_material(stack: Stack, serve: S
         ids.append(body["id"])
     for material_id in ids:
         await settled_syncs(stack, material_id, 1)
+    template = await approved_template(stack, card_template(ids[0]))
+    await channel_states(stack, template["id"], 1, settled)
     cucc = await cucc_channel(stack, serve)  # added afterwards
 
     async def synced() -> dict[str, Any] | None:
         async with stack.http.get(f"{stack.base_url}/v1/chatbots/{cucc.chatbot_id}/sync",
                                   headers=stack.auth()) as r:
             progress = await r.json()
-        return progress if progress["materials"].get("approved") == 3 else None
-    progress = await wait_for(synced, "the new chatbot's materials")
+        done = progress["materials"].get("approved") == 3 and progress["templates"].get("approved") == 1
+        return progress if done else None
+    progress = await wait_for(synced, "the new chatbot's materials and template")
     assert progress["materials_total"] == progress["materials_settled"] == 3
+    states = await channel_states(stack, template["id"], 1, settled)
+    assert states[cucc.chatbot_id]["state"] == "approved"
     assert len(await sim_media(stack.http, cucc.simulator_url)) == 6  # three files and their thumbnails
 
 
