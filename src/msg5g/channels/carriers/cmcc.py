@@ -32,6 +32,7 @@ from msg5g.channels.base import (
     SendResult,
     WebhookRequest,
 )
+from msg5g.channels.carriers import cmcc_templates as templates
 from msg5g.channels.config import AdapterConfig, ConfigModel
 from msg5g.channels.gsma import (
     CT_BOTMESSAGE,
@@ -73,7 +74,6 @@ from msg5g.domain.media import (
     MediaLimits,
     MediaUpload,
     MediaUploadResult,
-    TemplateAuditReport,
 )
 from msg5g.domain.messages import (
     InboundMessage,
@@ -324,19 +324,11 @@ class ChinaMobileChannel(ChannelAdapter):
     async def submit_template(self, endpoint: ChannelEndpoint, account: ChatbotAccount, name: str,
                               sample: OutboundMessage) -> str:
         content_type, body_text = self._encode_content(sample)
-        url = f"{endpoint.base_url.rstrip('/')}/messaging/v1/templates/{quote(account.address, safe='')}"
-        body = json.dumps({"templateName": name, "contentType": content_type, "bodyText": body_text},
-                          ensure_ascii=False).encode()
-        status, _, payload = await self._request("POST", url, account, data=body,
-                                                 headers={"Content-Type": "application/json"})
+        status, _, payload = await self._request(
+            "POST", templates.submission_url(endpoint.base_url, account.address), account,
+            data=templates.submission_body(name, content_type, body_text), headers={"Content-Type": "application/json"})
         _raise_for_status(status, payload, "the template")
-        try:
-            template_id = json.loads(payload).get("templateID")
-        except (ValueError, AttributeError):
-            template_id = None
-        if not template_id:
-            raise TransientChannelError("the carrier answered the template without a templateID")
-        return str(template_id)
+        return templates.template_id_of(payload)
 
     def preview(self, account: ChatbotAccount, message: OutboundMessage) -> bytes:
         return self.build_request(account, message)
@@ -464,12 +456,8 @@ class ChinaMobileChannel(ChannelAdapter):
         except ValueError as exc:
             raise WebhookRejected(f"malformed JSON: {exc}") from exc
         result = WebhookParseResult()
-        if kind == "TemplateAuditNotification" and isinstance(document, dict):
-            template_id, status = document.get("templateID"), document.get("status")
-            if not template_id or status not in {"approved", "rejected"}:
-                raise WebhookRejected("a template audit needs templateID and status approved|rejected")
-            result.template_audits.append(TemplateAuditReport(str(template_id), status == "approved",
-                                                              document.get("reason")))
+        if kind == templates.AUDIT_NOTIFICATION:
+            result.template_audits.append(templates.audit_report(document))
             return result
         infos = document.get("deliveryInfo") if isinstance(document, dict) else None
         for info in infos if isinstance(infos, list) else [infos] if isinstance(infos, dict) else []:
