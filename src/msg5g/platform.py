@@ -30,6 +30,7 @@ from msg5g.pipeline.queue import TOPIC_CALLBACK, TOPIC_SEND
 from msg5g.pipeline.sql_queue import SqlQueue
 from msg5g.pipeline.worker import Worker
 from msg5g.services.bundle import Services
+from msg5g.services.chatbots import TOPIC_CHATBOT_INFO
 from msg5g.services.context import ServiceContext
 from msg5g.services.early_reports import TOPIC_EARLY_REPORTS
 from msg5g.services.materials import TOPIC_MATERIAL_REFRESH, TOPIC_MATERIAL_SYNC
@@ -123,6 +124,8 @@ class Platform:
             # the carriers' audits take: many tries, spaced out.
             Worker(services.ctx.queue, TOPIC_TEMPLATE_SYNC, services.templates.run_sync, concurrency=4,
                    max_attempts=500, idle_poll_seconds=0.5),
+            Worker(services.ctx.queue, TOPIC_CHATBOT_INFO, services.chatbots.run_submit, concurrency=2,
+                   max_attempts=200, idle_poll_seconds=0.5),
         ]
         self._tasks = [asyncio.create_task(w.run(self._stop), name=f"worker-{w.topic}") for w in workers]
         self._tasks.append(asyncio.create_task(self._sample_queue_depth(), name="queue-depth"))

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from msg5g.channels.config import ConfigModel, NoConfig
+from msg5g.domain.chatbots import ChatbotInfo
 from msg5g.domain.content import CarouselContent, Content, FileContent, RichCardContent
 from msg5g.domain.errors import PermanentChannelError
 from msg5g.domain.media import NO_MEDIA, MediaLimits, MediaUpload, MediaUploadResult
@@ -148,6 +149,9 @@ class ChannelAdapter(abc.ABC):
     # Whether the carrier audits templates itself (submit_template); otherwise the platform's own
     # checks approve a template for a chatbot on this channel (docs/protocol-choices.md).
     audits_templates: ClassVar[bool] = False
+    # Whether the platform keeps the chatbot's public information at the carrier (submit_chatbot_info)
+    # or an operator does in the carrier's own console (CMCC, aggregators: docs/protocol-choices.md).
+    manages_chatbot_info: ClassVar[bool] = False
 
     # A channel that keeps a connection to the carrier (SMPP) rather than taking HTTP callbacks:
     # the platform opens it at start so that uplinks arrive before anything is sent.
@@ -209,6 +213,11 @@ class ChannelAdapter(abc.ABC):
         """Submit a template (rendered with its samples) for the carrier's audit; returns the
         carrier's template id, which its TemplateAuditReport names. Only when `audits_templates`."""
         raise PermanentChannelError(f"{self.display_name} does not audit templates")
+
+    async def submit_chatbot_info(self, endpoint: ChannelEndpoint, account: ChatbotAccount, info: ChatbotInfo) -> None:
+        """Send the chatbot's information and menu for the carrier's audit; the result arrives later as a
+        ChatbotInfoReport. Only when `manages_chatbot_info`."""
+        raise PermanentChannelError(f"{self.display_name} chatbots are managed in the carrier's console")
 
     def preview(self, account: ChatbotAccount, message: OutboundMessage) -> bytes:
         """The body this adapter would send for the message: what a template preview shows."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from msg5g.domain.chatbots import ChatbotInfoReport
 from msg5g.domain.content import UplinkContent
 from msg5g.domain.media import MediaAuditReport, TemplateAuditReport
 
@@ -162,3 +163,4 @@ class WebhookParseResult:
     revokes: list[RevokeReport] = field(default_factory=list)
     media_audits: list[MediaAuditReport] = field(default_factory=list)
     template_audits: list[TemplateAuditReport] = field(default_factory=list)
+    chatbot_reports: list[ChatbotInfoReport] = field(default_factory=list)

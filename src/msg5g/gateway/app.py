@@ -70,6 +70,7 @@ def create_api(services: ServicesProvider, *, lifespan: Lifespan | None = None, 
     app.include_router(messages.router)
     app.include_router(webhooks.router)
     app.include_router(chatbots.router)
+    app.include_router(chatbots.profiles_router)
     app.include_router(h5.router)
     app.include_router(platform.router)
     app.include_router(materials.router)

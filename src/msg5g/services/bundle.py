@@ -13,6 +13,7 @@ from msg5g.services.callbacks import CallbackOutbox, CallbackSender
 from msg5g.services.carrier_webhooks import CarrierWebhooks
 from msg5g.services.channel_admin import ChannelAdmin
 from msg5g.services.channel_sessions import ChannelSessions
+from msg5g.services.chatbots import ChatbotCatalog
 from msg5g.services.context import ServiceContext
 from msg5g.services.deliver import Sender
 from msg5g.services.directory import Directory
@@ -53,6 +54,7 @@ class Services:
     materials: MaterialLibrary
     templates: TemplateCatalog
     words: SensitiveWords
+    chatbots: ChatbotCatalog
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -77,13 +79,17 @@ class Services:
             if parsed.media_audits:
                 await materials.apply_audits(session, tenant_id, chatbot_id, parsed.media_audits)
 
-        webhooks.audit_handlers += [apply_media_audits, templates.apply_audits]
+        provisioning = Provisioning(ctx, channel_admin, [materials.chatbot_added, templates.chatbot_added])
+        chatbots = ChatbotCatalog(ctx, directory, provisioning, channel_admin, materials)
+        materials.on_approved.append(chatbots.material_approved)
+        webhooks.audit_handlers += [apply_media_audits, templates.apply_audits, chatbots.apply_reports]
+        sender = Sender(ctx, directory, outbox, early_reports, router, h5, RateLimiter(ctx), materials, templates)
+        sender.on_refused_credentials.append(chatbots.note_refused_credentials)
         return cls(
             ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), operator_keys=OperatorKeys(ctx),
-            admins=AdminAccounts(ctx), queries=Queries(ctx),
-            provisioning=Provisioning(ctx, channel_admin, [materials.chatbot_added, templates.chatbot_added]),
-            channel_admin=channel_admin, webhooks=webhooks,
-            sender=Sender(ctx, directory, outbox, early_reports, router, h5, RateLimiter(ctx), materials, templates),
+            admins=AdminAccounts(ctx), queries=Queries(ctx), provisioning=provisioning,
+            channel_admin=channel_admin, webhooks=webhooks, chatbots=chatbots,
+            sender=sender,
             h5=h5, router=router, early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
             submitter=Submitter(ctx, directory, materials, templates, words, router), channel_sessions=sessions,

@@ -95,7 +95,7 @@ class CarrierWebhooks:
             metrics.WEBHOOKS.labels(channel_type, "rejected").inc()
             log.warning("carrier callback refused", extra={"channel_id": channel_id, "reason": str(exc)})
             raise
-        if parsed.media_audits or parsed.template_audits:
+        if parsed.media_audits or parsed.template_audits or parsed.chatbot_reports:
             # Audits are rare and touch other tables: a transaction of their own, outside the group.
             try:
                 async with self._ctx.db.transaction() as session:

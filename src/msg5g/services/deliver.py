@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,9 @@ class Sender:
         self._reroutes: dict[str, int] = {}
         self._in_flight = asyncio.Semaphore(ctx.settings.send_concurrency)
         self._contents: dict[str, Content] = {}
+        # Told (tenant id, chatbot id, reason) when a carrier refuses a chatbot's credentials.
+        self.on_refused_credentials: list[Callable[[str, str, str], Coroutine[Any, Any, None]]] = []
+        self._background: set[asyncio.Task[None]] = set()
 
     async def __call__(self, job: Job) -> bool:
         tenant_id: str = job.payload["tenant_id"]
@@ -335,6 +338,13 @@ class Sender:
     def _observe(self, chatbot: ResolvedChatbot, error: ChannelError | None, elapsed: float, *,
                  channels_fault: bool = True) -> None:
         """The metrics and the channel's health after one carrier call."""
+        if isinstance(error, ChannelAuthError) and self.on_refused_credentials:
+            # Nothing more goes through an account whose credentials the carrier refuses.
+            for listener in self.on_refused_credentials:
+                task = asyncio.get_running_loop().create_task(
+                    listener(chatbot.tenant_id, chatbot.account.chatbot_id, str(error)))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         metrics.CARRIER_CALLS.labels(chatbot.endpoint.type, "ok" if error is None else type(error).__name__
                                      ).observe(elapsed)
         # Timeouts, 5xx and refused credentials are the channel's trouble; a refused message or a

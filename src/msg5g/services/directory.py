@@ -10,10 +10,11 @@ import time
 from dataclasses import dataclass
 
 from msg5g.channels import ChannelEndpoint, ChatbotAccount
+from msg5g.domain.chatbots import InfoState
 from msg5g.domain.errors import NotFound
 from msg5g.services.context import ServiceContext
 from msg5g.storage.repositories import BusinessRepository, ChatbotRepository, PlatformRepository
-from msg5g.storage.tables import Channel
+from msg5g.storage.tables import Channel, Chatbot
 
 _TTL_SECONDS = 15.0
 
@@ -26,6 +27,8 @@ class ResolvedChatbot:
     account: ChatbotAccount
     channel_tps: float | None = None  # the carrier's limits, kept by services/limits.py
     chatbot_tps: float | None = None
+    # Why nothing may be sent through it now (not live at its carrier, credentials refused), or None.
+    unsendable: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,20 @@ class BusinessCallback:
     url: str | None
     secret: str
     traffic_class: str
+
+
+def unsendable_reason(chatbot: Chatbot) -> str | None:
+    """Why a chatbot account may not carry messages now; None for one managed outside the platform
+    (no profile) or live at its carrier (a rejected update leaves the approved version live)."""
+    if chatbot.credential_error:
+        return f"the carrier refuses this chatbot's credentials: {chatbot.credential_error}"
+    if chatbot.profile_id is None:
+        return None
+    if chatbot.info_state == InfoState.OFFLINE:
+        return f"the carrier took this chatbot offline{': ' + chatbot.info_reason if chatbot.info_reason else ''}"
+    if chatbot.info_state == InfoState.LIVE or chatbot.live_version is not None:
+        return None
+    return f"this chatbot is not live at its carrier yet ({chatbot.info_state})"
 
 
 class Directory:
@@ -71,7 +88,7 @@ class Directory:
                                    address=chatbot.address,
                                    credentials={k: str(v) for k, v in
                                                 self._ctx.secrets.open(chatbot.credentials_sealed).items()}),
-            channel_tps=channel.tps_limit, chatbot_tps=chatbot.tps_limit,
+            channel_tps=channel.tps_limit, chatbot_tps=chatbot.tps_limit, unsendable=unsendable_reason(chatbot),
         )
         self._chatbots[key] = (time.monotonic() + _TTL_SECONDS, resolved)
         return resolved

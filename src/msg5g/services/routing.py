@@ -288,7 +288,7 @@ class Router:
             except NotFound:
                 continue
             adapter_type = self._ctx.registry.adapter_type(resolved.endpoint.type)
-            if not resolved.endpoint.enabled or resolved.endpoint.channel_id in avoid:
+            if not resolved.endpoint.enabled or resolved.endpoint.channel_id in avoid or resolved.unsendable:
                 continue
             if adapter_type.carrier is not None and adapter_type.carrier in refused:
                 continue  # that carrier said the number is not its subscriber

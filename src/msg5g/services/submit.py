@@ -212,6 +212,9 @@ class Submitter:
             raise NotFound("no such chatbot", code="chatbot_not_found", field="chatbot_id") from None
         if not chatbot.endpoint.enabled:
             raise Conflict("the chatbot's channel is disabled", code="channel_disabled", field="chatbot_id")
+        if chatbot.unsendable and await self._router.reachable_chatbots(
+                access.tenant_id, chatbot.account.chatbot_id) == [chatbot.account.chatbot_id]:
+            raise Conflict(chatbot.unsendable, code="chatbot_not_live", field="chatbot_id")
         numbers = request.numbers
         shared_params = None
         if request.template is not None:

@@ -24,6 +24,7 @@ from msg5g.storage.tables import (
     Channel,
     ChannelHealthEvent,
     Chatbot,
+    ChatbotProfileRow,
     ChatbotRoute,
     DeliveryAttempt,
     EarlyStatusReport,
@@ -128,6 +129,11 @@ class PlatformRepository:
     async def operator_key_by_prefix(self, prefix: str) -> OperatorKey | None:
         return await self.session.scalar(select(OperatorKey).where(OperatorKey.prefix == prefix))
 
+    async def chatbot_tenant(self, chatbot_id: str) -> str | None:
+        """Whose chatbot account this is (the operator's view of one account, by our id)."""
+        return await self.session.scalar(
+            select(CarrierChatbotIndex.tenant_id).where(CarrierChatbotIndex.chatbot_id == chatbot_id))
+
     async def platform_words(self) -> Sequence[PlatformSensitiveWord]:
         return (await self.session.scalars(select(PlatformSensitiveWord).order_by(PlatformSensitiveWord.word))).all()
 
@@ -197,6 +203,23 @@ class ChatbotRepository(_TenantScoped):
 
     async def all(self) -> Sequence[Chatbot]:
         return (await self.session.scalars(self._where_tenant(select(Chatbot), Chatbot).order_by(Chatbot.name))).all()
+
+
+class ChatbotProfileRepository(_TenantScoped):
+    async def add(self, row: ChatbotProfileRow) -> None:
+        await self._add(row)
+
+    async def get(self, profile_id: str) -> ChatbotProfileRow | None:
+        return await self._get(ChatbotProfileRow, profile_id)
+
+    async def of_business(self, business_id: str) -> Sequence[ChatbotProfileRow]:
+        statement = self._where_tenant(select(ChatbotProfileRow), ChatbotProfileRow).where(
+            ChatbotProfileRow.business_id == business_id)
+        return (await self.session.scalars(statement.order_by(ChatbotProfileRow.created_at))).all()
+
+    async def accounts(self, profile_id: str) -> Sequence[Chatbot]:
+        statement = self._where_tenant(select(Chatbot), Chatbot).where(Chatbot.profile_id == profile_id)
+        return (await self.session.scalars(statement.order_by(Chatbot.created_at))).all()
 
 
 class MessageRepository(_TenantScoped):

@@ -194,6 +194,29 @@ class Chatbot(TenantBase):
     credentials_sealed: Mapped[str] = mapped_column(Text)
     tps_limit: Mapped[float | None] = mapped_column(Float)  # sends per second the carrier allows it
     created_at: Mapped[datetime]
+    # The logical chatbot (public information, menu) this account publishes, and its standing with
+    # the carrier (domain.chatbots.InfoState). None: an account managed outside the platform, sendable.
+    profile_id: Mapped[str | None] = mapped_column(Id, index=True)
+    info_state: Mapped[str | None] = mapped_column(String(20))
+    info_reason: Mapped[str | None] = mapped_column(Text)
+    info_version: Mapped[int | None] = mapped_column(Integer)  # the profile version last submitted
+    live_version: Mapped[int | None] = mapped_column(Integer)  # the version the carrier approved last
+    # Why the carrier refuses our credentials for it, until they are rotated; nothing is sent meanwhile.
+    credential_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None]
+
+
+class ChatbotProfileRow(TenantBase):
+    """One logical chatbot's public information and menu (domain.chatbots.ChatbotProfile)."""
+
+    __tablename__ = "chatbot_profiles"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id, index=True)
+    business_id: Mapped[str] = mapped_column(Id)
+    profile: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Submission(TenantBase):

@@ -41,18 +41,21 @@ from msg5g.channels.gsma import (
     CT_SUGGESTIONS,
     CT_TEXT,
     build_bot_message,
+    build_suggestion,
     build_suggestions,
     iso_utc,
     parse_geo_uri,
     parse_suggestion_response,
 )
 from msg5g.channels.tokens import TokenCache
+from msg5g.domain.chatbots import ChatbotInfo, ChatbotInfoReport, SubMenu
 from msg5g.domain.content import (
     CarouselContent,
     Content,
     FileContent,
     MediaFile,
     RichCardContent,
+    Suggestion,
     TextContent,
     UplinkContent,
     UplinkFile,
@@ -162,6 +165,8 @@ class ChatbotJsonCredentials(AdapterConfig):
 
 class ChatbotJsonChannel(ChannelAdapter):
     """One adapter instance serves every chatbot of its type; tokens are cached per chatbot."""
+
+    manages_chatbot_info: ClassVar[bool] = True
 
     capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=100)
     credentials_model: ClassVar[ConfigModel] = ChatbotJsonCredentials
@@ -274,6 +279,19 @@ class ChatbotJsonChannel(ChannelAdapter):
         if status >= 500 or status in {408, 429} or code in TRANSIENT_CODES | RATE_LIMIT_CODES:
             raise TransientChannelError(f"carrier error: {detail}", carrier_code=code, http_status=status)
         raise PermanentChannelError(f"carrier refused the recall: {detail}", carrier_code=code, http_status=status)
+
+    # ---- chatbot information (§3.3.5, docs/protocol-choices.md) --------------------------------------
+
+    async def submit_chatbot_info(self, endpoint: ChannelEndpoint, account: ChatbotAccount, info: ChatbotInfo) -> None:
+        """`update/chatBotInfo/optionals`, then `update/chatBotInfo/menu` when there is one; each is audited
+        and answered by a `check` of type chatbotInformation."""
+        calls = [("update/chatBotInfo/optionals", orjson.dumps(chatbot_optionals(info)))]
+        if info.profile.menu is not None:
+            calls.append(("update/chatBotInfo/menu", orjson.dumps(
+                {"menu": {"entries": [menu_entry(e) for e in info.profile.menu.entries]}})))
+        for operation, body in calls:
+            status, code, document, payload = await self._call_with_token(endpoint, account, operation, body)
+            self._raise_for_answer(status, code, document, payload, "the chatbot information")
 
     # ---- media (§3.3.4) ---------------------------------------------------------------------------
 
@@ -471,8 +489,17 @@ class ChatbotJsonChannel(ChannelAdapter):
                 audit = _media_audit(document)
                 if audit is not None:
                     result.media_audits.append(audit)
-            # `check` for chatbot information and `informationChange` belong to the chatbots
-            # issue; until it lands they are authenticated and acknowledged.
+            elif segments[-1] == "check" and document.get("type") == "chatbotInformation":
+                approved = str(document.get("result", "")).strip() == "0"
+                description = document.get("description")
+                result.chatbot_reports.append(ChatbotInfoReport(
+                    approved=approved, reason=None if approved or not description else str(description)))
+            elif segments[-1] == "informationChange":
+                status = document.get("status")
+                if status in {"online", "offline"}:
+                    description = document.get("description")
+                    result.chatbot_reports.append(ChatbotInfoReport(
+                        online=status == "online", reason=str(description) if description else None))
         else:
             raise WebhookRejected(f"unexpected notification path {request.subpath!r}")
         return result
@@ -502,6 +529,29 @@ def build_message_list(content: Content) -> list[dict[str, Any]]:
         items.append({"contentType": CT_SUGGESTIONS, "contentEncoding": "utf8",
                       "contentText": build_suggestions(content.suggestions)})
     return items
+
+
+def chatbot_optionals(info: ChatbotInfo) -> dict[str, Any]:
+    """docs/protocol-choices.md: the §2.6 updatable fields plus name, icon, terms page and SMS port."""
+    profile = info.profile
+    body: dict[str, Any] = {"serviceName": profile.service_name, "serviceDescription": profile.description,
+                            "category": [profile.category]}
+    optional = {
+        "serviceIcon": info.logo_url, "backgroundImage": info.banner_url, "callBackNumber": profile.service_phone,
+        "emailAddress": profile.email, "serviceWebsite": str(profile.website) if profile.website else None,
+        "tcPage": str(profile.terms_url) if profile.terms_url else None, "address": profile.address,
+        "longitude": profile.longitude, "latitude": profile.latitude, "themeColour": profile.theme_colour,
+        "smsNumber": profile.sms_number,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return body
+
+
+def menu_entry(entry: Suggestion | SubMenu) -> dict[str, Any]:
+    """§2.5: a reply, an action, or a sub-menu of them."""
+    if isinstance(entry, SubMenu):
+        return {"menu": {"displayText": entry.text, "entries": [menu_entry(e) for e in entry.entries]}}
+    return build_suggestion(entry)
 
 
 def _media_audit(document: Mapping[str, Any]) -> MediaAuditReport | None:

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends, Path, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from msg5g.domain.chatbots import InfoState
 from msg5g.domain.errors import ValidationFailed
 from msg5g.gateway.deps import ServicesDep
 from msg5g.gateway.errors import ErrorResponse
 from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 from msg5g.services.access import OperatorAccess
 from msg5g.services.bundle import Services
+from msg5g.services.chatbots import ChatbotView
 
 router = APIRouter(prefix="/v1/platform", tags=["platform"])
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <operator key>`")
@@ -183,3 +185,18 @@ async def put_number(number: Number, body: NumberFactIn, _operator: OperatorDep,
                summary="Forget what was set or learned about a number")
 async def delete_number(number: Number, _operator: OperatorDep, services: ServicesDep) -> None:
     await services.router.clear_fact(_e164(number))
+
+
+class ChatbotStateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["live", "rejected", "offline"]
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+@router.put("/chatbots/{chatbot_id}/state", response_model=ChatbotView, responses=_errors,
+            summary="Record what a carrier's own console says of a chatbot (CMCC, aggregators)")
+async def record_chatbot_state(chatbot_id: Annotated[str, Path(min_length=1, max_length=64)], body: ChatbotStateIn,
+                               _operator: OperatorDep, services: ServicesDep) -> ChatbotView:
+    """For carriers without a management API the platform cannot submit a chatbot's information; an
+    operator enters the audit result from the carrier's console, and the chatbot is sendable once live."""
+    return await services.chatbots.record_state(chatbot_id, InfoState(body.state), body.reason)
