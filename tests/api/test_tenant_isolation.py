@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Mount
 from msg5g.pipeline.queue import NewJob
 from msg5g.platform import Platform
 from msg5g.services.words import WordEntry
+from msg5g.storage.repositories import ChatbotRepository
 from tests.api.helpers import (
     ADMIN_PASSWORD,
     AdminBrowser,
@@ -44,7 +45,7 @@ from tests.api.helpers import (
     text_body,
     wait_status,
 )
-from tests.conftest import CARRIER_CHATBOT_ID, Stack, Tenant, make_settings
+from tests.conftest import CARRIER_CHATBOT_ID, CARRIER_PASSWORD, Stack, Tenant, make_settings
 from tests.media_samples import png
 
 TENANT_B_CARRIER_ID = "125200401111529"
@@ -776,6 +777,388 @@ def _platform_case(method: str, path: str, body: dict[str, Any] | None = None, *
     return case
 
 
+# ---- chatbot accounts and profiles over the API --------------------------------------------------------
+
+PROFILE_A = {"service_name": "A银行", "description": "A 的服务号", "category": "银行"}
+PROFILE_B = {"service_name": "B银行", "description": "B 的服务号", "category": "银行"}
+CARRIER_ID_A2 = "125200401111600"  # a second China Mobile account of A's, registered through A's key
+CARRIER_ID_B2 = "125200401111700"
+BOT_NAME_A2 = "A 的第二个机器人"
+APP_ID_A2, PASSWORD_A2 = "a-app-1600", "a-secret-3f9c1e"
+APP_ID_B2, PASSWORD_B2 = "b-app-1700", "b-secret-8d27aa"
+CREDENTIAL_VALUES = (PASSWORD_A2, PASSWORD_B2, APP_ID_A2, APP_ID_B2, CARRIER_PASSWORD)
+
+
+def _dumped(body: Any) -> str:
+    return body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+
+
+def _assert_no_credentials(*bodies: Any) -> None:
+    """No chatbot credentials, anyone's, in an answer: not A's, not B's, not the stack's."""
+    for body in bodies:
+        text = _dumped(body)
+        assert '"credentials"' not in text, text
+        for value in CREDENTIAL_VALUES:
+            assert value not in text, value
+
+
+async def _register_chatbot(w: World, tenant: Tenant, carrier_chatbot_id: str, name: str, app_id: str,
+                            password: str, **extra: Any) -> tuple[int, Any]:
+    status, body = await _call(w, "POST", "/v1/chatbots", tenant, {
+        "channel_id": w.stack.channel_id, "name": name, "carrier_chatbot_id": carrier_chatbot_id,
+        "credentials": {"app_id": app_id, "password": password}, **extra})
+    _assert_no_credentials(body)
+    return status, body
+
+
+async def _a_second_chatbot(w: World) -> dict[str, Any]:
+    """A's second China Mobile account, registered through A's key and known to the simulator (so it sends)."""
+    notify = f"{w.stack.platform.settings.resolved_public_base_url()}/webhooks/cmcc/{w.stack.channel_id}"
+    code, answer = await w.stack.sim("PUT", f"/_sim/chatbots/{CARRIER_ID_A2}",
+                                     {"app_id": APP_ID_A2, "password": PASSWORD_A2, "notify_url": notify})
+    assert code < 300, answer
+    status, body = await _register_chatbot(w, w.a, CARRIER_ID_A2, BOT_NAME_A2, APP_ID_A2, PASSWORD_A2)
+    assert status == 201, body
+    assert (body["business_id"], body["carrier_chatbot_id"], body["sendable"]) == (
+        w.a.business_id, CARRIER_ID_A2, True), body
+    return dict(body)
+
+
+async def _create_profile(w: World, tenant: Tenant, body: dict[str, Any] = PROFILE_A) -> dict[str, Any]:
+    status, created = await _call(w, "POST", "/v1/chatbot-profiles", tenant, body)
+    assert status == 201, created
+    return dict(created)
+
+
+async def _chatbot_ids(w: World, tenant: Tenant) -> set[str]:
+    status, listed = await get_json(w.http, w.stack, "/v1/chatbots", tenant)
+    assert status == 200, listed
+    _assert_no_credentials(listed)
+    return {c["id"] for c in listed}
+
+
+async def _profile_ids(w: World, tenant: Tenant) -> list[str]:
+    status, listed = await get_json(w.http, w.stack, "/v1/chatbot-profiles", tenant)
+    assert status == 200, listed
+    _assert_no_credentials(listed)
+    return [p["id"] for p in listed]
+
+
+async def _chatbot(w: World, tenant: Tenant, chatbot_id: str) -> dict[str, Any]:
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbots/{chatbot_id}", tenant)
+    assert status == 200, body
+    _assert_no_credentials(body)
+    return dict(body)
+
+
+async def _profile_state(w: World, profile_id: str) -> tuple[Any, ...]:
+    """What B must not change of A's profile: its version, its information and the accounts publishing it."""
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbot-profiles/{profile_id}", w.a)
+    assert status == 200, body
+    _assert_no_credentials(body)
+    return body["version"], body["profile"], body["updated_at"], [(a["id"], a["info_state"]) for a in body["accounts"]]
+
+
+async def _sealed_credentials(w: World, tenant: Tenant, chatbot_id: str) -> Any:
+    async with w.stack.platform.services.ctx.db.reader() as session:
+        row = await ChatbotRepository(session, tenant.tenant_id).get(chatbot_id)
+    assert row is not None
+    return row.credentials_sealed
+
+
+async def _sends(w: World, tenant: Tenant, chatbot_id: str, number: str) -> None:
+    """The chatbot's credentials still work: a message through it reaches the handset and is read."""
+    status, body, _ = await post_messages(w.http, w.stack, tenant=tenant, json_body={
+        **text_body(chatbot_id, "凭证仍然有效"), "recipients": [number]})
+    assert status == 202, body
+    await wait_status(w.http, w.stack, body["messages"][0]["id"], "displayed", tenant)
+
+
+def _a_chatbot_secrets(a2: dict[str, Any]) -> tuple[str, ...]:
+    return a2["id"], BOT_NAME_A2, a2["address"]
+
+
+def _a_profile_secrets(profile: dict[str, Any]) -> tuple[str, ...]:
+    return profile["id"], PROFILE_A["service_name"], PROFILE_A["description"]
+
+
+async def _register_chatbot_in_own_space(w: World) -> None:
+    a2 = await _a_second_chatbot(w)
+    a_profile = await _create_profile(w, w.a)
+    secrets = (*_a_chatbot_secrets(a2), *_a_profile_secrets(a_profile))
+    # A carrier chatbot id A holds on this channel (A's second account, and A's first) is refused to B,
+    # without a word of whose it is.
+    for carrier_id in (CARRIER_ID_A2, CARRIER_CHATBOT_ID):
+        status, body = await _register_chatbot(w, w.b, carrier_id, "B 抢注", APP_ID_B2, PASSWORD_B2)
+        assert status == 422, (carrier_id, body)
+        assert_error(body, "chatbot_exists", "carrier_chatbot_id")
+        assert_no_a_data(w, _dumped(body), echoed=(carrier_id,), also=secrets)
+    # Nor may B's account publish A's profile: to B it does not exist, and nothing is registered.
+    status, body = await _register_chatbot(w, w.b, CARRIER_ID_B2, "B 的第二个机器人", APP_ID_B2, PASSWORD_B2,
+                                           profile_id=a_profile["id"])
+    assert status == 404, body
+    assert_error(body, "profile_not_found", "profile_id")
+    assert_no_a_data(w, _dumped(body), echoed=(a_profile["id"],), also=secrets[:3])
+    assert await _chatbot_ids(w, w.b) == {w.b.chatbot_id}
+    # A's accounts are still A's, as they were.
+    assert await _chatbot_ids(w, w.a) == {w.a.chatbot_id, a2["id"]}
+    assert await _chatbot(w, w.a, a2["id"]) == a2
+    assert (await _profile_state(w, a_profile["id"]))[3] == []
+    # Control: B registers a carrier id of its own (the one the refused request named: it was not taken).
+    status, b2 = await _register_chatbot(w, w.b, CARRIER_ID_B2, "B 的第二个机器人", APP_ID_B2, PASSWORD_B2)
+    assert status == 201, b2
+    assert (b2["business_id"], b2["profile_id"]) == (w.b.business_id, None)
+    assert_no_a_data(w, _dumped(b2), also=secrets)
+    assert await _chatbot_ids(w, w.b) == {w.b.chatbot_id, b2["id"]}
+    assert await _chatbot_ids(w, w.a) == {w.a.chatbot_id, a2["id"]}
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbots/{b2['id']}", w.a)
+    assert status == 404, body
+    assert_error(body, "chatbot_not_found", "chatbot_id")
+
+
+async def _list_chatbots(w: World) -> None:
+    a2 = await _a_second_chatbot(w)
+    status, listed = await get_json(w.http, w.stack, "/v1/chatbots", w.b)
+    assert status == 200, listed
+    assert [c["id"] for c in listed] == [w.b.chatbot_id]
+    assert {(c["business_id"], c["carrier_chatbot_id"]) for c in listed} == {(w.b.business_id, TENANT_B_CARRIER_ID)}
+    assert_no_a_data(w, _dumped(listed), also=(*_a_chatbot_secrets(a2), CARRIER_ID_A2, CARRIER_CHATBOT_ID))
+    _assert_no_credentials(listed)
+    assert await _chatbot_ids(w, w.a) == {w.a.chatbot_id, a2["id"]}
+
+
+async def _read_foreign_chatbot(w: World) -> None:
+    a2 = await _a_second_chatbot(w)
+    for chatbot_id in (w.a.chatbot_id, a2["id"]):
+        status, body = await get_json(w.http, w.stack, f"/v1/chatbots/{chatbot_id}", w.b)
+        assert status == 404, body
+        assert_error(body, "chatbot_not_found", "chatbot_id")
+        assert_no_a_data(w, _dumped(body), echoed=(chatbot_id,),
+                         also=(*_a_chatbot_secrets(a2), CARRIER_ID_A2, CARRIER_CHATBOT_ID))
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbots/{w.b.chatbot_id}", w.a)
+    assert status == 404, body
+    assert_error(body, "chatbot_not_found", "chatbot_id")
+    assert TENANT_B_CARRIER_ID not in _dumped(body)
+    # Control: each reads its own.
+    assert (await _chatbot(w, w.a, a2["id"]))["name"] == BOT_NAME_A2
+    assert (await _chatbot(w, w.b, w.b.chatbot_id))["carrier_chatbot_id"] == TENANT_B_CARRIER_ID
+
+
+async def _rotate_foreign_credentials(w: World) -> None:
+    a2 = await _a_second_chatbot(w)
+    before = {c: await _sealed_credentials(w, w.a, c) for c in (w.a.chatbot_id, a2["id"])}
+    # Even credentials the channel type would refuse are "no such chatbot" to B, not a hint of its channel.
+    for chatbot_id in (w.a.chatbot_id, a2["id"]):
+        for credentials in ({"app_id": APP_ID_B2, "password": PASSWORD_B2}, {}):
+            status, body = await _call(w, "PUT", f"/v1/chatbots/{chatbot_id}/credentials", w.b,
+                                       {"credentials": credentials})
+            assert status == 404, (chatbot_id, body)
+            assert_error(body, "chatbot_not_found", "chatbot_id")
+            assert_no_a_data(w, _dumped(body), echoed=(chatbot_id,), also=_a_chatbot_secrets(a2))
+            _assert_no_credentials(body)
+    assert {c: await _sealed_credentials(w, w.a, c) for c in before} == before
+    # A's credentials still work: both of A's accounts still send, and neither is marked failing.
+    await _sends(w, w.a, a2["id"], "+8613800138041")
+    await _sends(w, w.a, w.a.chatbot_id, "+8613800138042")
+    assert await _chatbot(w, w.a, a2["id"]) == a2
+    # Nor may A rotate B's.
+    b_before = await _sealed_credentials(w, w.b, w.b.chatbot_id)
+    status, body = await _call(w, "PUT", f"/v1/chatbots/{w.b.chatbot_id}/credentials", w.a,
+                               {"credentials": {"app_id": APP_ID_A2, "password": PASSWORD_A2}})
+    assert status == 404, body
+    assert_error(body, "chatbot_not_found", "chatbot_id")
+    assert await _sealed_credentials(w, w.b, w.b.chatbot_id) == b_before
+    # Control: B rotates its own (to the simulator's password, so it keeps sending); nothing of it is echoed.
+    status, body = await _call(w, "PUT", f"/v1/chatbots/{w.b.chatbot_id}/credentials", w.b,
+                               {"credentials": {"app_id": TENANT_B_CARRIER_ID, "password": CARRIER_PASSWORD}})
+    assert status == 200, body
+    assert (body["id"], body["credential_error"]) == (w.b.chatbot_id, None)
+    _assert_no_credentials(body)
+    assert await _sealed_credentials(w, w.b, w.b.chatbot_id) != b_before
+    await _sends(w, w.b, w.b.chatbot_id, "+8613900139041")
+    assert {c: await _sealed_credentials(w, w.a, c) for c in before} == before
+
+
+async def _create_profile_in_own_space(w: World) -> None:
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    a_profile = await _create_profile(w, w.a)
+    secrets = (*_a_profile_secrets(a_profile), MATERIAL_A)
+    # B's profile cannot take A's material for its logo or banner: to B it does not exist.
+    for field in ("logo_material_id", "banner_material_id"):
+        status, body = await _call(w, "POST", "/v1/chatbot-profiles", w.b, {**PROFILE_B, field: a_material["id"]})
+        assert status == 404, (field, body)
+        assert_error(body, "material_not_found", ...)
+        assert_no_a_data(w, _dumped(body), echoed=(a_material["id"],), also=secrets)
+    assert await _profile_ids(w, w.b) == []
+    # Control: B's own profile lands in B's business, with B's accounts only (none yet).
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    assert (b_profile["business_id"], b_profile["version"], b_profile["accounts"]) == (w.b.business_id, 1, [])
+    assert b_profile["id"] != a_profile["id"]
+    assert_no_a_data(w, _dumped(b_profile), also=(*secrets, a_material["id"]))
+    assert await _profile_ids(w, w.b) == [b_profile["id"]]
+    assert await _profile_ids(w, w.a) == [a_profile["id"]]
+    assert (await _profile_state(w, a_profile["id"]))[:2] == (1, {**a_profile["profile"]})
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbot-profiles/{b_profile['id']}", w.a)
+    assert status == 404, body
+    assert_error(body, "profile_not_found", "profile_id")
+
+
+async def _list_profiles(w: World) -> None:
+    a2 = await _a_second_chatbot(w)
+    a_profile = await _create_profile(w, w.a)
+    status, body = await _call(w, "POST", f"/v1/chatbot-profiles/{a_profile['id']}/accounts", w.a,
+                               {"chatbot_id": a2["id"]})
+    assert status == 200, body
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    status, listed = await get_json(w.http, w.stack, "/v1/chatbot-profiles", w.b)
+    assert status == 200, listed
+    assert [p["id"] for p in listed] == [b_profile["id"]]
+    assert [(p["business_id"], p["accounts"]) for p in listed] == [(w.b.business_id, [])]
+    assert_no_a_data(w, _dumped(listed), also=(*_a_profile_secrets(a_profile), *_a_chatbot_secrets(a2)))
+    _assert_no_credentials(listed)
+    # A's lists its own, with the account publishing it, and nothing of B's.
+    status, listed = await get_json(w.http, w.stack, "/v1/chatbot-profiles", w.a)
+    assert status == 200, listed
+    assert [(p["id"], [a["id"] for a in p["accounts"]]) for p in listed] == [(a_profile["id"], [a2["id"]])]
+    assert b_profile["id"] not in _dumped(listed)
+    _assert_no_credentials(listed)
+
+
+async def _read_foreign_profile(w: World) -> None:
+    a2 = await _a_second_chatbot(w)
+    a_profile = await _create_profile(w, w.a)
+    status, body = await _call(w, "POST", f"/v1/chatbot-profiles/{a_profile['id']}/accounts", w.a,
+                               {"chatbot_id": a2["id"]})
+    assert status == 200, body
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbot-profiles/{a_profile['id']}", w.b)
+    assert status == 404, body
+    assert_error(body, "profile_not_found", "profile_id")
+    assert_no_a_data(w, _dumped(body), echoed=(a_profile["id"],),
+                     also=(*_a_profile_secrets(a_profile)[1:], *_a_chatbot_secrets(a2)))
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbot-profiles/{b_profile['id']}", w.a)
+    assert status == 404, body
+    assert_error(body, "profile_not_found", "profile_id")
+    assert PROFILE_B["service_name"] not in _dumped(body)
+    # Control: A reads its own, with its account.
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbot-profiles/{a_profile['id']}", w.a)
+    assert status == 200, body
+    assert body["profile"]["service_name"] == PROFILE_A["service_name"]
+    assert [a["id"] for a in body["accounts"]] == [a2["id"]]
+    _assert_no_credentials(body)
+
+
+async def _edit_foreign_profile(w: World) -> None:
+    a_profile = await _create_profile(w, w.a)
+    status, body = await _call(w, "POST", f"/v1/chatbot-profiles/{a_profile['id']}/accounts", w.a,
+                               {"chatbot_id": w.a.chatbot_id})
+    assert status == 200, body
+    # China Mobile's information is kept in its own console: A's account settles as `manual`.
+    await _wait_listed(w.http, w.stack, f"/v1/chatbots/{w.a.chatbot_id}", w.a,
+                       lambda c: c["info_state"] == "manual")
+    before = await _profile_state(w, a_profile["id"])
+    assert (before[0], before[3]) == (1, [(w.a.chatbot_id, "manual")])
+    for body in ({**PROFILE_B}, {**PROFILE_A, "description": "B 改过的介绍"}):
+        status, answer = await _call(w, "PUT", f"/v1/chatbot-profiles/{a_profile['id']}", w.b, body)
+        assert status == 404, (body, answer)
+        assert_error(answer, "profile_not_found", "profile_id")
+        assert_no_a_data(w, _dumped(answer), echoed=(a_profile["id"],), also=_a_profile_secrets(a_profile)[1:])
+    # Same version, same information, and the account was not sent back to draft.
+    assert await _profile_state(w, a_profile["id"]) == before
+    assert (await _chatbot(w, w.a, w.a.chatbot_id))["info_state"] == "manual"
+    # Control: A's own edit makes version 2.
+    status, body = await _call(w, "PUT", f"/v1/chatbot-profiles/{a_profile['id']}", w.a,
+                               {**PROFILE_A, "description": "A 改过的介绍"})
+    assert status == 200, body
+    assert (body["version"], body["profile"]["description"]) == (2, "A 改过的介绍")
+
+
+async def _attach_across_tenants(w: World) -> None:
+    a2 = await _a_second_chatbot(w)
+    a_profile = await _create_profile(w, w.a)
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    secrets = (*_a_profile_secrets(a_profile)[1:], *_a_chatbot_secrets(a2)[1:])
+
+    async def refused(profile_id: str, chatbot_id: str, tenant: Tenant, code: str, field: str) -> None:
+        status, body = await _call(w, "POST", f"/v1/chatbot-profiles/{profile_id}/accounts", tenant,
+                                   {"chatbot_id": chatbot_id})
+        assert status == 404, (profile_id, chatbot_id, body)
+        assert_error(body, code, field)
+        _assert_no_credentials(body)
+        if tenant is w.b:
+            assert_no_a_data(w, _dumped(body), echoed=(profile_id, chatbot_id), also=secrets)
+
+    async def b_refused() -> None:
+        await refused(a_profile["id"], w.b.chatbot_id, w.b, "profile_not_found", "profile_id")  # B's onto A's
+        await refused(a_profile["id"], a2["id"], w.b, "profile_not_found", "profile_id")  # A's onto A's, by B
+        for chatbot_id in (a2["id"], w.a.chatbot_id):  # A's onto B's
+            await refused(b_profile["id"], chatbot_id, w.b, "chatbot_not_found", "chatbot_id")
+
+    await b_refused()
+    await refused(a_profile["id"], w.b.chatbot_id, w.a, "chatbot_not_found", "chatbot_id")  # A takes B's
+    # Nothing moved: A's accounts publish nothing, and both profiles are bare.
+    for chatbot_id in (a2["id"], w.a.chatbot_id):
+        view = await _chatbot(w, w.a, chatbot_id)
+        assert (view["profile_id"], view["info_state"], view["sendable"]) == (None, None, True), view
+    assert (await _chatbot(w, w.b, w.b.chatbot_id))["profile_id"] is None
+    assert (await _profile_state(w, a_profile["id"]))[3] == []
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbot-profiles/{b_profile['id']}", w.b)
+    assert (status, body["accounts"]) == (200, []), body
+    await _sends(w, w.a, a2["id"], "+8613800138043")  # still sendable: not waiting on any carrier's audit
+    # Once A's account publishes A's profile, B still cannot take it (not "it has a profile": no such chatbot).
+    status, body = await _call(w, "POST", f"/v1/chatbot-profiles/{a_profile['id']}/accounts", w.a,
+                               {"chatbot_id": a2["id"]})
+    assert status == 200, body
+    assert [a["id"] for a in body["accounts"]] == [a2["id"]]
+    await b_refused()
+    assert [a[0] for a in (await _profile_state(w, a_profile["id"]))[3]] == [a2["id"]]
+    assert (await _chatbot(w, w.a, a2["id"]))["profile_id"] == a_profile["id"]
+    # Control: B publishes its own profile on its own account.
+    status, body = await _call(w, "POST", f"/v1/chatbot-profiles/{b_profile['id']}/accounts", w.b,
+                               {"chatbot_id": w.b.chatbot_id})
+    assert status == 200, body
+    assert [a["id"] for a in body["accounts"]] == [w.b.chatbot_id]
+    assert_no_a_data(w, _dumped(body), also=secrets)
+    _assert_no_credentials(body)
+
+
+async def _record_foreign_chatbot_state(w: World) -> None:
+    """/v1/platform/chatbots/{id}/state is an operator's: neither B's key nor A's records A's chatbot's audit."""
+    a_profile = await _create_profile(w, w.a)
+    status, body = await _call(w, "POST", f"/v1/chatbot-profiles/{a_profile['id']}/accounts", w.a,
+                               {"chatbot_id": w.a.chatbot_id})
+    assert status == 200, body
+    before = await _wait_listed(w.http, w.stack, f"/v1/chatbots/{w.a.chatbot_id}", w.a,
+                                lambda c: c["info_state"] == "manual")
+    assert before["sendable"] is False
+    url = f"{w.stack.base_url}/v1/platform/chatbots/{w.a.chatbot_id}/state"
+    for tenant in (w.b, w.a):
+        for body in ({"state": "live", "reason": "B 说已通过"}, {"state": "offline"}):
+            async with w.http.put(url, json=body, headers=w.stack.auth(tenant)) as response:
+                text = await response.text()
+                assert response.status == 401, text
+            assert_error(json.loads(text), "invalid_operator_key", ...)
+            assert_no_a_data(w, text, also=_a_profile_secrets(a_profile))
+    assert await _chatbot(w, w.a, w.a.chatbot_id) == before
+    status, body, _ = await post_messages(w.http, w.stack, json_body=text_body(w.a.chatbot_id, "未上线"))
+    assert status == 409, body
+    assert_error(body, "chatbot_not_live", ...)
+    # Control: an operator records it live, and it sends; B's chatbot is untouched.
+    _, operator_key = await w.stack.platform.services.operator_keys.create("isolation test")
+    async with w.http.put(url, json={"state": "live", "reason": "approved in the CMCC console"},
+                          headers={"Authorization": f"Bearer {operator_key}"}) as response:
+        view = await response.json()
+        assert response.status == 200, view
+    assert (view["id"], view["business_id"], view["info_state"], view["sendable"]) == (
+        w.a.chatbot_id, w.a.business_id, "live", True)
+    _assert_no_credentials(view)
+    for secret in (w.b.tenant_id, w.b.business_id, w.b.chatbot_id, TENANT_B_CARRIER_ID):
+        assert secret not in _dumped(view), secret
+    await _sends(w, w.a, w.a.chatbot_id, "+8613800138044")
+    b_view = await _chatbot(w, w.b, w.b.chatbot_id)
+    assert (b_view["profile_id"], b_view["info_state"], b_view["sendable"]) == (None, None, True)
+
+
 # ---- the admin: tenant B's admin user (and B's API key) against tenant A's data ------------------------
 
 
@@ -1266,6 +1649,16 @@ ISOLATION_CASES: dict[Route, Case] = {
         "POST", "/v1/platform/sensitive-words", {"words": [{"word": PLATFORM_WORD}]}, state=_platform_words),
     ("DELETE", "/v1/platform/sensitive-words/{word}"): _platform_case(
         "DELETE", "/v1/platform/sensitive-words/{word}", state=_platform_words),
+    ("POST", "/v1/chatbots"): _register_chatbot_in_own_space,
+    ("GET", "/v1/chatbots"): _list_chatbots,
+    ("GET", "/v1/chatbots/{chatbot_id}"): _read_foreign_chatbot,
+    ("PUT", "/v1/chatbots/{chatbot_id}/credentials"): _rotate_foreign_credentials,
+    ("POST", "/v1/chatbot-profiles"): _create_profile_in_own_space,
+    ("GET", "/v1/chatbot-profiles"): _list_profiles,
+    ("GET", "/v1/chatbot-profiles/{profile_id}"): _read_foreign_profile,
+    ("PUT", "/v1/chatbot-profiles/{profile_id}"): _edit_foreign_profile,
+    ("POST", "/v1/chatbot-profiles/{profile_id}/accounts"): _attach_across_tenants,
+    ("PUT", "/v1/platform/chatbots/{chatbot_id}/state"): _record_foreign_chatbot_state,
     ("GET", "/admin/"): _admin_dashboard,
     ("GET", "/admin/messages"): _admin_messages,
     ("GET", "/admin/messages/{message_id}"): _admin_message_detail,

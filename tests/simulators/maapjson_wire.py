@@ -336,6 +336,29 @@ class Carrier:
             return status, json.loads(raw), response_headers
         return status, raw.decode(), response_headers
 
+    async def get(
+        self,
+        action: str,
+        *,
+        authorization: str | None,
+        chatbot_id: str = BOT_ID,
+        headers: dict[str, str | None] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        """GET from the chatbot API (find/chatBotInfo): Accept, Date and Authorization, no body and
+        no Content-Type (easy5g's `info`); `headers` overrides them (None leaves one out)."""
+        request_headers = self.headers(authorization, Content_Type=None)
+        for name, value in (headers or {}).items():
+            request_headers.pop(name, None)
+            if value is not None:
+                request_headers[name] = value
+        async with self.session.get(
+            self.url(action, chatbot_id), headers=request_headers, skip_auto_headers=["Accept"]
+        ) as response:
+            raw = await response.read()
+            if response.content_type == "application/json":
+                return response.status, json.loads(raw), dict(response.headers)
+            return response.status, raw.decode(), dict(response.headers)
+
     async def control(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
         async with self.session.request(method, self.base_url + path, json=payload) as response:
             if response.content_type == "application/json":
@@ -400,3 +423,27 @@ def media_headers(authorization: str | None, **extra: str | None) -> dict[str, s
     base: dict[str, str | None] = {"Accept": "application/json", "Date": gmt_date(), "Authorization": authorization}
     base.update(extra)
     return {k: v for k, v in base.items() if v is not None}
+
+
+# ---------------------------------------------------------------- chatbot information and menu (§2.5, §2.6)
+
+
+def dial_action(text: str, number: str, data: str) -> dict[str, Any]:
+    """§2.5's dialer entry, as TestBjdx `chatbotMenu` sent it."""
+    return {
+        "action": {
+            "dialerAction": {"dialPhoneNumber": {"phoneNumber": number}},
+            "displayText": text,
+            "postback": {"data": data},
+        }
+    }
+
+
+def sub_menu(text: str, *entries: dict[str, Any]) -> dict[str, Any]:
+    """§2.5: `{"menu":{"displayText","entries":[...]}}` (menuL1 / menuL2)."""
+    return {"menu": {"displayText": text, "entries": list(entries)}}
+
+
+def menu_body(*entries: dict[str, Any]) -> dict[str, Any]:
+    """§2.5: the body of update/chatBotInfo/menu, `{"menu":{"entries":[...]}}`."""
+    return {"menu": {"entries": list(entries)}}

@@ -370,7 +370,7 @@ async def test_chatbot_uri_checks(carrier: Carrier, dialect: str) -> None:
 
 @pytest.mark.asyncio
 async def test_unknown_path_and_wrong_method_answer_like_nginx(carrier: Carrier) -> None:
-    status, body, _ = await carrier.raw(carrier.url("find/chatBotInfo"), b"{}", carrier.headers())
+    status, body, _ = await carrier.raw(carrier.url("find/nothingHere"), b"{}", carrier.headers())
     assert status == 404
     assert b"<center>nginx</center>" in body
     async with carrier.session.get(carrier.url("messages")) as response:

@@ -214,9 +214,9 @@ class ChannelAdapter(abc.ABC):
         carrier's template id, which its TemplateAuditReport names. Only when `audits_templates`."""
         raise PermanentChannelError(f"{self.display_name} does not audit templates")
 
-    async def submit_chatbot_info(self, endpoint: ChannelEndpoint, account: ChatbotAccount, info: ChatbotInfo) -> None:
-        """Send the chatbot's information and menu for the carrier's audit; the result arrives later as a
-        ChatbotInfoReport. Only when `manages_chatbot_info`."""
+    async def submit_chatbot_info(self, endpoint: ChannelEndpoint, account: ChatbotAccount, info: ChatbotInfo) -> int:
+        """Send the chatbot's information and menu for the carrier's audit; returns how many audit results
+        (ChatbotInfoReport) will come back for it. Only when `manages_chatbot_info`."""
         raise PermanentChannelError(f"{self.display_name} chatbots are managed in the carrier's console")
 
     def preview(self, account: ChatbotAccount, message: OutboundMessage) -> bytes:

@@ -281,7 +281,7 @@ class ChatbotCatalog:
                            banner_url=banner.sync.url if banner else None)
         adapter = self._ctx.adapter(chatbot.endpoint.type)
         try:
-            await adapter.submit_chatbot_info(chatbot.endpoint, chatbot.account, info)
+            audits = await adapter.submit_chatbot_info(chatbot.endpoint, chatbot.account, info)
         except ChannelAuthError as exc:
             await self._refused_credentials(tenant_id, chatbot_id, str(exc))
             return False
@@ -293,16 +293,18 @@ class ChatbotCatalog:
         except PermanentChannelError as exc:
             await self._settle(tenant_id, chatbot_id, InfoState.REJECTED, f"the carrier refused it: {exc}")
             return False
-        await self._settle(tenant_id, chatbot_id, InfoState.SUBMITTED, None, version=profile_row.version)
+        await self._settle(tenant_id, chatbot_id, InfoState.SUBMITTED, None, version=profile_row.version,
+                           pending=audits)
         return False
 
     async def _settle(self, tenant_id: str, chatbot_id: str, state: InfoState, reason: str | None, *,
-                      version: int | None = None) -> None:
+                      version: int | None = None, pending: int = 0) -> None:
         async with self._ctx.db.transaction() as session:
             row = await ChatbotRepository(session, tenant_id).get(chatbot_id)
             if row is None:
                 return
             row.info_state, row.info_reason, row.updated_at = state.value, reason, utcnow()
+            row.info_pending = pending
             if version is not None:
                 row.info_version = version
             profile_id = row.profile_id
@@ -341,11 +343,15 @@ class ChatbotCatalog:
         if row is None or row.profile_id is None:
             return
         for report in parsed.chatbot_reports:
-            if report.approved is True:
-                row.info_state, row.info_reason = InfoState.LIVE.value, None
-                row.live_version = row.info_version
+            if report.approved is True and row.info_state == InfoState.SUBMITTED:
+                # Live once every part of the submission (information, menu) is approved.
+                row.info_pending = max(0, (row.info_pending or 1) - 1)
+                if row.info_pending == 0:
+                    row.info_state, row.info_reason = InfoState.LIVE.value, None
+                    row.live_version = row.info_version
             elif report.approved is False:
                 row.info_state, row.info_reason = InfoState.REJECTED.value, report.reason or "rejected by the carrier"
+                row.info_pending = 0
             elif report.online is False:
                 row.info_state, row.info_reason = InfoState.OFFLINE.value, report.reason
             elif report.online is True and row.live_version is not None:

@@ -201,6 +201,7 @@ class Chatbot(TenantBase):
     info_reason: Mapped[str | None] = mapped_column(Text)
     info_version: Mapped[int | None] = mapped_column(Integer)  # the profile version last submitted
     live_version: Mapped[int | None] = mapped_column(Integer)  # the version the carrier approved last
+    info_pending: Mapped[int | None] = mapped_column(Integer)  # audits still owed for the submitted version
     # Why the carrier refuses our credentials for it, until they are rotated; nothing is sent meanwhile.
     credential_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime | None]
@@ -558,3 +559,52 @@ class PlatformSensitiveWord(PlatformBase):
 
 
 ALL_METADATA = (PlatformBase.metadata, TenantBase.metadata)
+
+
+# ---- chatbot directory (storage/directory_repository.py explains the design) -------------------
+
+from sqlalchemy import PrimaryKeyConstraint  # noqa: E402 - this section is appended, its import kept with it
+
+
+class DirectoryEntryRow(PlatformBase):
+    """One chatbot as the public directory shows it. Platform-wide, as the directory crosses tenants;
+    `id` is a compact document number the term postings refer to."""
+
+    __tablename__ = "directory_entries"
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    profile_id: Mapped[str] = mapped_column(Id, unique=True)
+    tenant_id: Mapped[str] = mapped_column(Id, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(40))
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    carriers: Mapped[list[str]] = mapped_column(JSON, default=list)  # cmcc | ctcc | cucc | aggregator ...
+    status: Mapped[str] = mapped_column(String(20))
+    published: Mapped[bool] = mapped_column(Boolean)  # live on at least one carrier: visible to everyone
+    sms_number: Mapped[str | None] = mapped_column(String(30))
+    chatbot_uri: Mapped[str | None] = mapped_column(String(300))
+    logo_url: Mapped[str | None] = mapped_column(String(1000))
+    updated_at: Mapped[datetime]
+
+
+class DirectoryTerm(PlatformBase):
+    """A posting: `term` occurs in entry `doc_id`, with the entry's rank for a query of that term alone
+    (`score`) and copies of what searches filter on, so a walk of one term's postings in rank order
+    needs nothing else: on SQLite the table is WITHOUT ROWID, clustered on its primary key (term,
+    score, doc_id); on PostgreSQL that key's index INCLUDEs the filter columns, for index-only scans."""
+
+    __tablename__ = "directory_terms"
+    term: Mapped[str] = mapped_column(String(32))
+    score: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    doc_id: Mapped[int] = mapped_column(AutoId, autoincrement=False)
+    owner_tenant_id: Mapped[str | None] = mapped_column(Id)  # None: published; else only this tenant sees it
+    category: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    carriers: Mapped[str] = mapped_column(String(200))  # ",cmcc,ctcc,"
+
+    __table_args__ = (
+        PrimaryKeyConstraint("term", "score", "doc_id", name="pk_directory_terms",
+                             postgresql_include=["owner_tenant_id", "category", "status", "carriers"]),
+        UniqueConstraint("doc_id", "term", name="uq_directory_terms_doc"),  # intersections and re-indexing
+        {"sqlite_with_rowid": False},
+    )

@@ -282,7 +282,7 @@ class ChatbotJsonChannel(ChannelAdapter):
 
     # ---- chatbot information (§3.3.5, docs/protocol-choices.md) --------------------------------------
 
-    async def submit_chatbot_info(self, endpoint: ChannelEndpoint, account: ChatbotAccount, info: ChatbotInfo) -> None:
+    async def submit_chatbot_info(self, endpoint: ChannelEndpoint, account: ChatbotAccount, info: ChatbotInfo) -> int:
         """`update/chatBotInfo/optionals`, then `update/chatBotInfo/menu` when there is one; each is audited
         and answered by a `check` of type chatbotInformation."""
         calls = [("update/chatBotInfo/optionals", orjson.dumps(chatbot_optionals(info)))]
@@ -292,6 +292,7 @@ class ChatbotJsonChannel(ChannelAdapter):
         for operation, body in calls:
             status, code, document, payload = await self._call_with_token(endpoint, account, operation, body)
             self._raise_for_answer(status, code, document, payload, "the chatbot information")
+        return len(calls)
 
     # ---- media (§3.3.4) ---------------------------------------------------------------------------
 

@@ -10,6 +10,12 @@ Carrier side (§3.3, protocol-choices.md), chatbot URI raw or percent-encoded:
                                                        goes to {notify}/notifyInfoNotification/{id}/check
   GET    {prefix}/bot/v1/{chatbotURI}/medias/download  header url: the file once approved
   DELETE {prefix}/bot/v1/{chatbotURI}/medias/delete    header url
+  POST   {prefix}/bot/v1/{chatbotURI}/update/chatBotInfo/optionals
+                                                       §2.6 fields (§3.3.5); queued for audit, the
+                                                       result goes to .../check (chatbotInformation)
+  POST   {prefix}/bot/v1/{chatbotURI}/update/chatBotInfo/menu
+                                                       {"menu":{"entries":[...]}} (§2.5), audited so
+  GET    {prefix}/bot/v1/{chatbotURI}/find/chatBotInfo the §2.6 document of the approved information
   GET    /maap_message/bot/{perm|temp}/{id}.{ext}      (CTCC) an issued url: the bytes once approved,
   GET    {prefix}/bot/v1/medias/fid/{id}               (CUCC) 404 otherwise
 
@@ -19,18 +25,28 @@ Control side (JSON unless noted):
   GET  /_sim/chatbots                      PUT|DELETE /_sim/chatbots/{id} {"app_id","app_key","notify_token",
                                            "notify_url","tps_limit"?} (?verify=false skips the handshake)
   POST /_sim/chatbots/{id}/verify          run the notifyPath handshake again
+  GET  /_sim/chatbots/{id}/info            approved info, menu, status, pending updates, audits sent
+  POST /_sim/chatbots/{id}/info/audit      {"approved": bool, "reason"?}: decide the oldest pending
+                                           information or menu update now, send its check
+  POST /_sim/chatbots/{id}/status          {"status": "offline"|"online", "description"?}: carrier-side
+                                           status, told by notice/informationChange
+  GET  /_sim/directory?q=keyword           approved, online chatbots whose name, description or
+                                           category holds the keyword (ASCII case-insensitive)
   PUT  /_sim/handsets/{number}             {"capability": up2|up1|none|offline, "ported_out": bool}
   GET  /_sim/handsets/{number}             state + recent uplinks;  GET .../inbox  what reached it
   POST /_sim/handsets/{number}/uplink      {"chatbot_id", one of text|postback|action|file|geo|shared_data|
-                                           spam_report, "in_reply_to"?}
+                                           spam_report|menu_path, "in_reply_to"?}; menu_path [i, j, ...]
+                                           taps that entry of the approved menu (400 if not in it)
   GET  /_sim/messages/{message_id}         counters of one message, by the CSP's or the carrier's id
                                            (?chatbot_id= to disambiguate)
   GET  /_sim/requests                      the last downlink bodies as received (newest last)
-  GET  /_sim/stats                         POST /_sim/reset {"faults"?, "handsets"?, "tokens"?, "media"?: bool}
+  GET  /_sim/stats                         POST /_sim/reset {"faults"?, "handsets"?, "tokens"?, "media"?,
+                                           "chatbot_info"?: bool}
   GET|PUT /_sim/faults                     POST /_sim/tokens/expire  (every issued token stops working)
   GET  /_sim/media                         {"media": [upload...]} (?chatbot_id=)
   GET|PUT /_sim/audit                      {"media": approve|reject|hold, "templates" (no effect: CT/CU take
-                                           no templates), "delay_seconds", "reason", "ttl_seconds"}
+                                           no templates), "chatbot_info": approve|reject|hold,
+                                           "delay_seconds", "reason", "ttl_seconds"}
   POST /_sim/media/{id}/audit              {"approved": bool, "reason"?}: decide now, send the check
   POST /_sim/media/{id}/expire             the upload expires now (its url is refused from then on)
 """
@@ -56,9 +72,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import ui
+from .chatbot_info import ChatbotStatus, InfoDesk, UpdateKind, parse_menu, parse_optionals
 from .constants import (
     ACTION_DELETE,
     ACTION_DOWNLOAD,
+    ACTION_FIND_INFO,
+    ACTION_UPDATE_MENU,
+    ACTION_UPDATE_OPTIONALS,
     ACTION_UPLOAD,
     API_HEAD,
     DEFAULT_REPORTS,
@@ -146,7 +166,7 @@ from .state import (
     SimState,
     StoredContent,
 )
-from .uplink import UplinkError, build_uplink
+from .uplink import MENU_PATH, UPLINK_KINDS, UplinkContent, UplinkError, build_uplink, menu_tap
 from .wire import (
     WireError,
     chatbot_uri,
@@ -170,6 +190,7 @@ from .wire import (
     revoke_answer,
     send_answer,
     spring_error,
+    success_answer,
     tel_uri,
     token_answer,
     upload_answer,
@@ -179,7 +200,7 @@ log = logging.getLogger(__name__)
 
 _JSON = b"application/json;charset=UTF-8"
 _Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
-# The method each chatbot API action takes (§3.3.1 - §3.3.4).
+# The method each chatbot API action takes (§3.3.1 - §3.3.5).
 _METHODS: dict[str, str] = {
     "accessToken": "POST",
     "messages": "POST",
@@ -187,8 +208,13 @@ _METHODS: dict[str, str] = {
     ACTION_UPLOAD: "POST",
     ACTION_DOWNLOAD: "GET",
     ACTION_DELETE: "DELETE",
+    ACTION_UPDATE_OPTIONALS: "POST",
+    ACTION_UPDATE_MENU: "POST",
+    ACTION_FIND_INFO: "GET",
 }
 _MEDIA_ACTIONS = frozenset({ACTION_UPLOAD, ACTION_DOWNLOAD, ACTION_DELETE})
+_UPDATE_KINDS: dict[str, UpdateKind] = {ACTION_UPDATE_OPTIONALS: "optionals", ACTION_UPDATE_MENU: "menu"}
+_STATUSES: tuple[ChatbotStatus, ...] = ("online", "offline")
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
@@ -235,6 +261,7 @@ class Simulator:
         self.state = SimState(settings)
         self.state.faults.expire_tokens = False
         self.notifier = Notifier(settings, self.state)
+        self.info = InfoDesk(self.state, self.notifier)
         self._api_head = settings.path_prefix + API_HEAD
         # An upload body may exceed max_body_bytes: the file limit plus the multipart around it.
         self._upload_cap = max(settings.max_body_bytes, settings.media_max_bytes + MULTIPART_SLACK_BYTES)
@@ -289,6 +316,9 @@ class Simulator:
             return self._media_call(scope, headers, body, uri, action)
         if body is None:
             return _html_answer(413)
+        if action in _UPDATE_KINDS or action == ACTION_FIND_INFO:
+            # Like media calls, chatbot information calls take no injected faults.
+            return self._info_call(headers, body, uri, action)
         if action == "accessToken":
             return self._token(scope, headers, body, uri)
         fault = state.take_fault()
@@ -670,6 +700,32 @@ class Simulator:
                 step = Step(ST_REVOKE_FAIL, (E_REVOKE_FAIL, MSG_REVOKE_FAIL), 0.0, copies)
             self.notifier.send_now(record, destination, step)
 
+    # ------------------------------------------------------------------ chatbot information (§3.3.5)
+
+    def _info_call(self, headers: Mapping[str, str], body: bytes, uri: str, action: str) -> _Answer:
+        """find/chatBotInfo, or an update checked now and audited later (choices "Chatbot information")."""
+        try:
+            if action == ACTION_FIND_INFO:
+                # A GET carries no body, so no Content-Type either (easy5g's `info` sends none).
+                self._check_accept_date(headers)
+            else:
+                self._check_headers(headers)
+            chatbot_id = parse_chatbot_uri(uri, self.dialect)
+            entry = self._authorize(headers, chatbot_id)
+            if action == ACTION_FIND_INFO:
+                profile = self.state.profile(chatbot_id)
+                return _json_answer(dumps(profile.find_document(self.dialect, entry.account.notify_url)))
+            doc = _loads_object(body)
+            if doc is None:
+                raise param_error("请求体不是合法的JSON对象")
+            kind = _UPDATE_KINDS[action]
+            changes = parse_optionals(doc) if kind == "optionals" else parse_menu(doc)
+            self.info.submit(entry, kind, changes)
+            return _json_answer(success_answer(self.dialect))
+        except WireError as error:
+            self.state.count_rejection(error.code)
+            return _json_answer(plain_error(self.dialect, error.code, error.message), error.status)
+
     # ------------------------------------------------------------------ media (§3.3.4)
 
     def _media_call(
@@ -879,7 +935,7 @@ class Simulator:
         if entry is None:
             raise ControlError(404, f"unknown chatbot_id {chatbot_id!r}")
         try:
-            content = build_uplink(payload)
+            content = self._menu_tap(chatbot_id, payload) if MENU_PATH in payload else build_uplink(payload)
         except UplinkError as exc:
             raise ControlError(400, str(exc)) from None
         user = tel_uri(number)
@@ -943,6 +999,15 @@ class Simulator:
         handset.sent(result)
         return result
 
+    def _menu_tap(self, chatbot_id: str, payload: Mapping[str, Any]) -> UplinkContent:
+        """A tap on the approved menu (§2.5): the pending one is not on any handset yet."""
+        others = [kind for kind in UPLINK_KINDS if kind in payload]
+        if others:
+            kinds = ", ".join((*UPLINK_KINDS, MENU_PATH))
+            raise UplinkError(f"give exactly one of {kinds} (got {[MENU_PATH, *others]})")
+        profile = self.state.profiles.get(chatbot_id)
+        return menu_tap(profile.menu if profile is not None else None, payload[MENU_PATH])
+
     # ------------------------------------------------------------------ control API
 
     async def healthz(self, _request: Request) -> Response:
@@ -976,9 +1041,54 @@ class Simulator:
         entry.verified_at = time.time()
 
     async def delete_chatbot(self, request: Request) -> Response:
-        if self.state.accounts.pop(request.path_params["chatbot_id"], None) is None:
+        chatbot_id = request.path_params["chatbot_id"]
+        if self.state.accounts.pop(chatbot_id, None) is None:
             return _control_error(404, "unknown chatbot")
+        # A chatbot registered again under the same id starts with no information of its own.
+        self.state.profiles.pop(chatbot_id, None)
         return Response(status_code=204)
+
+    def _account(self, request: Request) -> AccountEntry:
+        chatbot_id = request.path_params["chatbot_id"]
+        entry = self.state.accounts.get(chatbot_id)
+        if entry is None:
+            raise ControlError(404, f"unknown chatbot {chatbot_id!r}")
+        return entry
+
+    async def get_chatbot_info(self, request: Request) -> Response:
+        entry = self._account(request)
+        return JSONResponse(self.state.profile(entry.account.chatbot_id).as_json())
+
+    async def audit_chatbot_info(self, request: Request) -> Response:
+        """Settle the oldest pending update (held, or not yet due) now; its `check` goes out at once."""
+        entry = self._account(request)
+        payload = await _json_object(request)
+        approved = payload.get("approved")
+        if not isinstance(approved, bool):
+            raise ControlError(400, "approved must be a boolean")
+        reason = payload.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ControlError(400, "reason must be a string")
+        profile = self.state.profile(entry.account.chatbot_id)
+        audit = self.info.settle_oldest(profile, approved=approved, reason=reason or self.state.audit.reason)
+        if audit is None:
+            raise ControlError(409, "no information or menu update is pending")
+        return JSONResponse(profile.as_json())
+
+    async def set_chatbot_status(self, request: Request) -> Response:
+        entry = self._account(request)
+        payload = await _json_object(request)
+        status = payload.get("status")
+        if status not in _STATUSES:
+            raise ControlError(400, f"status must be one of {_STATUSES}")
+        description = payload.get("description")
+        if description is not None and not isinstance(description, str):
+            raise ControlError(400, "description must be a string")
+        self.info.set_status(entry, cast(ChatbotStatus, status), description)
+        return JSONResponse(self.state.profile(entry.account.chatbot_id).as_json())
+
+    async def directory(self, request: Request) -> Response:
+        return JSONResponse(self.info.directory(request.query_params.get("q", "").strip()))
 
     @staticmethod
     def _chatbot_json(entry: AccountEntry) -> dict[str, Any]:
@@ -1104,6 +1214,7 @@ class Simulator:
             handsets=options.get("handsets") is True,
             tokens=options.get("tokens") is True,
             media=options.get("media") is True,
+            chatbot_info=options.get("chatbot_info") is True,
         )
         return JSONResponse({"status": "reset"})
 
@@ -1379,6 +1490,10 @@ def create_app(settings: SimulatorSettings | None = None) -> Starlette:
         Route("/_sim/chatbots/{chatbot_id}", sim.put_chatbot, methods=["PUT"]),
         Route("/_sim/chatbots/{chatbot_id}", sim.delete_chatbot, methods=["DELETE"]),
         Route("/_sim/chatbots/{chatbot_id}/verify", sim.verify_chatbot, methods=["POST"]),
+        Route("/_sim/chatbots/{chatbot_id}/info", sim.get_chatbot_info, methods=["GET"]),
+        Route("/_sim/chatbots/{chatbot_id}/info/audit", sim.audit_chatbot_info, methods=["POST"]),
+        Route("/_sim/chatbots/{chatbot_id}/status", sim.set_chatbot_status, methods=["POST"]),
+        Route("/_sim/directory", sim.directory, methods=["GET"]),
         Route("/_sim/handsets/{number}", sim.put_handset, methods=["PUT"]),
         Route("/_sim/handsets/{number}", sim.get_handset, methods=["GET"]),
         Route("/_sim/handsets/{number}/inbox", sim.get_inbox, methods=["GET"]),

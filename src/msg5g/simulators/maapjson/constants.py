@@ -130,6 +130,27 @@ REMARK_MEDIA: Final = "media:"
 # §3.3.6 (rcs-web: 局方可能传来"null"字符串): the `until` of a perm file in a check.
 UNTIL_NULL: Final = "null"
 
+# §3.3.5 / choices "Chatbot information and menus": the chatbot information API.
+ACTION_UPDATE_OPTIONALS: Final = "update/chatBotInfo/optionals"
+ACTION_UPDATE_MENU: Final = "update/chatBotInfo/menu"
+ACTION_FIND_INFO: Final = "find/chatBotInfo"
+# §2.5 (MenuJsonSchema.json): 1-5 entries on every level, at most two levels of sub-menus
+# (menuL1, menuL2); a sub-menu's displayText is 1-25 characters like every suggestion's.
+MENU_ENTRIES_MIN: Final = 1
+MENU_ENTRIES_MAX: Final = 5
+MENU_MAX_DEPTH: Final = 2
+# §3.3.6 / choices: the `check` of an information or menu update, and the notice of a status change.
+CHECK_TYPE_INFO: Final = "chatbotInformation"
+REMARK_INFO: Final = "chatbotInformation"
+PATH_INFO_CHANGE: Final = "/notifyInfoNotification/{id}/notice/informationChange"
+# §2.6: `status` of the find/chatBotInfo document, 1 online, 0 offline.
+STATUS_ONLINE: Final = 1
+STATUS_OFFLINE: Final = 0
+# choices: the automatic rejections of the simulated auditors (serviceDescription <= 150, §3.4).
+SERVICE_DESCRIPTION_MAX: Final = 150
+FORBIDDEN_WORD: Final = "违禁"
+MSG_ICON_NOT_APPROVED: Final = "头像素材未审核"
+
 # --- [I] inferred: not stated by the reference ------------------------------------------------
 
 # [I] Business errors travel with HTTP 200 and the code in the body (the captured logs show bodies
@@ -237,3 +258,19 @@ MSG_TYPE_MISMATCH: Final = "文件内容与声明的类型{content_type}不符"
 
 # [I] Memory bound of the media store (oldest uploads are forgotten first).
 MAX_MEDIA: Final = 10_000
+
+# [I] Chatbot information (choices "Chatbot information and menus" fix the shapes, not the texts).
+MSG_INFO_REJECTED: Final = "Chatbot信息审核不通过"
+MSG_NO_ICON: Final = "Chatbot信息缺少头像serviceIcon"
+MSG_DESCRIPTION_TOO_LONG: Final = "serviceDescription超过{limit}个字符"
+MSG_FORBIDDEN: Final = "Chatbot信息含有违禁内容"
+MSG_UNKNOWN_FIELD: Final = "不支持的字段:{name}"
+MSG_WENT_OFFLINE: Final = "Chatbot已被运营商下线"
+MSG_WENT_ONLINE: Final = "Chatbot已恢复上线"
+# [I] The certification block of the §2.6 document: the chatbot is certified under its own
+# serviceName by the carrier's platform (the capture's authOrg), for ten years from registration
+# (the capture: registered 2021, authExpires 2031).
+AUTH_ORG: Final = "能力平台智聊"
+AUTH_VALID_SECONDS: Final = 10 * 365 * 86400.0
+# [I] Per-chatbot history kept for /_sim/chatbots/{id}/info (oldest entries are dropped first).
+INFO_HISTORY: Final = 100

@@ -30,11 +30,13 @@ class AuditPolicy:
     """What happens to uploads from now on (PUT /_sim/audit); every upload keeps the policy it met.
 
     `templates` is kept so one harness can drive every simulator: CT/CU take no templates (choices
-    "Templates"), so it has no effect here.
+    "Templates"), so it has no effect here. `chatbot_info` decides chatbot information and menu
+    updates (§3.3.5), which share `delay_seconds` and `reason` with the media.
     """
 
     media: AuditDecision
     templates: AuditDecision
+    chatbot_info: AuditDecision
     delay_seconds: float
     reason: str | None
     ttl_seconds: float
@@ -45,6 +47,7 @@ class AuditPolicy:
         return cls(
             media=settings.audit_media,
             templates=settings.audit_media,
+            chatbot_info=settings.audit_chatbot_info,
             delay_seconds=float(settings.audit_delay_seconds),
             reason=settings.audit_reason,
             ttl_seconds=float(ttl) if ttl is not None else MEDIA_TTL_SECONDS[settings.dialect],
@@ -57,7 +60,7 @@ class AuditPolicy:
         for key, value in data.items():
             if key not in known:
                 raise ConfigError(f"unknown audit setting {key!r}")
-            if key in ("media", "templates"):
+            if key in ("media", "templates", "chatbot_info"):
                 if value not in AUDIT_DECISIONS:
                     raise ConfigError(f"{key} must be one of {AUDIT_DECISIONS}")
                 changes[key] = value

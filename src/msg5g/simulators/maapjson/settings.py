@@ -172,6 +172,8 @@ class SimulatorSettings:
     # Media (素材, §3.3.4): defaults of the audit policy (PUT /_sim/audit changes it at runtime).
     # `audit_reason` is the description of a rejection; None uses a generic text.
     audit_media: AuditDecision = "approve"
+    # Chatbot information and menu updates (§3.3.5) share the delay and the reason.
+    audit_chatbot_info: AuditDecision = "approve"
     audit_delay_seconds: float = 0.2
     audit_reason: str | None = None
     # Lifetime of a temp upload; None is the dialect's (CTCC 3 days, CUCC 30 days).
@@ -198,8 +200,9 @@ class SimulatorSettings:
                 raise ConfigError(f"handset {number}: capability must be one of {CAPABILITIES}")
         if self.max_destinations < 1:
             raise ConfigError("max_destinations must be at least 1")
-        if self.audit_media not in AUDIT_DECISIONS:
-            raise ConfigError(f"audit_media must be one of {AUDIT_DECISIONS}")
+        for name in ("audit_media", "audit_chatbot_info"):
+            if getattr(self, name) not in AUDIT_DECISIONS:
+                raise ConfigError(f"{name} must be one of {AUDIT_DECISIONS}")
         if not _non_negative(self.audit_delay_seconds):
             raise ConfigError("audit_delay_seconds must be a non-negative number")
         if self.audit_reason is not None and not isinstance(self.audit_reason, str):

@@ -1,4 +1,5 @@
-"""In-memory state of the simulated MaaP: accounts, tokens, handsets, messages, media, counters."""
+"""In-memory state of the simulated MaaP: accounts, tokens, handsets, messages, media, chatbot
+information, counters."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from .chatbot_info import ChatbotProfile
 from .constants import BURST_STATUSES, MAX_TOKENS, Dialect
 from .content import Part
 from .media import AuditPolicy, MediaRecord
@@ -200,6 +202,13 @@ class Stats:
     media_deleted: int = 0
     media_checks_sent: int = 0
     media_checks_failed: int = 0
+    info_updates: int = 0
+    info_approved: int = 0
+    info_rejected: int = 0
+    info_checks_sent: int = 0
+    info_checks_failed: int = 0
+    information_changes_sent: int = 0
+    information_changes_failed: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
     faults_injected: dict[str, int] = field(default_factory=dict)
 
@@ -234,6 +243,8 @@ class SimState:
         self.media: dict[str, MediaRecord] = {}
         self.media_paths: dict[str, MediaRecord] = {}
         self.audit = AuditPolicy.from_settings(settings)
+        # Chatbot information, menu and carrier-side status (§3.3.5), made on first use.
+        self.profiles: dict[str, ChatbotProfile] = {}
         self._seed_handsets()
 
     def _seed_handsets(self) -> None:
@@ -248,14 +259,25 @@ class SimState:
                 handset.ported_out = True
                 handset.pinned = True
 
-    def reset(self, *, faults: bool = False, handsets: bool = False, tokens: bool = False, media: bool = False) -> None:
+    def reset(
+        self,
+        *,
+        faults: bool = False,
+        handsets: bool = False,
+        tokens: bool = False,
+        media: bool = False,
+        chatbot_info: bool = False,
+    ) -> None:
         """Clear messages, inboxes and counters; keep chatbots and (unless asked) tokens.
 
         Faults and per-number handset settings survive unless asked for; `faults=True` restores the
         configured faults, `handsets=True` forgets runtime handset settings, `media=True` forgets
-        every upload and restores the configured audit policy.
+        every upload and restores the configured audit policy, `chatbot_info=True` forgets every
+        chatbot's information, menu, status and pending updates.
         """
         self.generation += 1
+        if chatbot_info:
+            self.profiles.clear()
         if media:
             self.media.clear()
             self.media_paths.clear()
@@ -307,6 +329,13 @@ class SimState:
         count = len(self.tokens)
         self.tokens.clear()
         return count
+
+    def profile(self, chatbot_id: str) -> ChatbotProfile:
+        profile = self.profiles.get(chatbot_id)
+        if profile is None:
+            profile = ChatbotProfile(chatbot_id)
+            self.profiles[chatbot_id] = profile
+        return profile
 
     # -- faults --
 

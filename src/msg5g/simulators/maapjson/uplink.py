@@ -1,6 +1,8 @@
 """Turn a control-API uplink request into what a CT/CU handset's message looks like (§2.3, §3.3.6).
 
 The control body has the same shape as the CMCC simulator's, so one test helper drives both.
+`menu_path` taps an entry of the chatbot's approved persistent menu (§2.5): the handset sends what
+tapping the same suggestion chip would, so it is the `postback` / `action` wire shape again.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from .constants import CT_FTHTTP, CT_SHARED_CLIENT_DATA, CT_SUGGESTION_RESPONSE,
 from .wire import geo_uri
 
 UPLINK_KINDS = ("text", "postback", "action", "file", "geo", "shared_data", "spam_report")
+MENU_PATH = "menu_path"
 DEVICE_SPECIFICS = ("deviceModel", "platformVersion", "clientVendor", "clientVersion", "batteryRemainingMinutes")
 
 
@@ -109,6 +112,38 @@ def build_uplink(payload: Mapping[str, Any]) -> UplinkContent:
         free_text=_text(data, "free_text", required=False) or "",
         message_ids=ids,
     )
+
+
+def menu_tap(menu: Mapping[str, Any] | None, path: object) -> UplinkContent:
+    """The uplink of tapping the entry at `path` (indexes from the top level down) of `menu`.
+
+    `menu` is an approved (so already validated, §2.5) `{"menu":{"entries":[...]}}`. Every index
+    but the last must open a sub-menu; the last must name a reply or an action, which is what is sent.
+    """
+    if not isinstance(path, list) or not path or not all(type(i) is int and i >= 0 for i in path):
+        raise UplinkError(f"{MENU_PATH!r} must be a non-empty list of non-negative integers")
+    if menu is None:
+        raise UplinkError("this chatbot has no approved menu")
+    entries: list[dict[str, Any]] = menu["menu"]["entries"]
+    for depth, index in enumerate(path):
+        if index >= len(entries):
+            raise UplinkError(f"menu path {path[: depth + 1]} is not in the menu")
+        entry = entries[index]
+        if depth < len(path) - 1:
+            if "menu" not in entry:
+                raise UplinkError(f"menu path {path[: depth + 1]} is not a sub-menu")
+            entries = entry["menu"]["entries"]
+    if "menu" in entry:
+        raise UplinkError(f"menu path {path} opens a sub-menu; tap one of its entries")
+    kind = "reply" if "reply" in entry else "action"
+    body = entry[kind]
+    # §2.3: displayText and postback as the chatbot defined them; a reply also says its type.
+    response: dict[str, Any] = {"displayText": body["displayText"]}
+    if "postback" in body:
+        response["postback"] = {"data": body["postback"]["data"]}
+    if kind == "reply":
+        response["type"] = "reply"
+    return UplinkContent(MENU_PATH, _item(CT_SUGGESTION_RESPONSE, {"response": {kind: response}}))
 
 
 def _file_entries(data: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from .constants import (
     CHATBOT_DOMAINS,
     CHECK_APPROVED,
     CHECK_REJECTED,
+    CHECK_TYPE_INFO,
     CHECK_TYPE_MEDIA,
     CUCC_ANSWER_CONTENT_TYPE,
     CUCC_TOTAL_COUNT,
@@ -38,6 +39,7 @@ from .constants import (
     MSG_PARAM,
     MSG_SUCCESS,
     NGINX_REASONS,
+    REMARK_INFO,
     REMARK_MEDIA,
     UNTIL_NULL,
     Dialect,
@@ -231,6 +233,11 @@ def plain_error(dialect: Dialect, code: int, message: str) -> bytes:
     return dumps({"errorCode": code_of(dialect, code), "errorMessage": message})
 
 
+def success_answer(dialect: Dialect) -> bytes:
+    """§2.5 (TestBjdx `chatbotMenu`): `{"errorCode":0,"errorMessage":"success"}`, typed per dialect."""
+    return plain_error(dialect, E_OK, MSG_SUCCESS)
+
+
 def file_info(
     dialect: Dialect, url: str, file_name: str, content_type: str, size: int, until: float | None
 ) -> dict[str, Any]:
@@ -380,3 +387,21 @@ def check_body(
             },
         }
     )
+
+
+def info_check_body(dialect: Dialect, *, approved: bool, description: str) -> bytes:
+    """§3.3.6 / choices "Their audit": the `check` of an information or menu update."""
+    return dumps(
+        {
+            "type": CHECK_TYPE_INFO,
+            "result": code_of(dialect, CHECK_APPROVED if approved else CHECK_REJECTED),
+            "description": description,
+            "time": iso_utc(),
+            "remark": REMARK_INFO,
+        }
+    )
+
+
+def information_change_body(chatbot_id: str, status: str, description: str) -> bytes:
+    """choices: `notice/informationChange` when the carrier takes a chatbot offline or back online."""
+    return dumps({"chatbotId": chatbot_id, "status": status, "description": description})
