@@ -39,8 +39,10 @@ browser:
 	@command -v ffprobe >/dev/null 2>&1 || (apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null) || \
 		echo "ffmpeg could not be installed: audio/video durations and poster frames are not made, their tests skip"
 
+# Two processes: most tests wait on loopback servers and carrier simulators, not on the CPU.
+TEST_WORKERS ?= 2
 test: $(STAMP) lint browser
-	$(BIN)/pytest -q; status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$status
+	$(BIN)/pytest -q -n $(TEST_WORKERS); status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$status
 
 BENCH_N ?= 20000
 bench: bench-accept bench-e2e bench-latency bench-templates
@@ -70,6 +72,12 @@ bench-channels: $(STAMP)
 
 bench-groups: $(STAMP)
 	$(BIN)/python -m bench.group_sends --recipients $(BENCH_N)
+
+# Chatbot directory search over 100,000 generated chatbots on SQLite and PostgreSQL (PostgreSQL skipped when
+# absent), p50/p99 per kind of query; not part of `make bench`: loading takes a few minutes.
+.PHONY: bench-directory
+bench-directory: $(STAMP)
+	$(BIN)/python -m bench.directory --chatbots 100000 --queries 1000
 
 clean:
 	rm -rf var .mypy_cache .ruff_cache

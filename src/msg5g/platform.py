@@ -30,7 +30,7 @@ from msg5g.pipeline.queue import TOPIC_CALLBACK, TOPIC_SEND
 from msg5g.pipeline.sql_queue import SqlQueue
 from msg5g.pipeline.worker import Worker
 from msg5g.services.bundle import Services
-from msg5g.services.chatbots import TOPIC_CHATBOT_INFO
+from msg5g.services.chatbots import TOPIC_CHATBOT_INFO, TOPIC_DIRECTORY
 from msg5g.services.context import ServiceContext
 from msg5g.services.early_reports import TOPIC_EARLY_REPORTS
 from msg5g.services.materials import TOPIC_MATERIAL_REFRESH, TOPIC_MATERIAL_SYNC
@@ -126,6 +126,8 @@ class Platform:
                    max_attempts=500, idle_poll_seconds=0.5),
             Worker(services.ctx.queue, TOPIC_CHATBOT_INFO, services.chatbots.run_submit, concurrency=2,
                    max_attempts=200, idle_poll_seconds=0.5),
+            Worker(services.ctx.queue, TOPIC_DIRECTORY, services.chatbots.run_reindex, concurrency=1,
+                   max_attempts=10, idle_poll_seconds=0.5),
         ]
         self._tasks = [asyncio.create_task(w.run(self._stop), name=f"worker-{w.topic}") for w in workers]
         self._tasks.append(asyncio.create_task(self._sample_queue_depth(), name="queue-depth"))

@@ -101,6 +101,11 @@ async def test_a_profile_is_submitted_audited_and_then_sendable(stack: Stack, se
     assert approved["serviceIcon"] == logo_url
     assert approved["category"] == ["银行"]
     assert info["menu"]["menu"]["entries"][0]["reply"]["postback"]["data"] == "menu:balance"
+    # What a handset's directory search at the carrier now finds.
+    async with stack.http.get(f"{sim_url}/_sim/directory", params={"q": "信用卡"}) as r:
+        found = await r.json()
+    assert [(f["chatbotId"], f["serviceName"], f["serviceIcon"]) for f in found] == [
+        (CTCC_BOT, "招商银行信用卡", logo_url)]
     status, answer = await stack.send({"chatbot_id": account["id"], "recipients": [USER],
                                        "content": {"kind": "text", "text": "您好"}})
     assert status == 202, answer

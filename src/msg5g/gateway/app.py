@@ -12,7 +12,18 @@ from msg5g import __version__
 from msg5g.config import Settings
 from msg5g.gateway.deps import ServicesProvider
 from msg5g.gateway.errors import ERROR_CODES, install_error_handlers
-from msg5g.gateway.routes import chatbots, h5, materials, messages, ops, platform, templates, webhooks, words
+from msg5g.gateway.routes import (
+    chatbots,
+    directory,
+    h5,
+    materials,
+    messages,
+    ops,
+    platform,
+    templates,
+    webhooks,
+    words,
+)
 from msg5g.kit.ids import new_id
 from msg5g.kit.logging import trace_id_var
 
@@ -76,6 +87,7 @@ def create_api(services: ServicesProvider, *, lifespan: Lifespan | None = None, 
     app.include_router(materials.router)
     app.include_router(templates.router)
     app.include_router(words.router)
+    app.include_router(directory.router)
     app.include_router(ops.router)
     return app
 

@@ -13,6 +13,7 @@ from msg5g.services.callbacks import CallbackOutbox, CallbackSender
 from msg5g.services.carrier_webhooks import CarrierWebhooks
 from msg5g.services.channel_admin import ChannelAdmin
 from msg5g.services.channel_sessions import ChannelSessions
+from msg5g.services.chatbot_directory import ChatbotDirectory
 from msg5g.services.chatbots import ChatbotCatalog
 from msg5g.services.context import ServiceContext
 from msg5g.services.deliver import Sender
@@ -55,6 +56,7 @@ class Services:
     templates: TemplateCatalog
     words: SensitiveWords
     chatbots: ChatbotCatalog
+    chatbot_directory: ChatbotDirectory
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -83,12 +85,22 @@ class Services:
         chatbots = ChatbotCatalog(ctx, directory, provisioning, channel_admin, materials)
         materials.on_approved.append(chatbots.material_approved)
         webhooks.audit_handlers += [apply_media_audits, templates.apply_audits, chatbots.apply_reports]
+        chatbot_directory = ChatbotDirectory(ctx)
+
+        async def reindex(tenant_id: str, profile_id: str) -> None:
+            entry = await chatbots.directory_entry(tenant_id, profile_id)
+            if entry is None:
+                await chatbot_directory.remove(profile_id)
+            else:
+                await chatbot_directory.index(entry)
+
+        chatbots.on_changed.append(reindex)
         sender = Sender(ctx, directory, outbox, early_reports, router, h5, RateLimiter(ctx), materials, templates)
         sender.on_refused_credentials.append(chatbots.note_refused_credentials)
         return cls(
             ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), operator_keys=OperatorKeys(ctx),
             admins=AdminAccounts(ctx), queries=Queries(ctx), provisioning=provisioning,
-            channel_admin=channel_admin, webhooks=webhooks, chatbots=chatbots,
+            channel_admin=channel_admin, webhooks=webhooks, chatbots=chatbots, chatbot_directory=chatbot_directory,
             sender=sender,
             h5=h5, router=router, early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),

@@ -33,6 +33,7 @@ from msg5g.kit.ids import new_id
 from msg5g.pipeline.queue import Job, NewJob, RetryLater
 from msg5g.services.access import BusinessAccess
 from msg5g.services.channel_admin import ChannelAdmin
+from msg5g.services.chatbot_directory import DirectoryEntry
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory, unsendable_reason
 from msg5g.services.materials import MaterialLibrary
@@ -48,6 +49,7 @@ from msg5g.storage.tables import Chatbot, ChatbotProfileRow
 log = logging.getLogger(__name__)
 
 TOPIC_CHATBOT_INFO = "chatbot-info"
+TOPIC_DIRECTORY = "directory-index"
 SUBMIT_MAX_ATTEMPTS = 8
 _WAIT_FOR_LOGO_SECONDS = 5.0
 
@@ -358,8 +360,38 @@ class ChatbotCatalog:
                 row.info_state, row.info_reason = InfoState.LIVE.value, None
         row.updated_at = utcnow()
         self._directory.forget()
-        for listener in self.on_changed:
-            await listener(tenant_id, row.profile_id)
+        # The directory is told after this transaction commits (it reads what it wrote), by a job.
+        await self._ctx.queue.enqueue(session, [NewJob(topic=TOPIC_DIRECTORY, tenant_id=tenant_id, payload={
+            "tenant_id": tenant_id, "profile_id": row.profile_id})])
+        self._ctx.queue.notify(TOPIC_DIRECTORY)
+
+    async def run_reindex(self, job: Job) -> bool:
+        await self._changed(job.payload["tenant_id"], job.payload["profile_id"])
+        return False
+
+    async def directory_entry(self, tenant_id: str, profile_id: str) -> DirectoryEntry | None:
+        """What the directory shows of a profile: published once one of its accounts is live; its logo as
+        the live account's carrier serves it."""
+        async with self._ctx.db.reader() as session:
+            row = await ChatbotProfileRepository(session, tenant_id).get(profile_id)
+            accounts = list(await ChatbotProfileRepository(session, tenant_id).accounts(profile_id)) if row else []
+            types = {c.id: c.type for c in await PlatformRepository(session).channels()}
+        if row is None:
+            return None
+        profile = ChatbotProfile.model_validate(row.profile)
+        live = [a for a in accounts if unsendable_reason(a) is None]
+        carriers = sorted({types.get(a.channel_id, "?") for a in live})
+        logo_url = None
+        if profile.logo_material_id and live:
+            usable = await self._materials.usable_on(tenant_id, live[0].id, {profile.logo_material_id})
+            logo_url = usable[profile.logo_material_id].sync.url if usable else None
+        states = {a.info_state for a in accounts if a.info_state}
+        status = "live" if live else (sorted(states)[0] if states else "draft")
+        return DirectoryEntry(
+            profile_id=profile_id, tenant_id=tenant_id, name=profile.service_name, description=profile.description,
+            category=profile.category, keywords=tuple(profile.keywords), carriers=tuple(carriers), status=status,
+            published=bool(live), sms_number=profile.sms_number,
+            chatbot_uri=live[0].address if live else (accounts[0].address if accounts else None), logo_url=logo_url)
 
     async def record_state(self, chatbot_id: str, state: InfoState, reason: str | None) -> ChatbotView:
         """An operator records what a carrier's console says of an account (CMCC, aggregators)."""

@@ -586,6 +586,12 @@ class DirectoryEntryRow(PlatformBase):
     logo_url: Mapped[str | None] = mapped_column(String(1000))
     updated_at: Mapped[datetime]
 
+    # For searches whose filters few chatbots pass: those are looked at one by one instead.
+    __table_args__ = (
+        Index("ix_directory_entries_category", "category", "status"),
+        Index("ix_directory_entries_status", "status"),
+    )
+
 
 class DirectoryTerm(PlatformBase):
     """A posting: `term` occurs in entry `doc_id`, with the entry's rank for a query of that term alone
