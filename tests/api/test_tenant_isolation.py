@@ -1159,6 +1159,213 @@ async def _record_foreign_chatbot_state(w: World) -> None:
     assert (b_view["profile_id"], b_view["info_state"], b_view["sendable"]) == (None, None, True)
 
 
+# ---- the chatbot directory -----------------------------------------------------------------------------
+
+HIDDEN_A = {"service_name": "A银行内测", "description": "A 的服务号", "category": "银行"}  # on no account
+TRIAL_A = {"service_name": "A银行试运营", "description": "A 的试运营说明", "category": "银行"}  # on A's second account
+# B's searches: one term and several, whole names, a description, a Latin word, and every filter.
+DIRECTORY_QUERIES: tuple[dict[str, str], ...] = (
+    {"q": "银行"}, {"q": "A银行"}, {"q": "a"}, {"q": HIDDEN_A["service_name"]}, {"q": "内测"},
+    {"q": TRIAL_A["service_name"]}, {"q": "试运营"}, {"q": "服务号"}, {"q": "银行", "category": "银行"},
+    {"q": "银行", "carrier": "cmcc"}, {"q": "银行", "status": "draft"}, {"q": "银行", "status": "manual"},
+    {"q": "银行", "limit": "50"},
+)
+PAGE_QUERIES = tuple(params["q"] for params in DIRECTORY_QUERIES if len(params) == 1)
+NOT_PUBLIC_FIELDS = {"tenant_id", "business_id", "chatbot_id", "owner_tenant_id", "credentials"}
+
+
+@dataclass
+class Unpublished:
+    """A's chatbots that are live nowhere: `hidden` on no account, `trial` on A's second account (which
+    China Mobile keeps in its own console: `manual`, not live)."""
+
+    a2: dict[str, Any]
+    hidden: dict[str, Any]
+    trial: dict[str, Any]
+
+    @property
+    def ids(self) -> set[str]:
+        return {self.hidden["id"], self.trial["id"]}
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.hidden["id"], HIDDEN_A["service_name"], self.trial["id"], TRIAL_A["service_name"],
+                TRIAL_A["description"], *_a_chatbot_secrets(self.a2), CARRIER_ID_A2)
+
+
+def _hit_ids(hits: list[dict[str, Any]]) -> set[str]:
+    return {hit["profile_id"] for hit in hits}
+
+
+async def _directory(w: World, path: str, params: dict[str, str], headers: dict[str, str]) -> list[dict[str, Any]]:
+    async with w.http.get(f"{w.stack.base_url}{path}", params=params, headers=headers) as r:
+        body = await r.json()
+        assert r.status == 200, (path, params, body)
+    assert isinstance(body, list), body
+    return body
+
+
+async def _searched(w: World, path: str, params: dict[str, str], headers: dict[str, str],
+                    predicate: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    """The search once the index has caught up (it is written after the change it follows, and from
+    carrier callbacks by the `directory-index` job)."""
+    for _ in range(200):
+        hits = await _directory(w, path, params, headers)
+        if predicate(hits):
+            return hits
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} {params} never satisfied the condition: {hits}")
+
+
+async def _a_unpublished(w: World) -> Unpublished:
+    a2 = await _a_second_chatbot(w)
+    hidden = await _create_profile(w, w.a, HIDDEN_A)
+    trial = await _create_profile(w, w.a, TRIAL_A)
+    status, body = await _call(w, "POST", f"/v1/chatbot-profiles/{trial['id']}/accounts", w.a,
+                               {"chatbot_id": a2["id"]})
+    assert status == 200, body
+    view = await _wait_listed(w.http, w.stack, f"/v1/chatbots/{a2['id']}", w.a, lambda c: c["info_state"] == "manual")
+    assert view["sendable"] is False
+    # Indexed, as A's own search shows them: both found, neither published.
+    wanted = {(hidden["id"], "draft", False), (trial["id"], "manual", False)}
+    await _searched(w, "/v1/directory", {"q": "A银行"}, w.stack.auth(w.a),
+                    lambda hits: {(h["profile_id"], h["status"], h["published"]) for h in hits} == wanted)
+    return Unpublished(a2=a2, hidden=hidden, trial=trial)
+
+
+async def _publish(w: World) -> tuple[dict[str, Any], str]:
+    """A publishes one more profile (PROFILE_A) on its China Mobile account, recorded live by an
+    operator; (the profile, the account's chatbot URI) once the public directory lists it."""
+    live = await _create_profile(w, w.a, PROFILE_A)
+    status, body = await _call(w, "POST", f"/v1/chatbot-profiles/{live['id']}/accounts", w.a,
+                               {"chatbot_id": w.a.chatbot_id})
+    assert status == 200, body
+    # Settled as `manual` and indexed so, before the operator's record (which a late index write would undo).
+    await _searched(w, "/v1/directory", {"q": "A银行"}, w.stack.auth(w.a),
+                    lambda hits: {(h["profile_id"], h["status"]) for h in hits} >= {(live["id"], "manual")})
+    _, operator_key = await w.stack.platform.services.operator_keys.create("isolation test")
+    async with w.http.put(f"{w.stack.base_url}/v1/platform/chatbots/{w.a.chatbot_id}/state",
+                          json={"state": "live", "reason": "approved in the CMCC console"},
+                          headers={"Authorization": f"Bearer {operator_key}"}) as response:
+        view = await response.json()
+        assert response.status == 200, view
+    assert (view["id"], view["info_state"], view["sendable"]) == (w.a.chatbot_id, "live", True), view
+    await _searched(w, "/public/directory", {"q": "A银行"}, {}, lambda hits: live["id"] in _hit_ids(hits))
+    return live, view["address"]
+
+
+def _assert_public(w: World, hits: list[dict[str, Any]], unpublished: Unpublished) -> None:
+    """Search results as someone other than A gets them: none of A's unpublished chatbots, no credentials,
+    and no tenant, business or account id of A's, neither as a field nor as a value."""
+    assert not unpublished.ids & _hit_ids(hits), hits
+    for hit in hits:
+        assert not NOT_PUBLIC_FIELDS & set(hit), hit
+    assert_no_a_data(w, _dumped(hits), also=unpublished.secrets)
+    _assert_no_credentials(hits)
+
+
+def _assert_live_hit(hit: dict[str, Any], live: dict[str, Any], address: str) -> None:
+    # The hit names the profile by its id, the one A's own API and admin use for it (reported, not settled here).
+    assert hit["profile_id"] == live["id"], hit
+    assert (hit["name"], hit["description"], hit["category"], hit["published"], hit["status"], hit["carriers"],
+            hit["chatbot_uri"]) == (PROFILE_A["service_name"], PROFILE_A["description"], PROFILE_A["category"],
+                                    True, "live", ["cmcc"], address), hit
+
+
+async def _search_directory(w: World) -> None:
+    unpublished = await _a_unpublished(w)
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    b_key, a_key = w.stack.auth(w.b), w.stack.auth(w.a)
+    await _searched(w, "/v1/directory", {"q": "银行"}, b_key, lambda hits: b_profile["id"] in _hit_ids(hits))
+    for params in DIRECTORY_QUERIES:
+        hits = await _directory(w, "/v1/directory", params, b_key)
+        assert _hit_ids(hits) <= {b_profile["id"]}, (params, hits)
+        _assert_public(w, hits, unpublished)
+    # Each tenant finds its own unpublished chatbots, and only its own.
+    assert _hit_ids(await _directory(w, "/v1/directory", {"q": "银行"}, b_key)) == {b_profile["id"]}
+    assert _hit_ids(await _directory(w, "/v1/directory", {"q": "银行"}, a_key)) == unpublished.ids
+    live, address = await _publish(w)
+    hits = await _searched(w, "/v1/directory", {"q": "银行"}, b_key, lambda found: live["id"] in _hit_ids(found))
+    assert _hit_ids(hits) == {b_profile["id"], live["id"]}
+    for params in DIRECTORY_QUERIES:
+        hits = await _directory(w, "/v1/directory", params, b_key)
+        assert _hit_ids(hits) <= {b_profile["id"], live["id"]}, (params, hits)
+        _assert_public(w, hits, unpublished)
+    # "A银行" starts all three of A's names: B gets the published one only.
+    hits = await _directory(w, "/v1/directory", {"q": "A银行"}, b_key)
+    assert len(hits) == 1, hits
+    _assert_live_hit(hits[0], live, address)
+    for params in ({"q": HIDDEN_A["service_name"]}, {"q": "试运营"}, {"q": "银行", "status": "manual"}):
+        assert await _directory(w, "/v1/directory", params, b_key) == [], params
+    # Control: A still finds all three of its own, and nothing of B's unpublished one.
+    assert _hit_ids(await _directory(w, "/v1/directory", {"q": "A银行"}, a_key)) == {*unpublished.ids, live["id"]}
+    hits = await _directory(w, "/v1/directory", {"q": "银行"}, a_key)
+    assert _hit_ids(hits) == {*unpublished.ids, live["id"]}
+    assert PROFILE_B["service_name"] not in _dumped(hits)
+
+
+async def _public_directory(w: World) -> None:
+    unpublished = await _a_unpublished(w)
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    await _searched(w, "/v1/directory", {"q": "银行"}, w.stack.auth(w.b),
+                    lambda hits: b_profile["id"] in _hit_ids(hits))
+    # No key, B's key, even A's own key: the public listing is the same, and nothing is published yet.
+    callers = ({}, w.stack.auth(w.b), w.stack.auth(w.a))
+    for headers in callers:
+        for params in DIRECTORY_QUERIES:
+            assert await _directory(w, "/public/directory", params, headers) == [], (headers, params)
+    live, address = await _publish(w)
+    for headers in callers:
+        for params in DIRECTORY_QUERIES:
+            hits = await _directory(w, "/public/directory", params, headers)
+            assert _hit_ids(hits) <= {live["id"]}, (params, hits)
+            _assert_public(w, hits, unpublished)
+            assert PROFILE_B["service_name"] not in _dumped(hits)
+        hits = await _directory(w, "/public/directory", {"q": "银行"}, headers)
+        assert len(hits) == 1, hits
+        _assert_live_hit(hits[0], live, address)
+        assert await _directory(w, "/public/directory", {"q": HIDDEN_A["service_name"]}, headers) == []
+
+
+async def _page_results(w: World, q: str, headers: dict[str, str]) -> tuple[str, str]:
+    """The public /directory page for `q`: (the whole page, which echoes `q` in its form; its results)."""
+    async with w.http.get(f"{w.stack.base_url}/directory", params={"q": q}, headers=headers) as r:
+        page = await r.text()
+        assert r.status == 200, page
+    results = re.search(r"<main>(.*)</main>", page, re.S)
+    assert results is not None, page
+    return page, results.group(1)
+
+
+async def _public_directory_page(w: World) -> None:
+    unpublished = await _a_unpublished(w)
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    await _searched(w, "/v1/directory", {"q": "银行"}, w.stack.auth(w.b),
+                    lambda hits: b_profile["id"] in _hit_ids(hits))
+    ids = (*sorted(unpublished.ids), unpublished.a2["id"], b_profile["id"])
+    callers = ({}, w.stack.auth(w.a))  # A's key shows A nothing more here
+    for headers in callers:
+        for q in PAGE_QUERIES:
+            page, results = await _page_results(w, q, headers)
+            assert "<article" not in results, (q, results)
+            assert "没有找到相关的 Chatbot" in results, (q, results)
+            assert_no_a_data(w, results, also=(*unpublished.secrets, PROFILE_B["service_name"]))
+            assert_no_a_data(w, page, echoed=(q,), also=ids)
+    live, address = await _publish(w)
+    for headers in callers:
+        for q in PAGE_QUERIES:
+            page, results = await _page_results(w, q, headers)
+            assert_no_a_data(w, results, also=(*unpublished.secrets, PROFILE_B["service_name"]))
+            assert_no_a_data(w, page, echoed=(q,), also=(*ids, live["id"]))
+            _assert_no_credentials(page)
+        _, results = await _page_results(w, "银行", headers)
+        assert results.count("<article") == 1, results
+        assert f"<h2>{PROFILE_A['service_name']}</h2><p>{PROFILE_A['description']}</p>" in results
+        assert f'href="{address}"' in results
+        _, results = await _page_results(w, HIDDEN_A["service_name"], headers)
+        assert "<article" not in results, results
+
+
 # ---- the admin: tenant B's admin user (and B's API key) against tenant A's data ------------------------
 
 
@@ -1599,6 +1806,405 @@ async def _admin_template_disable(w: World) -> None:
     assert (await _template_state(w, a_template["id"]))[1] is True
 
 
+# ---- the admin's chatbot accounts, profiles and directory search ---------------------------------------
+
+PLATFORM_ADMIN = "root@platform.example"
+
+
+def _admin_chatbot_secrets(unpublished: Unpublished) -> tuple[str, ...]:
+    """What of A's chatbots no page of B's shows: A's accounts and profiles, and A's first account's carrier
+    id (named on no public listing until one of A's profiles is published on it)."""
+    return (*unpublished.secrets, HIDDEN_A["description"], CARRIER_CHATBOT_ID)
+
+
+def _credential_fields(app_id: str, password: str) -> dict[str, str]:
+    return {"credentials.cmcc.app_id": app_id, "credentials.cmcc.password": password}
+
+
+async def _platform_admin(w: World, http: aiohttp.ClientSession, tenant: Tenant, next_path: str) -> AdminPage:
+    """A platform admin signed in, working in `tenant`: the page at `next_path`."""
+    root = AdminBrowser(w.stack, http)
+    await w.stack.platform.services.admins.create(PLATFORM_ADMIN, ADMIN_PASSWORD, tenant_id=None, display_name="root")
+    assert (await root.login(PLATFORM_ADMIN)).status == 200
+    page = await root.submit("/tenant", "/tenant", {"tenant_id": tenant.tenant_id, "next": next_path})
+    assert page.status == 200, page.text[:300]
+    return page
+
+
+async def _admin_chatbots(w: World) -> None:
+    a, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    secrets = _admin_chatbot_secrets(unpublished)
+    page = await b.get("/chatbots")
+    assert page.status == 200
+    assert f'href="/admin/chatbots/{w.b.chatbot_id}?' in page.text
+    assert TENANT_B_CARRIER_ID in page.text
+    assert_no_a_data(w, page.text, also=secrets)
+    page = await b.get(f"/chatbots?business={w.a.business_id}")
+    assert page.status == 404
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=secrets)
+    # Control: A's list has both of A's accounts, with the profile the second one publishes, and not B's.
+    page = await a.get("/chatbots")
+    assert page.status == 200
+    for chatbot_id in (w.a.chatbot_id, unpublished.a2["id"]):
+        assert f'href="/admin/chatbots/{chatbot_id}?' in page.text
+    assert TRIAL_A["service_name"] in page.text
+    assert w.b.chatbot_id not in page.text
+    assert TENANT_B_CARRIER_ID not in page.text
+
+
+async def _admin_chatbot_new(w: World) -> None:
+    _, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    page = await b.get("/chatbots/new")
+    assert page.status == 200
+    assert f'value="{w.b.business_id}"' in page.text
+    assert f'<option value="{b_profile["id"]}">{PROFILE_B["service_name"]}</option>' in page.text
+    assert_no_a_data(w, page.text, also=_admin_chatbot_secrets(unpublished))
+    for value in CREDENTIAL_VALUES:  # a page has credential inputs, always empty
+        assert value not in page.text, value
+    page = await b.get(f"/chatbots/new?business={w.a.business_id}")
+    assert page.status == 404
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=_admin_chatbot_secrets(unpublished))
+
+
+async def _admin_chatbot_register(w: World) -> None:
+    _, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    secrets = _admin_chatbot_secrets(unpublished)
+    before_a, before_b = await _chatbot_ids(w, w.a), await _chatbot_ids(w, w.b)
+
+    async def register(**changes: str) -> AdminPage:
+        page = await b.submit("/chatbots/new", "/chatbots", {
+            "business_id": w.b.business_id, "channel_id": w.stack.channel_id, "name": "B 的第二个机器人",
+            "carrier_chatbot_id": CARRIER_ID_B2, "profile_id": "", **_credential_fields(APP_ID_B2, PASSWORD_B2),
+            **changes})
+        for password in (PASSWORD_B2, PASSWORD_A2, CARRIER_PASSWORD):
+            assert password not in page.text
+        return page
+
+    # Into A's business: no such business for B.
+    page = await register(business_id=w.a.business_id)
+    assert page.status == 422
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=secrets)
+    # A carrier id A holds on this channel: taken, without a word of whose it is.
+    for carrier_id in (CARRIER_ID_A2, CARRIER_CHATBOT_ID):
+        page = await register(carrier_chatbot_id=carrier_id)
+        assert page.status == 422, carrier_id
+        assert "chatbot_exists" in page.text
+        assert_no_a_data(w, page.text, echoed=(carrier_id,), also=secrets)
+    # Publishing A's profile on B's new account: to B it does not exist.
+    for profile_id in sorted(unpublished.ids):
+        page = await register(profile_id=profile_id)
+        assert page.status == 404, profile_id
+        assert "profile_not_found" in page.text
+        assert_no_a_data(w, page.text, echoed=(profile_id,), also=secrets)
+    assert await _chatbot_ids(w, w.a) == before_a
+    assert await _chatbot_ids(w, w.b) == before_b
+    # Control: B's own account lands in B's business only (the carrier id the refusals named was not taken).
+    page = await register()
+    assert page.status == 200, page.text[:300]
+    assert "done=registered" in page.url
+    [b2] = await _chatbot_ids(w, w.b) - before_b
+    assert f"/admin/chatbots/{b2}?" in page.url
+    assert_no_a_data(w, page.text, also=secrets)
+    assert (await _chatbot(w, w.b, b2))["business_id"] == w.b.business_id
+    assert await _chatbot_ids(w, w.a) == before_a
+
+
+async def _admin_chatbot_detail(w: World) -> None:
+    a, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    for chatbot_id in (w.a.chatbot_id, unpublished.a2["id"]):
+        for query in ("", f"?business={w.a.business_id}", f"?business={w.b.business_id}"):
+            page = await b.get(f"/chatbots/{chatbot_id}{query}")
+            assert page.status == 404, (chatbot_id, query)
+            assert_no_a_data(w, page.text, echoed=(chatbot_id, w.a.business_id),
+                             also=_admin_chatbot_secrets(unpublished))
+            assert "/credentials" not in page.text
+    # Control: each reads its own.
+    page = await a.get(f"/chatbots/{unpublished.a2['id']}")
+    assert page.status == 200
+    assert BOT_NAME_A2 in page.text
+    assert TRIAL_A["service_name"] in page.text
+    page = await b.get(f"/chatbots/{w.b.chatbot_id}")
+    assert page.status == 200
+    assert TENANT_B_CARRIER_ID in page.text
+
+
+async def _admin_chatbot_rotate(w: World) -> None:
+    _, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    a_chatbots = (w.a.chatbot_id, unpublished.a2["id"])
+    before = {c: await _sealed_credentials(w, w.a, c) for c in a_chatbots}
+    views = {c: await _chatbot(w, w.a, c) for c in a_chatbots}
+    for chatbot_id in a_chatbots:
+        for business_id in (w.a.business_id, w.b.business_id, ""):
+            page = await b.submit("/chatbots", f"/chatbots/{chatbot_id}/credentials",
+                                  {"business_id": business_id, **_credential_fields(APP_ID_B2, PASSWORD_B2)})
+            assert page.status == 404, (chatbot_id, business_id)
+            assert_no_a_data(w, page.text, echoed=(chatbot_id,), also=_admin_chatbot_secrets(unpublished))
+            assert PASSWORD_B2 not in page.text
+    assert {c: await _sealed_credentials(w, w.a, c) for c in a_chatbots} == before
+    assert {c: await _chatbot(w, w.a, c) for c in a_chatbots} == views
+    await _sends(w, w.a, w.a.chatbot_id, "+8613800138051")  # A's credentials still work
+    # Control: B rotates its own (to the simulator's password, so that it keeps sending).
+    b_before = await _sealed_credentials(w, w.b, w.b.chatbot_id)
+    page = await b.submit(f"/chatbots/{w.b.chatbot_id}", f"/chatbots/{w.b.chatbot_id}/credentials", {
+        "business_id": w.b.business_id, **_credential_fields(TENANT_B_CARRIER_ID, CARRIER_PASSWORD)})
+    assert page.status == 200, page.text[:300]
+    assert "done=rotated" in page.url
+    assert CARRIER_PASSWORD not in page.text
+    assert await _sealed_credentials(w, w.b, w.b.chatbot_id) != b_before
+    assert {c: await _sealed_credentials(w, w.a, c) for c in a_chatbots} == before
+
+
+async def _admin_chatbot_state(w: World) -> None:
+    """Recording the carrier console's result is a platform admin's: refused to B's admin and to A's own."""
+    a, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    a2 = unpublished.a2["id"]
+    before = {c: await _chatbot(w, w.a, c) for c in (w.a.chatbot_id, a2)}
+    assert (before[a2]["info_state"], before[a2]["sendable"]) == ("manual", False)
+    for browser in (b, a):
+        for chatbot_id in (a2, w.a.chatbot_id):
+            for state in ("live", "offline"):
+                page = await browser.submit("/chatbots", f"/chatbots/{chatbot_id}/state",
+                                            {"business_id": w.a.business_id, "state": state, "reason": "租户说已通过"})
+                assert page.status == 403, (chatbot_id, state)
+                if browser is b:  # the page names the path B asked for, no more
+                    assert_no_a_data(w, page.text, echoed=(chatbot_id,), also=_admin_chatbot_secrets(unpublished))
+    assert {c: await _chatbot(w, w.a, c) for c in before} == before
+    status, body, _ = await post_messages(w.http, w.stack, json_body={**text_body(a2, "未上线"),
+                                                                      "recipients": ["+8613800138052"]})
+    assert status == 409, body
+    assert_error(body, "chatbot_not_live", ...)
+    page = await a.get(f"/chatbots/{a2}")
+    assert 'name="state"' not in page.text  # nor is A's own admin offered the form
+    async with admin_http() as root_http:
+        # A platform admin working in tenant B does not reach A's account from there either.
+        page = await _platform_admin(w, root_http, w.b, "/admin/chatbots")
+        assert f'href="/admin/chatbots/{w.b.chatbot_id}?' in page.text
+        root = AdminBrowser(w.stack, root_http)
+        for business_id in (w.a.business_id, w.b.business_id):
+            page = await root.submit("/chatbots", f"/chatbots/{a2}/state",
+                                     {"business_id": business_id, "state": "live"})
+            assert page.status == 404, business_id
+            for secret in (BOT_NAME_A2, TRIAL_A["service_name"], CARRIER_ID_A2, w.a.business_id):
+                assert secret not in page.text, secret
+        assert {c: await _chatbot(w, w.a, c) for c in before} == before
+        # Control: working in tenant A, the platform admin records it.
+        page = await root.submit("/tenant", "/tenant", {"tenant_id": w.a.tenant_id, "next": f"/admin/chatbots/{a2}"})
+        assert page.status == 200, page.text[:300]
+        assert '<input type="radio" name="state" value="live"' in page.text
+        page = await root.post(f"/chatbots/{a2}/state", {**page.hidden(), "state": "live", "reason": "后台审核通过"})
+        assert page.status == 200, page.text[:300]
+        assert "done=recorded" in page.url
+    after = await _chatbot(w, w.a, a2)
+    assert (after["info_state"], after["sendable"]) == ("live", True)
+    assert await _chatbot(w, w.a, w.a.chatbot_id) == before[w.a.chatbot_id]
+    b_view = await _chatbot(w, w.b, w.b.chatbot_id)
+    assert (b_view["profile_id"], b_view["info_state"], b_view["sendable"]) == (None, None, True)
+
+
+async def _admin_profiles(w: World) -> None:
+    a, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    secrets = _admin_chatbot_secrets(unpublished)
+    page = await b.get("/chatbot-profiles")
+    assert page.status == 200
+    assert f'href="/admin/chatbot-profiles/{b_profile["id"]}?' in page.text
+    assert_no_a_data(w, page.text, also=secrets)
+    page = await b.get(f"/chatbot-profiles?business={w.a.business_id}")
+    assert page.status == 404
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=secrets)
+    # Control: A's list has both of A's, the trial with the account it is on, and nothing of B's.
+    page = await a.get("/chatbot-profiles")
+    assert page.status == 200
+    for profile_id in unpublished.ids:
+        assert f'href="/admin/chatbot-profiles/{profile_id}?' in page.text
+    assert BOT_NAME_A2 in page.text
+    assert b_profile["id"] not in page.text
+    assert PROFILE_B["service_name"] not in page.text
+
+
+async def _admin_profile_new(w: World) -> None:
+    _, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    b_material = await _upload(w, w.b, "B 的素材", PNG_B_COLOR)
+    secrets = (*_admin_chatbot_secrets(unpublished), a_material["id"], MATERIAL_A)
+    page = await b.get("/chatbot-profiles/new")
+    assert page.status == 200
+    assert page.text.count(f'<option value="{b_material["id"]}">B 的素材') == 2  # logo and banner
+    assert_no_a_data(w, page.text, also=secrets)
+    page = await b.get(f"/chatbot-profiles/new?business={w.a.business_id}")
+    assert page.status == 404
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=secrets)
+
+
+async def _admin_profile_create(w: World) -> None:
+    _, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    a_material = await _upload(w, w.a, MATERIAL_A)
+    secrets = (*_admin_chatbot_secrets(unpublished), MATERIAL_A)
+    before_a = await _profile_ids(w, w.a)
+    fields = {"business_id": w.b.business_id, **PROFILE_B}
+    # Into A's business: refused, nothing made.
+    page = await b.submit("/chatbot-profiles/new", "/chatbot-profiles", {**fields, "business_id": w.a.business_id})
+    assert page.status == 422
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=secrets)
+    # A's material as B's logo or banner: to B it does not exist.
+    for field in ("logo_material_id", "banner_material_id"):
+        page = await b.submit("/chatbot-profiles/new", "/chatbot-profiles", {**fields, field: a_material["id"]})
+        assert page.status == 404, field
+        assert "material_not_found" in page.text
+        assert_no_a_data(w, page.text, echoed=(a_material["id"],), also=secrets)
+    assert await _profile_ids(w, w.b) == []
+    assert await _profile_ids(w, w.a) == before_a
+    # Control: B's own profile lands in B's business only.
+    page = await b.submit("/chatbot-profiles/new", "/chatbot-profiles", fields)
+    assert page.status == 200, page.text[:300]
+    assert "done=created" in page.url
+    [b_id] = await _profile_ids(w, w.b)
+    assert f"/admin/chatbot-profiles/{b_id}?" in page.url
+    assert_no_a_data(w, page.text, also=(*secrets, a_material["id"]))
+    assert await _profile_ids(w, w.a) == before_a
+
+
+async def _admin_profile_detail(w: World) -> None:
+    a, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    for profile_id in sorted(unpublished.ids):
+        for query in ("", f"?business={w.a.business_id}", f"?business={w.b.business_id}"):
+            page = await b.get(f"/chatbot-profiles/{profile_id}{query}")
+            assert page.status == 404, (profile_id, query)
+            assert_no_a_data(w, page.text, echoed=(profile_id, w.a.business_id),
+                             also=_admin_chatbot_secrets(unpublished))
+    page = await a.get(f"/chatbot-profiles/{unpublished.trial['id']}")
+    assert page.status == 200
+    assert TRIAL_A["description"] in page.text
+    assert BOT_NAME_A2 in page.text
+
+
+async def _admin_profile_edit_form(w: World) -> None:
+    a, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    for profile_id in sorted(unpublished.ids):
+        for query in ("", f"?business={w.a.business_id}"):
+            page = await b.get(f"/chatbot-profiles/{profile_id}/edit{query}")
+            assert page.status == 404, (profile_id, query)
+            assert_no_a_data(w, page.text, echoed=(profile_id, w.a.business_id),
+                             also=_admin_chatbot_secrets(unpublished))
+    page = await a.get(f"/chatbot-profiles/{unpublished.hidden['id']}/edit")
+    assert page.status == 200
+    assert f'value="{HIDDEN_A["service_name"]}"' in page.text
+
+
+async def _admin_profile_update(w: World) -> None:
+    a, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    before = {profile_id: await _profile_state(w, profile_id) for profile_id in sorted(unpublished.ids)}
+    assert before[unpublished.trial["id"]][3] == [(unpublished.a2["id"], "manual")]
+    for profile_id in before:
+        for business_id in (w.a.business_id, w.b.business_id):
+            page = await b.submit("/chatbot-profiles", f"/chatbot-profiles/{profile_id}/edit",
+                                  {"business_id": business_id, **PROFILE_B, "description": "B 改过的介绍"})
+            assert page.status == 404, (profile_id, business_id)
+            assert_no_a_data(w, page.text, echoed=(profile_id,), also=_admin_chatbot_secrets(unpublished))
+    # Same version, same information, and A's account was not sent back to draft.
+    assert {profile_id: await _profile_state(w, profile_id) for profile_id in before} == before
+    assert (await _chatbot(w, w.a, unpublished.a2["id"]))["info_state"] == "manual"
+    # Control: A's admin's edit makes version 2.
+    edit = f"/chatbot-profiles/{unpublished.hidden['id']}/edit"
+    page = await a.submit(edit, edit, {"business_id": w.a.business_id, **HIDDEN_A, "description": "A 改过的介绍"})
+    assert page.status == 200, page.text[:300]
+    assert "done=saved" in page.url
+    version, profile, *_ = await _profile_state(w, unpublished.hidden["id"])
+    assert (version, profile["description"]) == (2, "A 改过的介绍")
+
+
+async def _admin_profile_attach(w: World) -> None:
+    _, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    secrets = _admin_chatbot_secrets(unpublished)
+
+    async def refused(profile_id: str, chatbot_id: str, business_id: str) -> AdminPage:
+        page = await b.submit("/chatbot-profiles", f"/chatbot-profiles/{profile_id}/accounts",
+                              {"business_id": business_id, "chatbot_id": chatbot_id})
+        assert page.status == 404, (profile_id, chatbot_id, business_id)
+        assert_no_a_data(w, page.text, echoed=(profile_id, chatbot_id), also=secrets)
+        return page
+
+    for profile_id in sorted(unpublished.ids):  # B's account, or A's, onto A's profile
+        for chatbot_id in (w.b.chatbot_id, unpublished.a2["id"], w.a.chatbot_id):
+            await refused(profile_id, chatbot_id, w.a.business_id)
+            await refused(profile_id, chatbot_id, w.b.business_id)
+    for chatbot_id in (unpublished.a2["id"], w.a.chatbot_id):  # A's account onto B's profile
+        page = await refused(b_profile["id"], chatbot_id, w.b.business_id)
+        assert "chatbot_not_found" in page.text
+    # Nothing moved.
+    assert (await _chatbot(w, w.a, w.a.chatbot_id))["profile_id"] is None
+    assert (await _chatbot(w, w.a, unpublished.a2["id"]))["profile_id"] == unpublished.trial["id"]
+    assert (await _profile_state(w, unpublished.hidden["id"]))[3] == []
+    assert (await _profile_state(w, unpublished.trial["id"]))[3] == [(unpublished.a2["id"], "manual")]
+    assert (await _chatbot(w, w.b, w.b.chatbot_id))["profile_id"] is None
+    # Control: B publishes its own profile on its own account.
+    profile_page = f"/chatbot-profiles/{b_profile['id']}"
+    page = await b.submit(profile_page, f"{profile_page}/accounts",
+                          {"business_id": w.b.business_id, "chatbot_id": w.b.chatbot_id})
+    assert page.status == 200, page.text[:300]
+    assert "done=attached" in page.url
+    assert_no_a_data(w, page.text, also=secrets)
+    assert (await _chatbot(w, w.b, w.b.chatbot_id))["profile_id"] == b_profile["id"]
+
+
+def _admin_results(page: AdminPage) -> str:
+    """The admin directory search's results: the page after its search form (which echoes the query)."""
+    assert page.status == 200, page.text[:300]
+    _, _, after = page.text.partition('role="search"')
+    _, found, results = after.partition("</form>")
+    assert found, page.text[:300]
+    return results
+
+
+async def _admin_directory(w: World) -> None:
+    a, b = await w.admins()
+    unpublished = await _a_unpublished(w)
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    await _searched(w, "/v1/directory", {"q": "银行"}, w.stack.auth(w.b),
+                    lambda hits: b_profile["id"] in _hit_ids(hits))
+    ids = (*sorted(unpublished.ids), unpublished.a2["id"])
+    for q in PAGE_QUERIES:
+        page = await b.get(f"/directory?q={quote(q)}")
+        assert_no_a_data(w, _admin_results(page), also=_admin_chatbot_secrets(unpublished))
+        assert_no_a_data(w, page.text, echoed=(q,), also=ids)
+    results = _admin_results(await b.get(f"/directory?q={quote('银行')}"))
+    assert f'href="/admin/chatbot-profiles/{b_profile["id"]}?' in results  # B's own, unpublished, linked
+    assert results.count('class="status status-disabled"') == 1
+    # Control: A's admin finds A's own unpublished ones, linked, and not B's.
+    results = _admin_results(await a.get(f"/directory?q={quote('银行')}"))
+    for profile_id in unpublished.ids:
+        assert f'href="/admin/chatbot-profiles/{profile_id}?' in results
+    assert PROFILE_B["service_name"] not in results
+    # Once A publishes one, B finds that one (unlinked: not B's), still none of A's unpublished ones.
+    live, address = await _publish(w)
+    for q in PAGE_QUERIES:
+        page = await b.get(f"/directory?q={quote(q)}")
+        assert_no_a_data(w, _admin_results(page), also=(*unpublished.secrets, live["id"]))
+        assert_no_a_data(w, page.text, echoed=(q,), also=(*ids, live["id"]))
+    results = _admin_results(await b.get(f"/directory?q={quote('A银行')}"))
+    assert f">{PROFILE_A['service_name']}" in results
+    assert address in results
+    assert results.count('class="status status-enabled"') == 1
+    assert "status-disabled" not in results
+    results = _admin_results(await b.get(f"/directory?q={quote('银行')}"))
+    assert (results.count('class="status status-enabled"'), results.count('class="status status-disabled"')) == (1, 1)
+
+
 Case = Callable[[World], Awaitable[None]]
 
 ISOLATION_CASES: dict[Route, Case] = {
@@ -1659,6 +2265,9 @@ ISOLATION_CASES: dict[Route, Case] = {
     ("PUT", "/v1/chatbot-profiles/{profile_id}"): _edit_foreign_profile,
     ("POST", "/v1/chatbot-profiles/{profile_id}/accounts"): _attach_across_tenants,
     ("PUT", "/v1/platform/chatbots/{chatbot_id}/state"): _record_foreign_chatbot_state,
+    ("GET", "/v1/directory"): _search_directory,
+    ("GET", "/public/directory"): _public_directory,
+    ("GET", "/directory"): _public_directory_page,
     ("GET", "/admin/"): _admin_dashboard,
     ("GET", "/admin/messages"): _admin_messages,
     ("GET", "/admin/messages/{message_id}"): _admin_message_detail,
@@ -1695,6 +2304,20 @@ ISOLATION_CASES: dict[Route, Case] = {
     ("POST", "/admin/templates/{template_id}/versions/{version}/submit"): _admin_template_submit,
     ("POST", "/admin/templates/{template_id}/versions/{version}/review"): _admin_template_review,
     ("POST", "/admin/templates/{template_id}/disable"): _admin_template_disable,
+    ("GET", "/admin/chatbots"): _admin_chatbots,
+    ("GET", "/admin/chatbots/new"): _admin_chatbot_new,
+    ("POST", "/admin/chatbots"): _admin_chatbot_register,
+    ("GET", "/admin/chatbots/{chatbot_id}"): _admin_chatbot_detail,
+    ("POST", "/admin/chatbots/{chatbot_id}/credentials"): _admin_chatbot_rotate,
+    ("POST", "/admin/chatbots/{chatbot_id}/state"): _admin_chatbot_state,
+    ("GET", "/admin/chatbot-profiles"): _admin_profiles,
+    ("GET", "/admin/chatbot-profiles/new"): _admin_profile_new,
+    ("POST", "/admin/chatbot-profiles"): _admin_profile_create,
+    ("GET", "/admin/chatbot-profiles/{profile_id}"): _admin_profile_detail,
+    ("GET", "/admin/chatbot-profiles/{profile_id}/edit"): _admin_profile_edit_form,
+    ("POST", "/admin/chatbot-profiles/{profile_id}/edit"): _admin_profile_update,
+    ("POST", "/admin/chatbot-profiles/{profile_id}/accounts"): _admin_profile_attach,
+    ("GET", "/admin/directory"): _admin_directory,
 }
 
 

@@ -71,3 +71,24 @@ def profile_model(name: str, description: str) -> Any:
 async def _state(stack: Stack, access: BusinessAccess, chatbot_id: str, state: str) -> bool:
     view = await stack.platform.services.chatbots.get(access, chatbot_id)
     return view.info_state is not None and view.info_state.value == state
+
+
+async def test_an_edit_of_a_published_chatbot_shows_publicly_only_once_approved(stack: Stack) -> None:
+    services = stack.platform.services
+    a = BusinessAccess(stack.tenant.tenant_id, stack.tenant.business_id, "test")
+    live = await services.chatbots.create_profile(a, profile_model("招商银行", "信用卡与储蓄服务"))
+    await services.chatbots.attach(a, live.id, stack.tenant.chatbot_id)
+    await wait_for(lambda: _state(stack, a, stack.tenant.chatbot_id, "manual"), "the account to be manual")
+    await services.chatbots.record_state(stack.tenant.chatbot_id, InfoState.LIVE, None)
+
+    async def described(text: str) -> bool:
+        hits = await search(stack, "招商银行", None)
+        return bool(hits) and hits[0]["description"] == text
+    await wait_for(lambda: described("信用卡与储蓄服务"), "the approved description in the public directory")
+    await services.chatbots.update_profile(a, live.id, profile_model("招商银行", "未经审核的新简介"))
+    await wait_for(lambda: _state(stack, a, stack.tenant.chatbot_id, "manual"), "the edit to await the console")
+    assert await described("信用卡与储蓄服务")  # the public still sees the approved version
+    own = await search(stack, "招商银行", stack.tenant.api_key)
+    assert own[0]["description"] == "信用卡与储蓄服务"  # one directory entry: the published version
+    await services.chatbots.record_state(stack.tenant.chatbot_id, InfoState.LIVE, None)
+    await wait_for(lambda: described("未经审核的新简介"), "the approved edit in the public directory")

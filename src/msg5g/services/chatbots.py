@@ -243,6 +243,14 @@ class ChatbotCatalog:
         self._ctx.queue.notify(TOPIC_CHATBOT_INFO)
 
     async def _changed(self, tenant_id: str, profile_id: str) -> None:
+        """The directory learns of a change through the one `directory-index` worker, so that two
+        changes close together are indexed in order rather than racing (the older read landing last)."""
+        async with self._ctx.db.transaction() as session:
+            await self._ctx.queue.enqueue(session, [NewJob(topic=TOPIC_DIRECTORY, tenant_id=tenant_id, payload={
+                "tenant_id": tenant_id, "profile_id": profile_id})])
+        self._ctx.queue.notify(TOPIC_DIRECTORY)
+
+    async def _reindex(self, tenant_id: str, profile_id: str) -> None:
         for listener in self.on_changed:
             await listener(tenant_id, profile_id)
 
@@ -328,6 +336,14 @@ class ChatbotCatalog:
         are rotated."""
         await self._refused_credentials(tenant_id, chatbot_id, reason)
 
+    @staticmethod
+    async def _publish(session: AsyncSession, tenant_id: str, profile_id: str, version: int | None) -> None:
+        """What everyone may see of a profile is the version a carrier approved, not a later edit
+        still at audit."""
+        profile = await ChatbotProfileRepository(session, tenant_id).get(profile_id)
+        if profile is not None and version is not None and profile.version == version:
+            profile.published = dict(profile.profile)
+
     async def material_approved(self, session: AsyncSession, tenant_id: str, chatbot_id: str) -> None:
         """A material was approved on an account: one waiting for its logo goes on now."""
         row = await ChatbotRepository(session, tenant_id).get(chatbot_id)
@@ -351,6 +367,7 @@ class ChatbotCatalog:
                 if row.info_pending == 0:
                     row.info_state, row.info_reason = InfoState.LIVE.value, None
                     row.live_version = row.info_version
+                    await self._publish(session, tenant_id, row.profile_id, row.info_version)
             elif report.approved is False:
                 row.info_state, row.info_reason = InfoState.REJECTED.value, report.reason or "rejected by the carrier"
                 row.info_pending = 0
@@ -366,7 +383,7 @@ class ChatbotCatalog:
         self._ctx.queue.notify(TOPIC_DIRECTORY)
 
     async def run_reindex(self, job: Job) -> bool:
-        await self._changed(job.payload["tenant_id"], job.payload["profile_id"])
+        await self._reindex(job.payload["tenant_id"], job.payload["profile_id"])
         return False
 
     async def directory_entry(self, tenant_id: str, profile_id: str) -> DirectoryEntry | None:
@@ -378,8 +395,10 @@ class ChatbotCatalog:
             types = {c.id: c.type for c in await PlatformRepository(session).channels()}
         if row is None:
             return None
-        profile = ChatbotProfile.model_validate(row.profile)
         live = [a for a in accounts if unsendable_reason(a) is None]
+        # Published: the approved version (a later edit shows only once approved); else, for its own
+        # tenant only, the current one.
+        profile = ChatbotProfile.model_validate(row.published if live and row.published else row.profile)
         carriers = sorted({types.get(a.channel_id, "?") for a in live})
         logo_url = None
         if profile.logo_material_id and live:
@@ -407,6 +426,7 @@ class ChatbotCatalog:
             row.info_state, row.info_reason, row.updated_at = state.value, reason, utcnow()
             if state is InfoState.LIVE:
                 row.live_version = row.info_version
+                await self._publish(session, tenant_id, row.profile_id, row.info_version)
             channel = await PlatformRepository(session).channel(row.channel_id)
             profile_id = row.profile_id
             view = _chatbot_view(row, channel.type if channel else "?")

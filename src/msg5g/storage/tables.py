@@ -216,6 +216,8 @@ class ChatbotProfileRow(TenantBase):
     business_id: Mapped[str] = mapped_column(Id)
     profile: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(Integer)
+    # The version a carrier last approved, as it was: what the public directory shows.
+    published: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -23,6 +23,7 @@ def upgrade() -> None:
     sa.Column('business_id', sa.String(length=36), nullable=False),
     sa.Column('profile', sa.JSON(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('published', sa.JSON(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
