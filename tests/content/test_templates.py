@@ -160,3 +160,10 @@ def test_an_optional_parameter_may_be_left_out() -> None:
     compiled = compile_template(definition(text("您好{{ suffix }}"), [
         {"name": "suffix", "type": "string", "required": False, "sample": "!"}]))
     assert compiled.render({}).content.text == "您好"  # type: ignore[union-attr]
+
+
+def test_a_layout_that_is_not_content_is_refused() -> None:
+    with pytest.raises(TemplateInvalid, match="not valid content"):
+        compile_template(definition({"kind": "text", "text": "x", "n": -34122060790333198081269432320}, []))
+    with pytest.raises(ParamsInvalid, match="not valid content"):
+        compile_template(definition({"kind": "poster", "text": "x"}, []))

@@ -316,7 +316,10 @@ class CompiledTemplate:
         self.definition = definition
         self._specs = {p.name: p for p in definition.parameters}
         self._coercers = {p.name: _coercer(p) for p in definition.parameters}
-        self._layout_json = orjson.dumps(definition.layout)
+        try:
+            self._layout_json = orjson.dumps(definition.layout)
+        except (TypeError, orjson.JSONEncodeError) as exc:  # e.g. an integer beyond 64 bits
+            raise TemplateInvalid(f"the layout is not valid content: {exc}", field="definition.layout") from None
         leaves: list[tuple[tuple[str | int, ...], str]] = []
         _collect(definition.layout, (), leaves)
         if definition.fallback_text is not None:
