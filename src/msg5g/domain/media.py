@@ -29,9 +29,8 @@ class SyncState(StrEnum):
     FAILED = "failed"  # the carrier refused the upload itself
 
 
-# Sync states after which the platform does nothing more on its own.
-SETTLED_SYNC_STATES = frozenset({SyncState.APPROVED, SyncState.REJECTED, SyncState.EXPIRED,
-                                 SyncState.UNSUPPORTED, SyncState.FAILED})
+# Sync states of a copy that will not become usable by itself (a new upload or a new material is needed).
+REFUSED_SYNC_STATES = frozenset({SyncState.REJECTED, SyncState.EXPIRED, SyncState.UNSUPPORTED, SyncState.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +82,6 @@ class MediaUpload:
     kind: MaterialKind
     file: MediaPart
     thumbnail: MediaPart | None = None
-    permanent: bool = True  # CT/CU uploadMode perm (no expiry) rather than temp
 
 
 @dataclass(frozen=True, slots=True)

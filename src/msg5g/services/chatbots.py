@@ -26,7 +26,7 @@ from msg5g.domain.errors import (
     TransientChannelError,
     ValidationFailed,
 )
-from msg5g.domain.media import MaterialKind, SyncState
+from msg5g.domain.media import MaterialKind
 from msg5g.domain.messages import WebhookParseResult
 from msg5g.kit.clock import as_utc, utcnow
 from msg5g.kit.ids import new_id
@@ -201,18 +201,21 @@ class ChatbotCatalog:
     async def get_profile(self, access: BusinessAccess, profile_id: str) -> ProfileView:
         async with self._ctx.db.reader() as session:
             row = await self._profile(access, profile_id, session)
-            accounts = await ChatbotProfileRepository(session, access.tenant_id).accounts(profile_id)
-            types = {c.id: c.type for c in await PlatformRepository(session).channels()}
+            return await self._profile_view(session, access.tenant_id, row)
+
+    async def browse_profiles(self, access: BusinessAccess) -> list[ProfileView]:
+        async with self._ctx.db.reader() as session:
+            rows = await ChatbotProfileRepository(session, access.tenant_id).of_business(access.business_id)
+            return [await self._profile_view(session, access.tenant_id, row) for row in rows]
+
+    @staticmethod
+    async def _profile_view(session: AsyncSession, tenant_id: str, row: ChatbotProfileRow) -> ProfileView:
+        accounts = await ChatbotProfileRepository(session, tenant_id).accounts(row.id)
+        types = {c.id: c.type for c in await PlatformRepository(session).channels()}
         return ProfileView(id=row.id, business_id=row.business_id, version=row.version,
                            profile=ChatbotProfile.model_validate(row.profile),
                            accounts=[_chatbot_view(a, types.get(a.channel_id, "?")) for a in accounts],
                            updated_at=as_utc(row.updated_at))
-
-    async def browse_profiles(self, access: BusinessAccess) -> list[ProfileView]:
-        async with self._ctx.db.reader() as session:
-            ids = [r.id for r in await ChatbotProfileRepository(session, access.tenant_id).of_business(
-                access.business_id)]
-        return [await self.get_profile(access, profile_id) for profile_id in ids]
 
     async def _profile(self, access: BusinessAccess, profile_id: str,
                        session: AsyncSession | None = None) -> ChatbotProfileRow:
@@ -275,14 +278,9 @@ class ChatbotCatalog:
         images = {m for m in (profile.logo_material_id, profile.banner_material_id) if m}
         usable = await self._materials.usable_on(tenant_id, chatbot_id, images)
         if len(usable) < len(images):
-            async with self._ctx.db.reader() as session:
-                syncs = {s.material_id: s for s in await MaterialRepository(session, tenant_id).syncs_on(
-                    chatbot_id, images)}
-            refused = [f"material {m} is {s.state}" + (f" ({s.reason})" if s.reason else "")
-                       for m, s in syncs.items() if s.state in {SyncState.REJECTED, SyncState.UNSUPPORTED,
-                                                                 SyncState.FAILED, SyncState.EXPIRED}]
-            if refused:
-                await self._settle(tenant_id, chatbot_id, InfoState.REJECTED, "; ".join(refused))
+            refusal = await self._materials.refusal_on(tenant_id, chatbot_id, images)
+            if refusal:
+                await self._settle(tenant_id, chatbot_id, InfoState.REJECTED, refusal)
                 return False
             raise RetryLater(min(300.0, _WAIT_FOR_LOGO_SECONDS * job.attempts), "waiting for the logo's approval")
         logo = usable.get(profile.logo_material_id or "")

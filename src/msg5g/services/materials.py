@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +36,7 @@ from msg5g.domain.errors import (
     WebhookRejected,
 )
 from msg5g.domain.media import (
+    REFUSED_SYNC_STATES,
     MaterialKind,
     MediaAuditReport,
     MediaPart,
@@ -48,7 +49,7 @@ from msg5g.kit.ids import new_id
 from msg5g.pipeline.queue import Job, NewJob, RetryLater
 from msg5g.services.access import BusinessAccess
 from msg5g.services.context import ServiceContext
-from msg5g.services.directory import Directory, ResolvedChatbot
+from msg5g.services.directory import Directory
 from msg5g.storage.files import FileStore
 from msg5g.storage.repositories import ChatbotRepository, MaterialRepository, PlatformRepository
 from msg5g.storage.tables import Material, MaterialSync, MediaAuditRef, MediaUploadRow
@@ -135,8 +136,9 @@ class MaterialLibrary:
         self._ctx = ctx
         self._directory = directory
         self._files = files
-        # Set by Services.build: when a material is approved on a chatbot, templates waiting for it go on.
-        self.on_approved: list[Any] = []
+        # Set by Services.build: told (session, tenant id, chatbot id) in the transaction that approves a
+        # material on a chatbot, so that templates and chatbot information waiting for it go on.
+        self.on_approved: list[Callable[[AsyncSession, str, str], Awaitable[None]]] = []
         self._usable: dict[tuple[str, str, frozenset[str]], tuple[float, dict[str, _Usable]]] = {}
 
     # ---- the library ----------------------------------------------------------------------------
@@ -310,6 +312,18 @@ class MaterialLibrary:
         self._usable[key] = (time.monotonic() + _CACHE_SECONDS, usable)
         return usable
 
+    async def refusal_on(self, tenant_id: str, chatbot_id: str, material_ids: Iterable[str]) -> str | None:
+        """Why some of these materials will not become usable on this chatbot by themselves (rejected,
+        expired, not taken by its channel, refused at upload), or None."""
+        wanted = set(material_ids)
+        if not wanted:
+            return None
+        async with self._ctx.db.reader() as session:
+            syncs = await MaterialRepository(session, tenant_id).syncs_on(chatbot_id, wanted)
+        problems = [f"material {s.material_id} is {s.state}" + (f" ({s.reason})" if s.reason else "")
+                    for s in sorted(syncs, key=lambda s: s.material_id) if s.state in REFUSED_SYNC_STATES]
+        return "; ".join(problems) or None
+
     async def ready_on(self, tenant_id: str, chatbot_id: str, material_ids: Iterable[str]) -> bool:
         wanted = set(material_ids)
         return len(await self.usable_on(tenant_id, chatbot_id, wanted)) == len(wanted)
@@ -344,7 +358,7 @@ class MaterialLibrary:
         except NotFound:
             return False
         adapter = self._ctx.adapter(chatbot.endpoint.type)
-        upload = await self._upload_of(material, adapter, chatbot)
+        upload = await self._upload_of(material, adapter)
         try:
             result = await adapter.upload_media(chatbot.endpoint, chatbot.account, upload)
         except (TransientChannelError, ChannelAuthError) as exc:
@@ -361,7 +375,7 @@ class MaterialLibrary:
         await self._record_upload(tenant_id, sync_id, result)
         return False
 
-    async def _upload_of(self, material: Material, adapter: ChannelAdapter, chatbot: ResolvedChatbot) -> MediaUpload:
+    async def _upload_of(self, material: Material, adapter: ChannelAdapter) -> MediaUpload:
         data = await self._files.get(material.storage_key)
         thumbnail = None
         if material.thumbnail_key and material.thumbnail_content_type and material.thumbnail_size is not None:
@@ -371,10 +385,8 @@ class MaterialLibrary:
                 stem = material.file_name.rsplit(".", 1)[0]
                 thumbnail = MediaPart(f"{stem}-thumbnail.jpg", material.thumbnail_content_type,
                                       await self._files.get(material.thumbnail_key))
-        permanent = str(chatbot.endpoint.settings.get("media_upload_mode") or "perm") == "perm"
         return MediaUpload(material_id=material.id, kind=MaterialKind(material.kind),
-                           file=MediaPart(material.file_name, material.content_type, data), thumbnail=thumbnail,
-                           permanent=permanent)
+                           file=MediaPart(material.file_name, material.content_type, data), thumbnail=thumbnail)
 
     async def _note_attempt(self, tenant_id: str, sync_id: str, error: str) -> None:
         async with self._ctx.db.transaction() as session:

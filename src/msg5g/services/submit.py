@@ -270,8 +270,10 @@ class Submitter:
         wanted = referenced_materials(content)
         if wanted:
             await self._materials.check_owned(access.tenant_id, access.business_id, wanted)
-            reachable = await self._router.reachable_chatbots(access.tenant_id, chatbot_id)
-            if not any([await self._materials.ready_on(access.tenant_id, via, wanted) for via in reachable]):
+            for via in await self._router.reachable_chatbots(access.tenant_id, chatbot_id):
+                if await self._materials.ready_on(access.tenant_id, via, wanted):
+                    break
+            else:
                 raise MaterialNotReady("the content's materials are not approved on this chatbot (or its routes) "
                                        "yet; GET /v1/materials/{id} shows their state per chatbot", field="content")
         return content, fallback_text

@@ -36,7 +36,6 @@ from msg5g.domain.errors import (
     TransientChannelError,
     ValidationFailed,
 )
-from msg5g.domain.media import SyncState
 from msg5g.domain.messages import TrafficClass, WebhookParseResult
 from msg5g.kit.clock import as_utc, utcnow
 from msg5g.kit.ids import new_id
@@ -46,7 +45,7 @@ from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
 from msg5g.services.materials import MaterialLibrary
 from msg5g.services.words import SensitiveWords
-from msg5g.storage.repositories import ChatbotRepository, MaterialRepository, TemplateRepository
+from msg5g.storage.repositories import ChatbotRepository, TemplateRepository
 from msg5g.storage.tables import Template, TemplateChannelState, TemplateVersion
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,6 @@ log = logging.getLogger(__name__)
 TOPIC_TEMPLATE_SYNC = "template-sync"
 SUBMIT_MAX_ATTEMPTS = 8
 _CACHE_SECONDS = 5.0
-_SETTLED_MATERIAL = {SyncState.REJECTED, SyncState.UNSUPPORTED, SyncState.FAILED, SyncState.EXPIRED}
 
 
 class ReviewState(StrEnum):
@@ -416,15 +414,14 @@ class TemplateCatalog:
             await self._settle(tenant_id, state_id, ChannelTemplateState.UNSUPPORTED, refusal)
             return False
         needs_media = bool(adapter_type.media_limits.kinds) and not adapter_type.capabilities.sends_fallback_text
-        if needs_media and compiled.materials:
-            blocked = await self._materials_blocking(tenant_id, state.chatbot_id, compiled.materials)
-            if blocked is not None:
-                if blocked:
-                    await self._settle(tenant_id, state_id, ChannelTemplateState.REJECTED, blocked)
-                    return False
-                # Still uploading or at audit: look again later (or sooner, when one is approved).
-                poll = self._ctx.settings.template_materials_poll_seconds
-                raise RetryLater(min(600.0, poll * job.attempts), "waiting for materials")
+        if needs_media and not await self._materials.ready_on(tenant_id, state.chatbot_id, compiled.materials):
+            refusal = await self._materials.refusal_on(tenant_id, state.chatbot_id, compiled.materials)
+            if refusal:
+                await self._settle(tenant_id, state_id, ChannelTemplateState.REJECTED, refusal)
+                return False
+            # Still uploading or at audit: look again later (or sooner, when one is approved).
+            poll = self._ctx.settings.template_materials_poll_seconds
+            raise RetryLater(min(600.0, poll * job.attempts), "waiting for materials")
         if not adapter_type.audits_templates:
             await self._settle(tenant_id, state_id, ChannelTemplateState.APPROVED,
                                "approved by the platform's checks (the carrier has no template audit)")
@@ -446,21 +443,6 @@ class TemplateCatalog:
             return False
         await self._settle(tenant_id, state_id, ChannelTemplateState.SUBMITTED, None, carrier_template_id=carrier_id)
         return False
-
-    async def _materials_blocking(self, tenant_id: str, chatbot_id: str, material_ids: Iterable[str]) -> str | None:
-        """None when every material is approved on the chatbot; "" while some are on their way; else
-        why the template cannot go there."""
-        wanted = set(material_ids)
-        async with self._ctx.db.reader() as session:
-            rows = await MaterialRepository(session, tenant_id).syncs_on(chatbot_id, wanted)
-        syncs = {s.material_id: s for s in rows}
-        problems = [f"material {m} is {syncs[m].state}" + (f" ({syncs[m].reason})" if syncs[m].reason else "")
-                    for m in sorted(wanted) if m in syncs and SyncState(syncs[m].state) in _SETTLED_MATERIAL]
-        if problems:
-            return "; ".join(problems)
-        if all(m in syncs and syncs[m].state == SyncState.APPROVED for m in wanted):
-            return None
-        return ""
 
     async def _settle(self, tenant_id: str, state_id: str, outcome: ChannelTemplateState, reason: str | None, *,
                       carrier_template_id: str | None = None) -> None:
