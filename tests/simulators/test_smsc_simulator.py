@@ -840,7 +840,8 @@ async def test_a_window_of_thousands_of_submits_is_answered_and_receipted(smsc: 
             buffer = buffer[length:]
             ok += 1
     await asyncio.wait_for(acker, 20)
-    stats = await smsc.wait_stat("receipts_acked", count, timeout=30.0)  # a loaded machine acks slowly
+    # A loaded machine (the suite runs in two processes) acks slowly: a generous wait, no timing asserted.
+    stats = await smsc.wait_stat("receipts_acked", count, timeout=90.0)
     assert stats["submits_accepted"] == count
     assert sum(stats["accepted_per_second"].values()) == count
 
