@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     material_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     material_refresh_margin_seconds: float = Field(default=86400.0, gt=0)
     template_materials_poll_seconds: float = Field(default=5.0, gt=0)
+    # How often a carrier's audit of an enterprise or chatbot application is asked after (§3.4 has no
+    # callback for them); the interval grows with each look, up to an hour.
+    application_poll_seconds: float = Field(default=30.0, gt=0)
     http_connection_limit: int = 256
     log_level: str = "INFO"
 

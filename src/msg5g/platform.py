@@ -29,6 +29,7 @@ from msg5g.kit.secrets import SecretBox
 from msg5g.pipeline.queue import TOPIC_CALLBACK, TOPIC_SEND
 from msg5g.pipeline.sql_queue import SqlQueue
 from msg5g.pipeline.worker import Worker
+from msg5g.services.applications import TOPIC_APPLICATION
 from msg5g.services.bundle import Services
 from msg5g.services.chatbots import TOPIC_CHATBOT_INFO, TOPIC_DIRECTORY
 from msg5g.services.context import ServiceContext
@@ -126,6 +127,9 @@ class Platform:
                    max_attempts=500, idle_poll_seconds=0.5),
             Worker(services.ctx.queue, TOPIC_CHATBOT_INFO, services.chatbots.run_submit, concurrency=2,
                    max_attempts=200, idle_poll_seconds=0.5),
+            # A step waiting on the carrier's audit is asked again on every try, for as long as it takes.
+            Worker(services.ctx.queue, TOPIC_APPLICATION, services.applications.run, concurrency=4,
+                   max_attempts=10_000, idle_poll_seconds=0.5),
             Worker(services.ctx.queue, TOPIC_DIRECTORY, services.chatbots.run_reindex, concurrency=1,
                    max_attempts=10, idle_poll_seconds=0.5),
         ]

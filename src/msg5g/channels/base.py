@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from msg5g.channels.config import ConfigModel, NoConfig
+from msg5g.domain.applications import CarrierAudit, ChatbotFiling, CustomerFiling, DeveloperCredentials
 from msg5g.domain.chatbots import ChatbotInfo
 from msg5g.domain.content import CarouselContent, Content, FileContent, RichCardContent
 from msg5g.domain.errors import PermanentChannelError
@@ -152,6 +153,9 @@ class ChannelAdapter(abc.ABC):
     # Whether the platform keeps the chatbot's public information at the carrier (submit_chatbot_info)
     # or an operator does in the carrier's own console (CMCC, aggregators: docs/protocol-choices.md).
     manages_chatbot_info: ClassVar[bool] = False
+    # Whether the platform can apply for chatbots through the carrier's CSP management API (§3.4:
+    # CT and CU), given the channel's CSP credentials (`applications_refusal`).
+    manages_applications: ClassVar[bool] = False
 
     # A channel that keeps a connection to the carrier (SMPP) rather than taking HTTP callbacks:
     # the platform opens it at start so that uplinks arrive before anything is sent.
@@ -218,6 +222,36 @@ class ChannelAdapter(abc.ABC):
         """Send the chatbot's information and menu for the carrier's audit; returns how many audit results
         (ChatbotInfoReport) will come back for it. Only when `manages_chatbot_info`."""
         raise PermanentChannelError(f"{self.display_name} chatbots are managed in the carrier's console")
+
+    # ---- applying for chatbots (§3.4); only when `manages_applications` ---------------------------
+
+    def applications_refusal(self, endpoint: ChannelEndpoint) -> str | None:
+        """Why chatbots cannot be applied for on this channel (its CSP credentials missing), or None."""
+        return f"{self.display_name} chatbots are applied for in the carrier's own console"
+
+    async def register_customer(self, endpoint: ChannelEndpoint, filing: CustomerFiling) -> str:
+        """Register the enterprise as the carrier's customer (or send a corrected record for an earlier
+        filing); returns the carrier's customer number. Its audit is asked with `customer_audit`."""
+        raise PermanentChannelError(self.applications_refusal(endpoint) or "not supported")
+
+    async def customer_audit(self, endpoint: ChannelEndpoint, customer_ref: str) -> CarrierAudit:
+        raise PermanentChannelError(self.applications_refusal(endpoint) or "not supported")
+
+    async def apply_chatbot(self, endpoint: ChannelEndpoint, filing: ChatbotFiling) -> str:
+        """Apply for a chatbot of an approved customer; returns the carrier's reference for it."""
+        raise PermanentChannelError(self.applications_refusal(endpoint) or "not supported")
+
+    async def chatbot_audit(self, endpoint: ChannelEndpoint, chatbot_ref: str) -> CarrierAudit:
+        raise PermanentChannelError(self.applications_refusal(endpoint) or "not supported")
+
+    async def bring_online(self, endpoint: ChannelEndpoint, chatbot_ref: str) -> None:
+        raise PermanentChannelError(self.applications_refusal(endpoint) or "not supported")
+
+    async def configure_developer(self, endpoint: ChannelEndpoint, chatbot_ref: str, callback_url: str,
+                                  token: str) -> DeveloperCredentials:
+        """Tell the carrier where the chatbot's callbacks go and the token that signs them; returns the
+        chatbot's API credentials."""
+        raise PermanentChannelError(self.applications_refusal(endpoint) or "not supported")
 
     def preview(self, account: ChatbotAccount, message: OutboundMessage) -> bytes:
         """The body this adapter would send for the message: what a template preview shows."""

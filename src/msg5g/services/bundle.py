@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.domain.messages import WebhookParseResult
 from msg5g.services.access import AdminAccounts, ApiKeys, BusinessAccess, OperatorKeys
+from msg5g.services.applications import CarrierApplications
 from msg5g.services.callbacks import CallbackOutbox, CallbackSender
 from msg5g.services.carrier_webhooks import CarrierWebhooks
 from msg5g.services.channel_admin import ChannelAdmin
@@ -57,6 +58,7 @@ class Services:
     words: SensitiveWords
     chatbots: ChatbotCatalog
     chatbot_directory: ChatbotDirectory
+    applications: CarrierApplications
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -72,7 +74,8 @@ class Services:
         channel_admin = ChannelAdmin(ctx, directory, sessions, router)
         ctx.inbound_sink = webhooks.receive_parsed
         words = SensitiveWords(ctx)
-        materials = MaterialLibrary(ctx, directory, LocalFileStore(ctx.settings.data_dir / "materials"))
+        files = LocalFileStore(ctx.settings.data_dir / "materials")
+        materials = MaterialLibrary(ctx, directory, files)
         templates = TemplateCatalog(ctx, directory, materials, words)
         materials.on_approved.append(templates.materials_approved)
 
@@ -106,6 +109,7 @@ class Services:
             callback_sender=CallbackSender(ctx, directory),
             submitter=Submitter(ctx, directory, materials, templates, words, router), channel_sessions=sessions,
             revoker=revoker, materials=materials, templates=templates, words=words,
+            applications=CarrierApplications(ctx, directory, provisioning, chatbots, materials, files),
         )
 
     async def send(self, access: BusinessAccess, request: SendRequest) -> SendResponse:

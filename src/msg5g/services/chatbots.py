@@ -119,6 +119,42 @@ class ChatbotCatalog:
             await self.attach(access, profile_id, chatbot_id)
         return await self.get(access, chatbot_id)
 
+    async def adopt_applied(self, access: BusinessAccess, *, channel_id: str, name: str, carrier_chatbot_id: str,
+                            credentials: dict[str, Any], profile_id: str, approved_version: int | None) -> str:
+        """A chatbot the carrier approved through its management API (services/applications.py) becomes
+        an account publishing the profile. The carrier audited the profile as filed: that version is live
+        at once; a later edit is submitted as any change is. Repeated after a crash, it finds the account."""
+        async with self._ctx.db.reader() as session:
+            existing = await PlatformRepository(session).chatbot_owner(channel_id, carrier_chatbot_id)
+        if existing is not None:
+            if existing.tenant_id != access.tenant_id:
+                raise ValidationFailed("that carrier chatbot id is another tenant's", code="chatbot_exists")
+            return existing.chatbot_id
+        chatbot_id = await self._provisioning.create_chatbot(
+            access.tenant_id, channel_id=channel_id, business_id=access.business_id, name=name,
+            carrier_chatbot_id=carrier_chatbot_id, credentials=credentials)
+        async with self._ctx.db.transaction() as session:
+            row = await self._owned(session, access, chatbot_id)
+            profile = await self._profile(access, profile_id, session)
+            row.profile_id = profile_id
+            if approved_version is not None and profile.version == approved_version:
+                row.info_state, row.info_version, row.live_version = InfoState.LIVE.value, approved_version, \
+                    approved_version
+                row.updated_at = utcnow()
+                await self._publish(session, access.tenant_id, profile_id, approved_version)
+            else:
+                await self._queue_submit(session, access.tenant_id, row)
+        self._directory.forget()
+        await self._changed(access.tenant_id, profile_id)
+        return chatbot_id
+
+    async def profile_for_application(self, tenant_id: str, profile_id: str) -> tuple[ChatbotProfile, int]:
+        async with self._ctx.db.reader() as session:
+            row = await ChatbotProfileRepository(session, tenant_id).get(profile_id)
+        if row is None:
+            raise PermanentChannelError("the profile no longer exists")
+        return ChatbotProfile.model_validate(row.profile), row.version
+
     async def get(self, access: BusinessAccess, chatbot_id: str) -> ChatbotView:
         async with self._ctx.db.reader() as session:
             row = await self._owned(session, access, chatbot_id)

@@ -248,6 +248,16 @@ class MaterialLibrary:
             raise NotFound("this material has no thumbnail", code="material_not_found")
         return await self._files.get(key), content_type
 
+    async def original(self, tenant_id: str, material_id: str | None) -> tuple[str, str, bytes] | None:
+        """(file name, type, bytes) of a live material, for a carrier that takes the file itself (§3.4)."""
+        if material_id is None:
+            return None
+        async with self._ctx.db.reader() as session:
+            row = await MaterialRepository(session, tenant_id).get(material_id)
+        if row is None or row.deleted_at is not None:
+            return None
+        return row.file_name, row.content_type, await self._files.get(row.storage_key)
+
     async def delete(self, access: BusinessAccess, material_id: str) -> None:
         """The material leaves the library: no new message may reference it. Carrier copies expire
         on their own (a carrier delete would break messages already sent and not yet opened)."""

@@ -11,7 +11,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import true
 
@@ -565,7 +578,6 @@ ALL_METADATA = (PlatformBase.metadata, TenantBase.metadata)
 
 # ---- chatbot directory (storage/directory_repository.py explains the design) -------------------
 
-from sqlalchemy import PrimaryKeyConstraint  # noqa: E402 - this section is appended, its import kept with it
 
 
 class DirectoryEntryRow(PlatformBase):
@@ -616,3 +628,73 @@ class DirectoryTerm(PlatformBase):
         UniqueConstraint("doc_id", "term", name="uq_directory_terms_doc"),  # intersections and re-indexing
         {"sqlite_with_rowid": False},
     )
+
+
+class EnterpriseDocument(TenantBase):
+    """A file of the tenant's enterprise filing (licence scan, identity card, contract); kept in the
+    file store, sent only to the carriers it registers with, never synced like a material."""
+
+    __tablename__ = "enterprise_documents"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id, index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # domain.applications.DocumentKind
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+
+
+class Enterprise(TenantBase):
+    """The tenant's enterprise record (domain.applications.EnterpriseRecord), one per tenant."""
+
+    __tablename__ = "enterprises"
+    tenant_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    record: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class CarrierCustomer(TenantBase):
+    """The tenant's enterprise as one channel's carrier registers it (§3.4 cspCustomer)."""
+
+    __tablename__ = "carrier_customers"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    channel_id: Mapped[str] = mapped_column(Id)
+    state: Mapped[str] = mapped_column(String(20))  # domain.applications.ApplicationState
+    carrier_ref: Mapped[str | None] = mapped_column(String(100))  # cspEcNo
+    reason: Mapped[str | None] = mapped_column(Text)
+    record_version: Mapped[int] = mapped_column(Integer)  # the enterprise version filed
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("tenant_id", "channel_id", name="uq_carrier_customers_channel"),)
+
+
+class ChatbotApplication(TenantBase):
+    """A chatbot applied for on one channel's carrier (§3.4 addChatbot ... updateDeveloper); once live it
+    is an ordinary carrier account (`chatbot_id`)."""
+
+    __tablename__ = "chatbot_applications"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    business_id: Mapped[str] = mapped_column(Id)
+    channel_id: Mapped[str] = mapped_column(Id)
+    profile_id: Mapped[str] = mapped_column(Id)
+    profile_version: Mapped[int | None] = mapped_column(Integer)  # the version filed
+    request: Mapped[dict[str, Any]]  # domain.applications.ChatbotApplicationRequest
+    state: Mapped[str] = mapped_column(String(20))
+    carrier_ref: Mapped[str | None] = mapped_column(String(100))  # accessTagNo
+    reason: Mapped[str | None] = mapped_column(Text)
+    # The developer credentials once issued, sealed, kept until the account exists (a crash between
+    # the carrier's answer and the account must not lose them: updateDeveloper issues new ones).
+    credentials_sealed: Mapped[str | None] = mapped_column(Text)
+    chatbot_id: Mapped[str | None] = mapped_column(Id)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_chatbot_applications_business", "tenant_id", "business_id", "created_at"),)

@@ -33,6 +33,7 @@ from msg5g.channels.base import (
     WebhookReply,
     WebhookRequest,
 )
+from msg5g.channels.carriers.csp_management import CspManagementClient
 from msg5g.channels.config import AdapterConfig, ConfigModel
 from msg5g.channels.gsma import (
     CT_BOTMESSAGE,
@@ -48,6 +49,7 @@ from msg5g.channels.gsma import (
     parse_suggestion_response,
 )
 from msg5g.channels.tokens import TokenCache
+from msg5g.domain.applications import CarrierAudit, ChatbotFiling, CustomerFiling, DeveloperCredentials
 from msg5g.domain.chatbots import ChatbotInfo, ChatbotInfoReport, SubMenu
 from msg5g.domain.content import (
     CarouselContent,
@@ -152,6 +154,12 @@ MEDIA_LIMITS = MediaLimits({
 class ChatbotJsonSettings(AdapterConfig):
     media_upload_mode: Literal["perm", "temp"] = Field(
         default="perm", description="uploadMode of media uploads (§3.3.4): perm never expires, temp does")
+    # §3.4: the CSP's management API, through which the platform applies for chatbots; without it
+    # chatbots are entered by hand with the credentials the carrier's portal issued.
+    csp_api_url: str | None = Field(default=None, max_length=300, pattern=r"^https?://[^\s/]+(/\S*)?$",
+                                    description="CSP management base, e.g. https://isptest.189.cn/cspApi/v1")
+    csp_id: str | None = Field(default=None, max_length=40, description="cspId: the CSP's number at the carrier")
+    csp_access_key: SecretStr | None = Field(default=None, max_length=200, description="accessKey of the CSP")
 
 
 class ChatbotJsonCredentials(AdapterConfig):
@@ -167,6 +175,7 @@ class ChatbotJsonChannel(ChannelAdapter):
     """One adapter instance serves every chatbot of its type; tokens are cached per chatbot."""
 
     manages_chatbot_info: ClassVar[bool] = True
+    manages_applications: ClassVar[bool] = True
 
     capabilities: ClassVar[Capabilities] = Capabilities(max_recipients_per_request=100)
     credentials_model: ClassVar[ConfigModel] = ChatbotJsonCredentials
@@ -182,6 +191,7 @@ class ChatbotJsonChannel(ChannelAdapter):
                  inbound: InboundSink | None = None) -> None:
         super().__init__(http, timeout_seconds=timeout_seconds, inbound=inbound)
         self._tokens = TokenCache()
+        self._management = CspManagementClient(http, self._timeout)
 
     def authorization(self, token: str) -> str:
         """The Authorization header for a token as the carrier issued it."""
@@ -222,6 +232,30 @@ class ChatbotJsonChannel(ChannelAdapter):
             raise TransientChannelError(f"token call failed: {detail}", carrier_code=code, http_status=status)
         raise ChannelAuthError(f"the carrier refused our chatbot credentials: {detail}", carrier_code=code,
                                http_status=status)
+
+    # ---- applying for chatbots (§3.4, csp_management.py) ----------------------------------------------
+
+    def applications_refusal(self, endpoint: ChannelEndpoint) -> str | None:
+        return self._management.refusal(endpoint)
+
+    async def register_customer(self, endpoint: ChannelEndpoint, filing: CustomerFiling) -> str:
+        return await self._management.register_customer(endpoint, filing)
+
+    async def customer_audit(self, endpoint: ChannelEndpoint, customer_ref: str) -> CarrierAudit:
+        return await self._management.customer_audit(endpoint, customer_ref)
+
+    async def apply_chatbot(self, endpoint: ChannelEndpoint, filing: ChatbotFiling) -> str:
+        return await self._management.apply_chatbot(endpoint, filing)
+
+    async def chatbot_audit(self, endpoint: ChannelEndpoint, chatbot_ref: str) -> CarrierAudit:
+        return await self._management.chatbot_audit(endpoint, chatbot_ref)
+
+    async def bring_online(self, endpoint: ChannelEndpoint, chatbot_ref: str) -> None:
+        await self._management.bring_online(endpoint, chatbot_ref)
+
+    async def configure_developer(self, endpoint: ChannelEndpoint, chatbot_ref: str, callback_url: str,
+                                  token: str) -> DeveloperCredentials:
+        return await self._management.configure_developer(endpoint, chatbot_ref, callback_url, token)
 
     # ---- downlink --------------------------------------------------------------------------------
 
