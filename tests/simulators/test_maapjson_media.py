@@ -706,7 +706,8 @@ async def test_downlink_needs_every_issued_url_approved(carrier: Carrier, csp: C
 @pytest.mark.asyncio
 async def test_audit_policy_defaults_validation_and_reset(carrier: Carrier) -> None:
     ttl = 3 * DAY if carrier.dialect == "ctcc" else 30 * DAY
-    defaults = {"media": "approve", "templates": "approve", "chatbot_info": "approve", "delay_seconds": 0.02,
+    defaults = {"media": "approve", "templates": "approve", "chatbot_info": "approve", "customers": "approve",
+                "chatbots": "approve", "delay_seconds": 0.02,
                 "reason": None, "ttl_seconds": ttl}
     assert await carrier.control("GET", "/_sim/audit") == (200, defaults)
     for bad in ({"media": "maybe"}, {"delay_seconds": -1}, {"ttl_seconds": 0}, {"reason": 5}, {"nope": 1}):

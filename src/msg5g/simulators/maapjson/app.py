@@ -19,6 +19,23 @@ Carrier side (§3.3, protocol-choices.md), chatbot URI raw or percent-encoded:
   GET    /maap_message/bot/{perm|temp}/{id}.{ext}      (CTCC) an issued url: the bytes once approved,
   GET    {prefix}/bot/v1/medias/fid/{id}               (CUCC) 404 otherwise
 
+CSP management (§3.4, choices "CSP management", csp.py) under {prefix}{csp_path} (default /cspApi/v1);
+every call signed with headers timestamp, nonce, signature (41002), all but accessToken with
+authorization: <token> (42001); HTTP 200 and {"code","message","data"} always:
+  POST   .../accessToken                            {"cspId","accessKey"} -> {"accessToken"} (41001)
+  POST   .../uploadFile                             multipart `file`, header uploadType 0|1|2 -> {"url"}
+  POST   .../cspCustomer/addcspCustomer             -> {"cspEcNo"}, audited (-1 -> 1 | -2)
+  POST   .../cspCustomer/editcspCustomer            rcsRegisterInfo.cspEcNo; 81002 while audited
+  POST   .../selectCspCustomer                      {"cspEcNo"} -> the record, auditStatus, auditOpinion
+  DELETE .../deleteCustomer                         {"cspEcNo"}
+  POST   .../Chatbot/uploadChatbotFile              multipart `file`, uploadType 0|1 -> {"filePath"}
+  POST   .../Chatbot/addChatbot                     -> {"accessTagNo"}, audited (-1 -> 0 | -2); 46005
+  POST   .../Chatbot/selectChatbot                  {"accessTagNo"} -> auditStatus, auditOpinion
+  POST   .../Chatbot/isOnlineUpdate                 {"accessTagNo","type":1|2}; 46006 unless approved
+  POST   .../developerConfiguration/updateDeveloper -> {"appId","appkey"}: the chatbot's account, then
+                                                    the notifyPath handshake (retried)
+  GET    /{volume},{key}  /maap_message/bot/chanageUrl/head/{name}   the uploaded files
+
 Control side (JSON unless noted):
   GET  /_sim/                              handset page (HTML), forms post to /_sim/ui/...
   GET  /_sim/healthz
@@ -49,6 +66,13 @@ Control side (JSON unless noted):
                                            "delay_seconds", "reason", "ttl_seconds"}
   POST /_sim/media/{id}/audit              {"approved": bool, "reason"?}: decide now, send the check
   POST /_sim/media/{id}/expire             the upload expires now (its url is refused from then on)
+  GET  /_sim/csp                           {"customers", "chatbots", "files": n, "calls": [the last 200]}
+  POST /_sim/csp/customers/{cspEcNo}/audit {"approved": bool, "reason"?}: decide a pending audit now
+  POST /_sim/csp/chatbots/{accessTagNo}/audit   likewise for a chatbot application
+  POST /_sim/csp/tokens/expire             every CSP token stops working (/_sim/tokens/expire and the
+                                           expire_tokens fault end them too)
+  PUT /_sim/audit also takes "customers" and "chatbots": approve|reject|hold; /_sim/reset takes
+  "csp": true (every customer, application, file and CSP token, and the accounts they made)
 """
 
 from __future__ import annotations
@@ -140,6 +164,7 @@ from .constants import (
     URL_TRAILING_SLASH,
 )
 from .content import Part, parse_message_list
+from .csp import CspDesk
 from .media import (
     AuditPolicy,
     CheckNotice,
@@ -262,6 +287,7 @@ class Simulator:
         self.state.faults.expire_tokens = False
         self.notifier = Notifier(settings, self.state)
         self.info = InfoDesk(self.state, self.notifier)
+        self.csp = CspDesk(settings, self.state, self.notifier)
         self._api_head = settings.path_prefix + API_HEAD
         # An upload body may exceed max_body_bytes: the file limit plus the multipart around it.
         self._upload_cap = max(settings.max_body_bytes, settings.media_max_bytes + MULTIPART_SLACK_BYTES)
@@ -273,6 +299,7 @@ class Simulator:
         await self.notifier.start()
 
     async def close(self) -> None:
+        await self.csp.close()
         await self.notifier.close()
 
     # ------------------------------------------------------------------ chatbot API (§3.3)
@@ -1209,6 +1236,11 @@ class Simulator:
 
     async def reset(self, request: Request) -> Response:
         options = await _json_object(request)
+        self.csp.reset(
+            everything=options.get("csp") is True,
+            tokens=options.get("tokens") is True,
+            policy=options.get("media") is True,
+        )
         self.state.reset(
             faults=options.get("faults") is True,
             handsets=options.get("handsets") is True,
@@ -1230,12 +1262,13 @@ class Simulator:
         if faults.expire_tokens:
             # One-shot: the tokens die now; the knob does not stay armed.
             self.state.expire_tokens()
+            self.csp.expire_tokens()
             faults.expire_tokens = False
         self.state.faults = faults
         return JSONResponse(faults.as_dict())
 
     async def expire_tokens(self, _request: Request) -> Response:
-        return JSONResponse({"expired": self.state.expire_tokens()})
+        return JSONResponse({"expired": self.state.expire_tokens() + self.csp.expire_tokens()})
 
     async def list_media(self, request: Request) -> Response:
         chatbot_id = request.query_params.get("chatbot_id")
@@ -1243,15 +1276,18 @@ class Simulator:
         return JSONResponse({"media": [_media_json(r) for r in records]})
 
     async def get_audit(self, _request: Request) -> Response:
-        return JSONResponse(self.state.audit.as_json())
+        return JSONResponse({**self.state.audit.as_json(), **self.csp.policy.as_json()})
 
     async def put_audit(self, request: Request) -> Response:
         payload = await _json_object(request)
         try:
-            self.state.audit = self.state.audit.updated(payload)
+            # Both checked before either changes: a bad key leaves the whole policy as it was.
+            csp_policy, rest = self.csp.updated_policy(payload)
+            audit = self.state.audit.updated(rest)
         except ConfigError as exc:
             return _control_error(400, str(exc))
-        return JSONResponse(self.state.audit.as_json())
+        self.state.audit, self.csp.policy = audit, csp_policy
+        return await self.get_audit(request)
 
     def _media_record(self, request: Request) -> MediaRecord:
         key = request.path_params["media_id"]
@@ -1510,6 +1546,7 @@ def create_app(settings: SimulatorSettings | None = None) -> Starlette:
         Route("/_sim/media/{media_id}/expire", sim.expire_media, methods=["POST"]),
         Route("/_sim/audit", sim.get_audit, methods=["GET"]),
         Route("/_sim/audit", sim.put_audit, methods=["PUT"]),
+        *sim.csp.routes(),
     ]
     app = SimulatorApp(routes=routes, lifespan=lifespan, exception_handlers={ControlError: _on_control_error})
     app.simulator = sim

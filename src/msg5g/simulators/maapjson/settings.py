@@ -181,6 +181,16 @@ class SimulatorSettings:
     # Largest file part taken (CUCC's Undertow limit, 20 MiB, on both).
     media_max_bytes: int = MEDIA_MAX_BYTES
     max_media: int = MAX_MEDIA
+    # CSP management API (§3.4, choices "CSP management"): the one CSP whose credentials the
+    # simulated carrier accepts, and where the API sits (under path_prefix, like the chatbot API).
+    csp_id: str = "C1210000XX"
+    csp_access_key: str = "csp-access-key"
+    csp_path: str = "/cspApi/v1"
+    # Enterprise-customer and chatbot-application audits share audit_delay_seconds and audit_reason.
+    audit_customers: AuditDecision = "approve"
+    audit_chatbots: AuditDecision = "approve"
+    # How long after updateDeveloper the carrier first tries the notifyPath handshake (choices).
+    developer_verify_delay_seconds: float = 0.3
 
     def __post_init__(self) -> None:
         if self.dialect not in DIALECTS:
@@ -200,7 +210,7 @@ class SimulatorSettings:
                 raise ConfigError(f"handset {number}: capability must be one of {CAPABILITIES}")
         if self.max_destinations < 1:
             raise ConfigError("max_destinations must be at least 1")
-        for name in ("audit_media", "audit_chatbot_info"):
+        for name in ("audit_media", "audit_chatbot_info", "audit_customers", "audit_chatbots"):
             if getattr(self, name) not in AUDIT_DECISIONS:
                 raise ConfigError(f"{name} must be one of {AUDIT_DECISIONS}")
         if not _non_negative(self.audit_delay_seconds):
@@ -215,6 +225,19 @@ class SimulatorSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer")
+        for name in ("csp_id", "csp_access_key"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value or value != value.strip():
+                raise ConfigError(f"{name} must be a non-empty string without surrounding blanks")
+        if not isinstance(self.csp_path, str):
+            raise ConfigError("csp_path must be a string")
+        csp_path = "/" + self.csp_path.strip().strip("/")
+        # The chatbot API and the control API own these roots; the CSP API must not shadow them.
+        if csp_path == "/" or csp_path.startswith(("/_sim", "/bot/")):
+            raise ConfigError(f"csp_path must be a path of its own, got {self.csp_path!r}")
+        self.csp_path = csp_path
+        if not _non_negative(self.developer_verify_delay_seconds):
+            raise ConfigError("developer_verify_delay_seconds must be a non-negative number")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> SimulatorSettings:
