@@ -127,6 +127,10 @@ async def test_a_chatbot_applied_for_through_the_carrier_goes_live_and_carries_m
         "signature": "招商银行", "ip_whitelist": ["203.0.113.7"]})
     assert status == 202, application
     assert application["state"] == "waiting"  # the enterprise is registered first
+    status, twice = await api(stack, "POST", "/v1/chatbot-applications", {
+        "channel_id": channel_id, "profile_id": created["id"], "chatbot_number": CHATBOT_NUMBER,
+        "signature": "招商银行"})
+    assert (status, twice["error"]["code"]) == (409, "application_exists"), twice
     live = await state(stack, f"/v1/chatbot-applications/{application['id']}", {"live", "rejected", "failed"})
     assert live["state"] == "live", live
     steps = [step["state"] for step in live["history"]]

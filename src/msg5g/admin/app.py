@@ -20,7 +20,18 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from msg5g.admin.context import AdminSite, CsrfRejected, LoginRequired, TenantRequired, load_context
-from msg5g.admin.pages import auth, channels, chatbots, dashboard, materials, messages, send, templates, tenants
+from msg5g.admin.pages import (
+    applications,
+    auth,
+    channels,
+    chatbots,
+    dashboard,
+    materials,
+    messages,
+    send,
+    templates,
+    tenants,
+)
 from msg5g.config import Settings
 from msg5g.services.bundle import Services
 
@@ -29,7 +40,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/admin"
 STATIC_DIR = Path(__file__).parent / "static"
 ROUTERS: list[APIRouter] = [auth.router, tenants.router, dashboard.router, messages.router, send.router,
-                            channels.router, materials.router, templates.router, chatbots.router]
+                            channels.router, materials.router, templates.router, chatbots.router, applications.router]
 
 # No script, style or frame from anywhere but here: the pages use no inline script at all.
 _SECURITY_HEADERS = [

@@ -29,6 +29,7 @@ NAV: list[NavItem] = [
     NavItem("chatbots", N_("Chatbots"), "chatbots"),
     NavItem("profiles", N_("Chatbot profiles"), "profiles"),
     NavItem("directory", N_("Directory search"), "directory_search"),
+    NavItem("applications", N_("Carrier applications"), "applications"),
     NavItem("businesses", N_("Businesses"), None),
     NavItem("billing", N_("Billing"), None),
     NavItem("reports", N_("Reports"), None),

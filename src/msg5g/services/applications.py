@@ -308,6 +308,11 @@ class CarrierApplications:
             if await PlatformRepository(session).chatbot_owner(request.channel_id, request.chatbot_number):
                 raise Conflict("that chatbot number is already registered on this channel", code="chatbot_exists",
                                field="chatbot_number")
+            for earlier in await ApplicationRepository(session, access.tenant_id).on_channel(request.channel_id):
+                if earlier.request.get("chatbot_number") == request.chatbot_number and \
+                        ApplicationState(earlier.state) not in _AGAIN:
+                    raise Conflict(f"application {earlier.id} is already {earlier.state} for that chatbot number",
+                                   code="application_exists", field="chatbot_number")
             customer = await self._register(session, access.tenant_id, request.channel_id, again=False)
             now = utcnow()
             row = ChatbotApplication(

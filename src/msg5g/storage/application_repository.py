@@ -55,6 +55,11 @@ class ApplicationRepository(_TenantScoped):
             ChatbotApplication.business_id == business_id)
         return (await self.session.scalars(statement.order_by(ChatbotApplication.created_at))).all()
 
+    async def on_channel(self, channel_id: str) -> Sequence[ChatbotApplication]:
+        statement = self._where_tenant(select(ChatbotApplication), ChatbotApplication).where(
+            ChatbotApplication.channel_id == channel_id)
+        return (await self.session.scalars(statement)).all()
+
     async def waiting_on(self, channel_id: str) -> Sequence[ChatbotApplication]:
         """Applications of this tenant on a channel that wait for the enterprise's approval there."""
         statement = self._where_tenant(select(ChatbotApplication), ChatbotApplication).where(

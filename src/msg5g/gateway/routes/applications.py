@@ -42,7 +42,7 @@ async def upload_document(
     while chunk := await file.read(_CHUNK):
         size += len(chunk)
         if size > DOCUMENT_MAX_BYTES:
-            raise FileTooLarge(f"a document may be at most {DOCUMENT_MAX_BYTES} bytes", field="file")
+            raise FileTooLarge(f"a document may be at most {DOCUMENT_MAX_BYTES // (1024 * 1024)} MB", field="file")
         chunks.append(chunk)
     return await services.applications.upload_document(access, kind=kind, file_name=file.filename or kind.value,
                                                        data=b"".join(chunks))
