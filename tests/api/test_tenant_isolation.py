@@ -28,6 +28,14 @@ from msg5g.pipeline.queue import NewJob
 from msg5g.platform import Platform
 from msg5g.services.words import WordEntry
 from msg5g.storage.repositories import ChatbotRepository
+from tests.admin.test_applications_pages import KINDS as DOCUMENT_KINDS
+from tests.admin.test_applications_pages import (
+    csp_channel,
+    document_file,
+    enterprise_fields,
+    mark_failed,
+    record_body,
+)
 from tests.api.helpers import (
     ADMIN_PASSWORD,
     AdminBrowser,
@@ -2205,9 +2213,564 @@ async def _admin_directory(w: World) -> None:
     assert (results.count('class="status status-enabled"'), results.count('class="status status-disabled"')) == (1, 1)
 
 
+# ---- carrier applications: documents, the enterprise record, registrations, chatbot applications ---------------
+# A's records are made on a China Telecom channel whose CSP management API does not answer (CLOSED_CSP): the
+# registration and the application exist at once (submitting, waiting) and go no further, which is all that
+# isolation needs; a failure is recorded by hand where a case needs one.
+
+ENTERPRISE_A, ENTERPRISE_B = "甲方企业有限公司", "乙方企业有限公司"
+CHATBOT_NUMBER_A, CHATBOT_NUMBER_B = "10659885881000011", "10659885881000022"
+UNKNOWN_ID = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass
+class Filed:
+    """A's enterprise entered with its documents and a chatbot applied for on `channel_id`."""
+
+    channel_id: str
+    documents: dict[str, str]  # by kind
+    profile: dict[str, Any]
+    registration: dict[str, Any]
+    application: dict[str, Any]
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (*self.documents.values(), self.registration["id"], self.application["id"], self.profile["id"],
+                ENTERPRISE_A, PROFILE_A["service_name"], CHATBOT_NUMBER_A)
+
+
+async def _upload_documents(w: World, tenant: Tenant) -> dict[str, str]:
+    """The five documents of an enterprise, through the tenant's key (A and B upload the very same bytes)."""
+    ids = {}
+    for kind in DOCUMENT_KINDS:
+        data, file_name = document_file(kind)
+        form = aiohttp.FormData()
+        form.add_field("kind", kind)
+        form.add_field("file", data, filename=file_name, content_type="application/octet-stream")
+        async with w.http.post(f"{w.stack.base_url}/v1/enterprise/documents", data=form,
+                               headers=w.stack.auth(tenant)) as r:
+            body = await r.json()
+            assert r.status == 201, body
+        ids[kind] = body["id"]
+    return ids
+
+
+async def _document_ids(w: World, tenant: Tenant) -> set[str]:
+    status, listed = await get_json(w.http, w.stack, "/v1/enterprise/documents", tenant)
+    assert status == 200, listed
+    return {d["id"] for d in listed}
+
+
+async def _enterprise(w: World, tenant: Tenant) -> dict[str, Any]:
+    status, body = await get_json(w.http, w.stack, "/v1/enterprise", tenant)
+    assert status == 200, body
+    return dict(body)
+
+
+async def _enter(w: World, tenant: Tenant, documents: dict[str, str], name: str) -> dict[str, Any]:
+    status, body = await _call(w, "PUT", "/v1/enterprise", tenant, record_body(documents, name))
+    assert status == 200, body
+    return dict(body)
+
+
+async def _registration_ids(w: World, tenant: Tenant) -> list[str]:
+    status, listed = await get_json(w.http, w.stack, "/v1/enterprise/registrations", tenant)
+    assert status == 200, listed
+    return [r["id"] for r in listed]
+
+
+async def _application_ids(w: World, tenant: Tenant) -> list[str]:
+    status, listed = await get_json(w.http, w.stack, "/v1/chatbot-applications", tenant)
+    assert status == 200, listed
+    return [a["id"] for a in listed]
+
+
+def _application_body(channel_id: str, profile_id: str, number: str) -> dict[str, Any]:
+    return {"channel_id": channel_id, "profile_id": profile_id, "chatbot_number": number, "signature": "测试银行"}
+
+
+async def _a_filed(w: World) -> Filed:
+    channel_id = await csp_channel(w.stack)
+    documents = await _upload_documents(w, w.a)
+    entered = await _enter(w, w.a, documents, ENTERPRISE_A)
+    assert entered["version"] == 1
+    profile = await _create_profile(w, w.a)
+    status, application = await _call(w, "POST", "/v1/chatbot-applications", w.a,
+                                      _application_body(channel_id, profile["id"], CHATBOT_NUMBER_A))
+    assert status == 202, application
+    assert (application["state"], application["business_id"]) == ("waiting", w.a.business_id), application
+    status, registrations = await get_json(w.http, w.stack, "/v1/enterprise/registrations", w.a)
+    assert status == 200, registrations
+    [registration] = registrations
+    assert (registration["channel_id"], registration["record_version"]) == (channel_id, 1), registration
+    return Filed(channel_id=channel_id, documents=documents, profile=profile, registration=registration,
+                 application=application)
+
+
+async def _b_entered(w: World) -> dict[str, str]:
+    """B's own enterprise, entered with B's own documents; its documents by kind."""
+    documents = await _upload_documents(w, w.b)
+    await _enter(w, w.b, documents, ENTERPRISE_B)
+    return documents
+
+
+def _standing(registration: dict[str, Any]) -> tuple[Any, ...]:
+    """What B must not change of A's registration (its state may move on in the background, on its own)."""
+    return registration["id"], registration["channel_id"], registration["record_version"], registration["carrier_ref"]
+
+
+async def _a_registration(w: World, filed: Filed) -> tuple[Any, ...]:
+    status, body = await get_json(w.http, w.stack, f"/v1/enterprise/registrations/{filed.registration['id']}", w.a)
+    assert status == 200, body
+    return _standing(body)
+
+
+async def _application(w: World, tenant: Tenant, application_id: str) -> dict[str, Any]:
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbot-applications/{application_id}", tenant)
+    assert status == 200, body
+    return dict(body)
+
+
+async def _upload_enterprise_document(w: World) -> None:
+    filed = await _a_filed(w)
+    b_documents = await _upload_documents(w, w.b)  # the very same bytes make B's own documents
+    assert set(b_documents.values()).isdisjoint(filed.documents.values())
+    assert await _document_ids(w, w.b) == set(b_documents.values())
+    assert await _document_ids(w, w.a) == set(filed.documents.values())
+    # B's upload is nothing of A's: A cannot file it in its record either.
+    status, body = await _call(w, "PUT", "/v1/enterprise", w.a,
+                               record_body({**filed.documents, "licence": b_documents["licence"]}, ENTERPRISE_A))
+    assert status == 404, body
+    assert_error(body, "document_not_found", "licence_document_id")
+    assert (await _enterprise(w, w.a))["version"] == 1
+    # Control: B files its own.
+    assert (await _enter(w, w.b, b_documents, ENTERPRISE_B))["version"] == 1
+
+
+async def _list_enterprise_documents(w: World) -> None:
+    filed = await _a_filed(w)
+    status, listed = await get_json(w.http, w.stack, "/v1/enterprise/documents", w.b)
+    assert (status, listed) == (200, []), listed
+    b_documents = await _upload_documents(w, w.b)
+    status, listed = await get_json(w.http, w.stack, "/v1/enterprise/documents", w.b)
+    assert status == 200, listed
+    assert {d["id"] for d in listed} == set(b_documents.values())
+    _assert_clean(w, listed, *filed.secrets)
+    # Control: A lists its own five, none of B's.
+    assert await _document_ids(w, w.a) == set(filed.documents.values())
+
+
+async def _put_foreign_enterprise(w: World) -> None:
+    filed = await _a_filed(w)
+    before = await _enterprise(w, w.a)
+    b_documents = await _upload_documents(w, w.b)
+    # A's documents in B's record: to B they do not exist, whichever kind.
+    for kind, document_id in filed.documents.items():
+        status, body = await _call(w, "PUT", "/v1/enterprise", w.b,
+                                   record_body({**b_documents, kind: document_id}, ENTERPRISE_B))
+        assert status == 404, (kind, body)
+        assert_error(body, "document_not_found", f"{kind}_document_id")
+        _assert_clean(w, _dumped(body).replace(document_id, ""), *filed.secrets)
+    status, body = await get_json(w.http, w.stack, "/v1/enterprise", w.b)
+    assert status == 404, body  # nothing stored for B
+    assert_error(body, "enterprise_not_found", None)
+    # B's own record is B's: A's stays as it was.
+    entered = await _enter(w, w.b, b_documents, ENTERPRISE_B)
+    assert (entered["version"], entered["record"]["name"]) == (1, ENTERPRISE_B)
+    _assert_clean(w, entered, *filed.secrets)
+    assert await _enterprise(w, w.a) == before
+    # Control: A's own correction makes A's version 2, and B's stays at 1.
+    assert (await _enter(w, w.a, filed.documents, ENTERPRISE_A))["version"] == 2
+    assert (await _enterprise(w, w.b))["version"] == 1
+
+
+async def _read_foreign_enterprise(w: World) -> None:
+    filed = await _a_filed(w)
+    status, body = await get_json(w.http, w.stack, "/v1/enterprise", w.b)
+    assert status == 404, body
+    assert_error(body, "enterprise_not_found", None)
+    _assert_clean(w, body, *filed.secrets)
+    # Control: A reads its own; once B enters one, each reads its own.
+    assert (await _enterprise(w, w.a))["record"]["name"] == ENTERPRISE_A
+    b_documents = await _b_entered(w)
+    b_view = await _enterprise(w, w.b)
+    assert (b_view["record"]["name"], b_view["record"]["licence_document_id"]) == (ENTERPRISE_B,
+                                                                                    b_documents["licence"])
+    _assert_clean(w, b_view, *filed.secrets)
+    assert (await _enterprise(w, w.a))["record"]["licence_document_id"] == filed.documents["licence"]
+
+
+async def _register_in_own_space(w: World) -> None:
+    filed = await _a_filed(w)
+    before = await _a_registration(w, filed)
+    # A's record is not B's: B has none to register.
+    status, body = await _call(w, "POST", "/v1/enterprise/registrations", w.b, {"channel_id": filed.channel_id})
+    assert status == 409, body
+    assert_error(body, "enterprise_not_found", None)
+    _assert_clean(w, body, *filed.secrets)
+    assert await _registration_ids(w, w.b) == []
+    # A being registered on the channel does not make B "already registered" there: B's standing is its own.
+    await _b_entered(w)
+    status, b_registration = await _call(w, "POST", "/v1/enterprise/registrations", w.b,
+                                         {"channel_id": filed.channel_id})
+    assert status == 202, b_registration
+    assert (b_registration["state"], b_registration["record_version"]) == ("submitting", 1), b_registration
+    assert b_registration["id"] != filed.registration["id"]
+    _assert_clean(w, b_registration, *filed.secrets)
+    status, body = await _call(w, "POST", "/v1/enterprise/registrations", w.b, {"channel_id": filed.channel_id})
+    assert status == 409, body
+    assert_error(body, "already_registered", None)
+    assert await _registration_ids(w, w.b) == [b_registration["id"]]
+    # Control: A's registration is A's alone, as it was.
+    assert await _registration_ids(w, w.a) == [filed.registration["id"]]
+    assert await _a_registration(w, filed) == before
+
+
+async def _list_registrations(w: World) -> None:
+    filed = await _a_filed(w)
+    status, listed = await get_json(w.http, w.stack, "/v1/enterprise/registrations", w.b)
+    assert (status, listed) == (200, []), listed
+    await _b_entered(w)
+    status, b_registration = await _call(w, "POST", "/v1/enterprise/registrations", w.b,
+                                         {"channel_id": filed.channel_id})
+    assert status == 202, b_registration
+    status, listed = await get_json(w.http, w.stack, "/v1/enterprise/registrations", w.b)
+    assert status == 200, listed
+    assert [r["id"] for r in listed] == [b_registration["id"]]
+    _assert_clean(w, listed, *filed.secrets)
+    # Control: A lists its own, not B's.
+    assert await _registration_ids(w, w.a) == [filed.registration["id"]]
+
+
+async def _read_foreign_registration(w: World) -> None:
+    filed = await _a_filed(w)
+    a_id = filed.registration["id"]
+    status, unknown = await get_json(w.http, w.stack, f"/v1/enterprise/registrations/{UNKNOWN_ID}", w.b)
+    assert status == 404, unknown
+    assert_error(unknown, "registration_not_found", ...)
+    status, body = await get_json(w.http, w.stack, f"/v1/enterprise/registrations/{a_id}", w.b)
+    assert (status, body) == (404, unknown)  # not a word more than for an id that does not exist
+    _assert_clean(w, body, *filed.secrets)
+    await _b_entered(w)
+    status, b_registration = await _call(w, "POST", "/v1/enterprise/registrations", w.b,
+                                         {"channel_id": filed.channel_id})
+    assert status == 202, b_registration
+    status, body = await get_json(w.http, w.stack, f"/v1/enterprise/registrations/{b_registration['id']}", w.a)
+    assert status == 404, body
+    # Control: each reads its own.
+    assert (await _a_registration(w, filed))[0] == a_id
+    status, body = await get_json(w.http, w.stack, f"/v1/enterprise/registrations/{b_registration['id']}", w.b)
+    assert (status, body["id"]) == (200, b_registration["id"]), body
+
+
+async def _apply_in_own_space(w: World) -> None:
+    filed = await _a_filed(w)
+    await _b_entered(w)
+    # A's profile for B's chatbot: to B it does not exist, and nothing is made (not even B's registration).
+    status, body = await _call(w, "POST", "/v1/chatbot-applications", w.b,
+                               _application_body(filed.channel_id, filed.profile["id"], CHATBOT_NUMBER_B))
+    assert status == 404, body
+    assert_error(body, "profile_not_found", "profile_id")
+    _assert_clean(w, _dumped(body).replace(filed.profile["id"], ""), *filed.secrets)
+    assert await _application_ids(w, w.b) == []
+    assert await _registration_ids(w, w.b) == []
+    assert await _application_ids(w, w.a) == [filed.application["id"]]
+    # Control: B applies with its own profile; the application and its registration are B's only.
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    status, b_application = await _call(w, "POST", "/v1/chatbot-applications", w.b,
+                                        _application_body(filed.channel_id, b_profile["id"], CHATBOT_NUMBER_B))
+    assert status == 202, b_application
+    assert (b_application["business_id"], b_application["state"]) == (w.b.business_id, "waiting"), b_application
+    _assert_clean(w, b_application, *filed.secrets)
+    assert await _application_ids(w, w.b) == [b_application["id"]]
+    assert len(await _registration_ids(w, w.b)) == 1
+    assert await _application_ids(w, w.a) == [filed.application["id"]]
+    assert await _registration_ids(w, w.a) == [filed.registration["id"]]
+
+
+async def _list_applications(w: World) -> None:
+    filed = await _a_filed(w)
+    status, listed = await get_json(w.http, w.stack, "/v1/chatbot-applications", w.b)
+    assert (status, listed) == (200, []), listed
+    await _b_entered(w)
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    status, b_application = await _call(w, "POST", "/v1/chatbot-applications", w.b,
+                                        _application_body(filed.channel_id, b_profile["id"], CHATBOT_NUMBER_B))
+    assert status == 202, b_application
+    status, listed = await get_json(w.http, w.stack, "/v1/chatbot-applications", w.b)
+    assert status == 200, listed
+    assert [a["id"] for a in listed] == [b_application["id"]]
+    _assert_clean(w, listed, *filed.secrets)
+    # Control: A lists its own.
+    status, listed = await get_json(w.http, w.stack, "/v1/chatbot-applications", w.a)
+    assert [(a["id"], a["request"]["chatbot_number"]) for a in listed] == [(filed.application["id"],
+                                                                           CHATBOT_NUMBER_A)]
+
+
+async def _read_foreign_application(w: World) -> None:
+    filed = await _a_filed(w)
+    a_id = filed.application["id"]
+    status, unknown = await get_json(w.http, w.stack, f"/v1/chatbot-applications/{UNKNOWN_ID}", w.b)
+    assert status == 404, unknown
+    assert_error(unknown, "application_not_found", ...)
+    status, body = await get_json(w.http, w.stack, f"/v1/chatbot-applications/{a_id}", w.b)
+    assert (status, body) == (404, unknown)
+    _assert_clean(w, body, *filed.secrets)
+    # Control: A reads its own.
+    view = await _application(w, w.a, a_id)
+    assert (view["profile_id"], view["request"]["chatbot_number"]) == (filed.profile["id"], CHATBOT_NUMBER_A)
+
+
+async def _retry_foreign_application(w: World) -> None:
+    filed = await _a_filed(w)
+    a_id = filed.application["id"]
+    await mark_failed(w.stack, w.a, "chatbot", a_id, "the carrier kept failing: isolation")
+    before = await _application(w, w.a, a_id)
+    assert before["state"] == "failed"
+    status, unknown = await _call(w, "POST", f"/v1/chatbot-applications/{UNKNOWN_ID}/retry", w.b)
+    assert status == 404, unknown
+    assert_error(unknown, "application_not_found", ...)
+    status, body = await _call(w, "POST", f"/v1/chatbot-applications/{a_id}/retry", w.b)
+    assert (status, body) == (404, unknown)
+    _assert_clean(w, body, *filed.secrets)
+    assert await _application(w, w.a, a_id) == before  # still failed, its history as it was
+    # Control: A's own retry takes it up again (it waits for A's enterprise on that carrier).
+    status, body = await _call(w, "POST", f"/v1/chatbot-applications/{a_id}/retry", w.a)
+    assert (status, body["state"]) == (200, "waiting"), body
+
+
+# ---- the admin's carrier applications --------------------------------------------------------------------------
+
+APPLICATIONS_PAGE = "/carrier-applications"
+
+
+async def _admin_applications(w: World) -> None:
+    a, b = await w.admins()
+    filed = await _a_filed(w)
+    page = await b.get(APPLICATIONS_PAGE)
+    assert page.status == 200
+    assert "企业尚未在任何运营商处入驻" in page.text
+    assert_no_a_data(w, page.text, also=filed.secrets)
+    page = await b.get(f"{APPLICATIONS_PAGE}?business={w.a.business_id}")
+    assert page.status == 404
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=filed.secrets)
+    # Control: A's page has A's record, documents, registration and application.
+    page = await a.get(APPLICATIONS_PAGE)
+    assert page.status == 200
+    for value in (ENTERPRISE_A, *filed.documents.values(), filed.registration["id"], filed.application["id"],
+                  CHATBOT_NUMBER_A):
+        assert value in page.text, value
+
+
+async def _admin_application_document_upload(w: World) -> None:
+    _, b = await w.admins()
+    filed = await _a_filed(w)
+
+    async def upload(business_id: str) -> AdminPage:
+        form_page = await b.get(APPLICATIONS_PAGE)
+        form = aiohttp.FormData()
+        for name, value in {**form_page.hidden(), "kind": "licence", "business_id": business_id}.items():
+            form.add_field(name, value)
+        form.add_field("file", png(320, 200), filename="licence.png", content_type="application/octet-stream")
+        async with b.http.post(f"{w.stack.base_url}/admin{APPLICATIONS_PAGE}/documents", data=form) as response:
+            return AdminPage(response.status, str(response.url), await response.text())
+
+    # Naming A's business changes nothing of whose the document is: B's tenant's, always.
+    uploaded: set[str] = set()
+    for business_id in (w.a.business_id, w.b.business_id):
+        page = await upload(business_id)
+        assert page.status == 200, page.text[:300]
+        assert "done=uploaded" in page.url
+        assert_no_a_data(w, page.text, also=filed.secrets)
+        assert len(await _document_ids(w, w.b)) == len(uploaded) + 1
+        uploaded = await _document_ids(w, w.b)
+    assert await _document_ids(w, w.a) == set(filed.documents.values())
+
+
+async def _admin_application_enterprise_save(w: World) -> None:
+    _, b = await w.admins()
+    filed = await _a_filed(w)
+    before = await _enterprise(w, w.a)
+    b_documents = await _upload_documents(w, w.b)
+
+    def fields(documents: dict[str, str]) -> dict[str, str]:
+        return {**enterprise_fields(ENTERPRISE_B), "business_id": w.b.business_id,
+                **{f"{kind}_document_id": document_id for kind, document_id in documents.items()}}
+
+    for kind, document_id in filed.documents.items():
+        page = await b.submit(APPLICATIONS_PAGE, f"{APPLICATIONS_PAGE}/enterprise",
+                              fields({**b_documents, kind: document_id}))
+        assert page.status == 404, kind
+        assert "document_not_found" in page.text
+        assert_no_a_data(w, page.text, echoed=(document_id,), also=filed.secrets)
+    status, body = await get_json(w.http, w.stack, "/v1/enterprise", w.b)
+    assert status == 404, body
+    assert await _enterprise(w, w.a) == before
+    # Control: B's own record is saved as B's; A's stays as it was.
+    page = await b.submit(APPLICATIONS_PAGE, f"{APPLICATIONS_PAGE}/enterprise", fields(b_documents))
+    assert page.status == 200, page.text[:300]
+    assert "done=saved" in page.url
+    assert_no_a_data(w, page.text, also=filed.secrets)
+    b_view = await _enterprise(w, w.b)
+    assert (b_view["version"], b_view["record"]["name"]) == (1, ENTERPRISE_B)
+    assert await _enterprise(w, w.a) == before
+
+
+async def _admin_application_register(w: World) -> None:
+    _, b = await w.admins()
+    filed = await _a_filed(w)
+    before = await _a_registration(w, filed)
+    action = f"{APPLICATIONS_PAGE}/registrations"
+    page = await b.submit(APPLICATIONS_PAGE, action, {"channel_id": filed.channel_id})
+    assert page.status == 409  # B has no record of its own: A's is not B's
+    assert "enterprise_not_found" in page.text
+    assert_no_a_data(w, page.text, also=filed.secrets)
+    assert await _registration_ids(w, w.b) == []
+    # Control: once B has entered its own, B registers on the channel A is registered on.
+    await _b_entered(w)
+    page = await b.submit(APPLICATIONS_PAGE, action, {"channel_id": filed.channel_id,
+                                                      "business_id": w.b.business_id})
+    assert page.status == 200, page.text[:300]
+    assert "done=registered" in page.url
+    assert_no_a_data(w, page.text, also=filed.secrets)
+    [b_id] = await _registration_ids(w, w.b)
+    assert b_id in page.text
+    assert await _registration_ids(w, w.a) == [filed.registration["id"]]
+    assert await _a_registration(w, filed) == before
+
+
+async def _admin_application_apply(w: World) -> None:
+    _, b = await w.admins()
+    filed = await _a_filed(w)
+    await _b_entered(w)
+    b_profile = await _create_profile(w, w.b, PROFILE_B)
+    action = f"{APPLICATIONS_PAGE}/chatbots"
+
+    def fields(**changes: str) -> dict[str, str]:
+        return {"business_id": w.b.business_id, "channel_id": filed.channel_id, "profile_id": b_profile["id"],
+                "chatbot_number": CHATBOT_NUMBER_B, "signature": "乙方银行", **changes}
+
+    page = await b.submit(APPLICATIONS_PAGE, action, fields(profile_id=filed.profile["id"]))
+    assert page.status == 404
+    assert "profile_not_found" in page.text
+    assert_no_a_data(w, page.text, echoed=(filed.profile["id"],), also=filed.secrets)
+    page = await b.submit(APPLICATIONS_PAGE, action, fields(business_id=w.a.business_id))
+    assert page.status == 422  # no such business in B's tenant
+    assert_no_a_data(w, page.text, also=filed.secrets)
+    assert await _application_ids(w, w.b) == []
+    assert await _registration_ids(w, w.b) == []
+    # Control: B's own application lands in B's business only.
+    page = await b.submit(APPLICATIONS_PAGE, action, fields())
+    assert page.status == 200, page.text[:300]
+    assert "done=applied" in page.url
+    assert_no_a_data(w, page.text, also=filed.secrets)
+    [b_id] = await _application_ids(w, w.b)
+    assert f"/admin{APPLICATIONS_PAGE}/{b_id}?" in page.url
+    assert (await _application(w, w.b, b_id))["business_id"] == w.b.business_id
+    assert await _application_ids(w, w.a) == [filed.application["id"]]
+
+
+async def _admin_application_detail(w: World) -> None:
+    a, b = await w.admins()
+    filed = await _a_filed(w)
+    a_id = filed.application["id"]
+    for query in ("", f"?business={w.a.business_id}", f"?business={w.b.business_id}"):
+        page = await b.get(f"{APPLICATIONS_PAGE}/{a_id}{query}")
+        assert page.status == 404, query
+        assert_no_a_data(w, page.text, echoed=(a_id, w.a.business_id), also=filed.secrets)
+        assert "/retry" not in page.text
+    # Control: A's admin reads it.
+    page = await a.get(f"{APPLICATIONS_PAGE}/{a_id}")
+    assert page.status == 200
+    assert CHATBOT_NUMBER_A in page.text
+    assert PROFILE_A["service_name"] in page.text
+
+
+async def _admin_application_retry(w: World) -> None:
+    a, b = await w.admins()
+    filed = await _a_filed(w)
+    a_id = filed.application["id"]
+    await mark_failed(w.stack, w.a, "chatbot", a_id, "the carrier kept failing: isolation")
+    before = await _application(w, w.a, a_id)
+    for business_id in (w.a.business_id, w.b.business_id, ""):
+        page = await b.submit(APPLICATIONS_PAGE, f"{APPLICATIONS_PAGE}/{a_id}/retry", {"business_id": business_id})
+        assert page.status == 404, business_id
+        assert_no_a_data(w, page.text, echoed=(a_id,), also=filed.secrets)
+    assert await _application(w, w.a, a_id) == before
+    # Control: A's admin retries it.
+    page = await a.submit(APPLICATIONS_PAGE, f"{APPLICATIONS_PAGE}/{a_id}/retry", {"business_id": w.a.business_id})
+    assert page.status == 200, page.text[:300]
+    assert "done=retried" in page.url
+    assert (await _application(w, w.a, a_id))["state"] == "waiting"
+
+
+# ---- capacity: caps and price plans ----------------------------------------------------------------------
+
+
+async def _a_caps(w: World) -> list[Any]:
+    return [c.model_dump(mode="json") for c in await w.stack.platform.services.capacity.caps(w.a.tenant_id)]
+
+
+async def _give_a_caps(w: World) -> str:
+    from msg5g.domain.capacity import CapSpec, PriceSpec
+
+    capacity = w.stack.platform.services.capacity
+    await capacity.set_prices(w.a.tenant_id, [PriceSpec(content_kind="text", price_fen=7)])
+    created = await capacity.add_cap(w.a.tenant_id, CapSpec(scope="business", scope_id=w.a.business_id,
+                                                          metric="count", period="day", limit=99, name="A 的上限"))
+    return created.id
+
+
+async def _business_caps(w: World) -> None:
+    """B's caps are B's: none of A's, by id or name; A sees its own (the control)."""
+    a_cap = await _give_a_caps(w)
+    status, body = await get_json(w.http, w.stack, "/v1/caps", w.b)
+    assert (status, body) == (200, []), body
+    status, body = await get_json(w.http, w.stack, "/v1/caps", w.a)
+    assert status == 200, body
+    assert [c["id"] for c in body] == [a_cap]
+
+
+def _platform_tenant_case(method: str, path: str, body: dict[str, Any] | None = None) -> Case:
+    """A tenant's caps and prices are set by operators only: neither B's key nor A's own reads or changes A's."""
+
+    async def case(w: World) -> None:
+        a_cap = await _give_a_caps(w)
+        url = f"{w.stack.base_url}{path.replace('{tenant_id}', w.a.tenant_id).replace('{cap_id}', a_cap)}"
+        before = (await _a_caps(w), await w.stack.platform.services.capacity.prices(w.a.tenant_id))
+        for tenant in (w.b, w.a):
+            async with w.http.request(method, url, json=body, headers=w.stack.auth(tenant)) as response:
+                assert response.status == 401, await response.text()
+                answer = await response.json()
+                assert answer["error"]["code"] == "invalid_operator_key"
+                assert "A 的上限" not in json.dumps(answer, ensure_ascii=False)
+        assert (await _a_caps(w), await w.stack.platform.services.capacity.prices(w.a.tenant_id)) == before
+        _, operator_key = await w.stack.platform.services.operator_keys.create("isolation test")
+        async with w.http.request(method, url, json=body,
+                                  headers={"Authorization": f"Bearer {operator_key}"}) as response:
+            assert response.status in {200, 201, 204}, await response.text()
+        # The operator's change went to A, and B's ledger stayed empty.
+        assert await w.stack.platform.services.capacity.caps(w.b.tenant_id) == []
+        assert await w.stack.platform.services.capacity.prices(w.b.tenant_id) == []
+
+    return case
+
+
 Case = Callable[[World], Awaitable[None]]
 
 ISOLATION_CASES: dict[Route, Case] = {
+    ("GET", "/v1/caps"): _business_caps,
+    ("GET", "/v1/platform/tenants/{tenant_id}/caps"): _platform_tenant_case(
+        "GET", "/v1/platform/tenants/{tenant_id}/caps"),
+    ("POST", "/v1/platform/tenants/{tenant_id}/caps"): _platform_tenant_case(
+        "POST", "/v1/platform/tenants/{tenant_id}/caps", {"scope": "tenant", "metric": "cost", "period": "month",
+                                                          "limit": 1000}),
+    ("DELETE", "/v1/platform/tenants/{tenant_id}/caps/{cap_id}"): _platform_tenant_case(
+        "DELETE", "/v1/platform/tenants/{tenant_id}/caps/{cap_id}"),
+    ("GET", "/v1/platform/tenants/{tenant_id}/prices"): _platform_tenant_case(
+        "GET", "/v1/platform/tenants/{tenant_id}/prices"),
+    ("PUT", "/v1/platform/tenants/{tenant_id}/prices"): _platform_tenant_case(
+        "PUT", "/v1/platform/tenants/{tenant_id}/prices", {"prices": [{"content_kind": "rich_card", "price_fen": 9}]}),
     ("POST", "/v1/messages"): _send_with_foreign_chatbot,
     ("GET", "/v1/messages/{message_id}"): _read_foreign_message,
     ("GET", "/v1/messages"): _list_messages,
@@ -2318,6 +2881,24 @@ ISOLATION_CASES: dict[Route, Case] = {
     ("POST", "/admin/chatbot-profiles/{profile_id}/edit"): _admin_profile_update,
     ("POST", "/admin/chatbot-profiles/{profile_id}/accounts"): _admin_profile_attach,
     ("GET", "/admin/directory"): _admin_directory,
+    ("POST", "/v1/enterprise/documents"): _upload_enterprise_document,
+    ("GET", "/v1/enterprise/documents"): _list_enterprise_documents,
+    ("PUT", "/v1/enterprise"): _put_foreign_enterprise,
+    ("GET", "/v1/enterprise"): _read_foreign_enterprise,
+    ("POST", "/v1/enterprise/registrations"): _register_in_own_space,
+    ("GET", "/v1/enterprise/registrations"): _list_registrations,
+    ("GET", "/v1/enterprise/registrations/{registration_id}"): _read_foreign_registration,
+    ("POST", "/v1/chatbot-applications"): _apply_in_own_space,
+    ("GET", "/v1/chatbot-applications"): _list_applications,
+    ("GET", "/v1/chatbot-applications/{application_id}"): _read_foreign_application,
+    ("POST", "/v1/chatbot-applications/{application_id}/retry"): _retry_foreign_application,
+    ("GET", "/admin/carrier-applications"): _admin_applications,
+    ("POST", "/admin/carrier-applications/documents"): _admin_application_document_upload,
+    ("POST", "/admin/carrier-applications/enterprise"): _admin_application_enterprise_save,
+    ("POST", "/admin/carrier-applications/registrations"): _admin_application_register,
+    ("POST", "/admin/carrier-applications/chatbots"): _admin_application_apply,
+    ("GET", "/admin/carrier-applications/{application_id}"): _admin_application_detail,
+    ("POST", "/admin/carrier-applications/{application_id}/retry"): _admin_application_retry,
 }
 
 

@@ -14,6 +14,7 @@ from msg5g.gateway.deps import ServicesProvider
 from msg5g.gateway.errors import ERROR_CODES, install_error_handlers
 from msg5g.gateway.routes import (
     applications,
+    capacity,
     chatbots,
     directory,
     h5,
@@ -90,6 +91,7 @@ def create_api(services: ServicesProvider, *, lifespan: Lifespan | None = None, 
     app.include_router(words.router)
     app.include_router(directory.router)
     app.include_router(applications.router)
+    app.include_router(capacity.router)
     app.include_router(ops.router)
     return app
 

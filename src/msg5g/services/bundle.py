@@ -11,6 +11,7 @@ from msg5g.domain.messages import WebhookParseResult
 from msg5g.services.access import AdminAccounts, ApiKeys, BusinessAccess, OperatorKeys
 from msg5g.services.applications import CarrierApplications
 from msg5g.services.callbacks import CallbackOutbox, CallbackSender
+from msg5g.services.capacity import Capacity
 from msg5g.services.carrier_webhooks import CarrierWebhooks
 from msg5g.services.channel_admin import ChannelAdmin
 from msg5g.services.channel_sessions import ChannelSessions
@@ -59,6 +60,7 @@ class Services:
     chatbots: ChatbotCatalog
     chatbot_directory: ChatbotDirectory
     applications: CarrierApplications
+    capacity: Capacity
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -98,6 +100,8 @@ class Services:
                 await chatbot_directory.index(entry)
 
         chatbots.on_changed.append(reindex)
+        capacity = Capacity(ctx, directory, router)
+        outbox.settlers.append(capacity.settle)
         sender = Sender(ctx, directory, outbox, early_reports, router, h5, RateLimiter(ctx), materials, templates)
         sender.on_refused_credentials.append(chatbots.note_refused_credentials)
         return cls(
@@ -107,7 +111,8 @@ class Services:
             sender=sender,
             h5=h5, router=router, early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
-            submitter=Submitter(ctx, directory, materials, templates, words, router), channel_sessions=sessions,
+            submitter=Submitter(ctx, directory, materials, templates, words, router, capacity), capacity=capacity,
+            channel_sessions=sessions,
             revoker=revoker, materials=materials, templates=templates, words=words,
             applications=CarrierApplications(ctx, directory, provisioning, chatbots, materials, files),
         )

@@ -27,7 +27,7 @@ from msg5g.storage.repositories import CallbackRepository, MessageRepository
 from msg5g.storage.tables import CallbackDelivery, InboundMessageRow, Message
 
 if TYPE_CHECKING:
-    from msg5g.services.status import StatusChange
+    from msg5g.services.status import StatusChange, StatusSettler
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ class CallbackOutbox:
         self._ctx = ctx
         self._directory = directory
         self._submissions: dict[str, tuple[str | None, str | None]] = {}
+        # What else happens in the transaction of every status change (services/status.py): the
+        # capacity ledger's settlement. The outbox carries it because every status path holds one.
+        self.settlers: list[StatusSettler] = []
 
     async def status_changed(
         self, session: AsyncSession, tenant_id: str, changes: Sequence[tuple[Message, StatusChange]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,15 @@ class StatusChange:
     at: datetime
     reason: str | None = None
     carrier_status: str | None = None
+
+
+class StatusSettler(Protocol):
+    """Called in the status transaction with every change offered (`changes`), those that moved a
+    status (`applied`) and each message's status before them."""
+
+    async def __call__(self, session: AsyncSession, tenant_id: str, rows: dict[str, Message],
+                       changes: Sequence[StatusChange], applied: Sequence[StatusChange],
+                       before: dict[str, MessageStatus], channel_type: str) -> None: ...
 
 
 _COUNTERS = {
@@ -51,6 +61,7 @@ async def apply_status_changes(
     repo = MessageRepository(session, tenant_id)
     rows = known if known is not None else {m.id: m for m in await repo.many({c.message_id for c in changes})}
     current = {message_id: MessageStatus(row.status) for message_id, row in rows.items()}
+    before = dict(current)
     applied: list[StatusChange] = []
     for change in sorted(changes, key=lambda c: (c.at, c.status.progress)):
         status = current.get(change.message_id)
@@ -58,6 +69,9 @@ async def apply_status_changes(
             continue
         current[change.message_id] = change.status
         applied.append(change)
+    # Settled even when nothing moved: an SMS fallback reaching the carrier changes no status.
+    for settle in callbacks.settlers:
+        await settle(session, tenant_id, rows, changes, applied, before, channel_type)
     if not applied:
         return []
     final = {c.message_id: c for c in applied}  # the last applied change per message

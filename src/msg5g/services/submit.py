@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.content.sensitive import WordMatcher
+from msg5g.domain.capacity import QuotaExceeded
 from msg5g.domain.content import MAX_FALLBACK_TEXT, Content, refuse_non_xml_characters
 from msg5g.domain.errors import Conflict, NotFound, ValidationFailed
 from msg5g.domain.messages import FallbackPolicy, MessageStatus, TrafficClass
@@ -38,12 +39,13 @@ from msg5g.kit.ids import new_id
 from msg5g.kit.phone import normalise_mobile
 from msg5g.pipeline.queue import TOPIC_SEND, NewJob
 from msg5g.services.access import BusinessAccess
+from msg5g.services.capacity import Capacity, Reservation, ReservationRequest
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
 from msg5g.services.materials import MaterialLibrary, MaterialNotReady, referenced_materials
 from msg5g.services.routing import Router
 from msg5g.services.templates import TemplateCatalog
-from msg5g.services.views import AcceptedMessage, SendResponse
+from msg5g.services.views import AcceptedMessage, RefusedRecipient, SendResponse
 from msg5g.services.words import SensitiveWords
 from msg5g.storage.repositories import MessageRepository
 
@@ -152,6 +154,16 @@ class _Pending:
     submission: dict[str, Any]
     messages: list[dict[str, Any]]
     jobs: list[NewJob]
+    reservation: Reservation | None = None
+    refused: list[RefusedRecipient] = field(default_factory=list)
+
+    def keep(self, count: int, refusal: str, batch: int) -> None:
+        """Only the first `count` messages fit the caps: the rest are refused, and the jobs rebuilt."""
+        self.refused = [RefusedRecipient(recipient=r["recipient"], code=QuotaExceeded.code, message=refusal)
+                        for r in self.messages[count:]]
+        self.messages = self.messages[:count]
+        self.jobs = _send_jobs(self.access.tenant_id, self.messages, TrafficClass(self.submission["traffic_class"]),
+                               batch)
 
     @property
     def idempotency_key(self) -> tuple[str, str, str] | None:
@@ -163,6 +175,7 @@ class _Pending:
             submission_id=self.submission["id"], client_message_id=self.request.client_message_id, replayed=False,
             messages=[AcceptedMessage(id=r["id"], recipient=r["recipient"], status=MessageStatus.ACCEPTED)
                       for r in self.messages],
+            refused=self.refused,
         )
 
 
@@ -177,8 +190,9 @@ class Submitter:
     """
 
     def __init__(self, ctx: ServiceContext, directory: Directory, materials: MaterialLibrary,
-                 templates: TemplateCatalog, words: SensitiveWords, router: Router) -> None:
+                 templates: TemplateCatalog, words: SensitiveWords, router: Router, capacity: Capacity) -> None:
         self._ctx = ctx
+        self._capacity = capacity
         self._directory = directory
         self._materials = materials
         self._templates = templates
@@ -231,12 +245,18 @@ class Submitter:
         traffic_class = _traffic_class(TrafficClass(business.traffic_class), request.traffic_class)
         expires_at = _expiry(request, now)
         submission_id = new_id()
+        policy = request.fallback_policy(fallback_text)
+        reservation = await self._capacity.plan(access.tenant_id, access.business_id, request.template,
+                                                chatbot.account.chatbot_id, content, policy)
+        reserved_cost = reservation.primary + reservation.fallback if reservation else None
+        reserved_count = 1 if reservation else None
         rows: list[dict[str, Any]] = [
             {
                 "id": new_id(), "tenant_id": access.tenant_id, "submission_id": submission_id,
                 "business_id": access.business_id, "chatbot_id": chatbot.account.chatbot_id, "recipient": recipient,
                 "traffic_class": traffic_class.value, "status": MessageStatus.ACCEPTED.value,
                 "status_reason": None, "created_at": now, "updated_at": now, "params": own_params.get(recipient),
+                "reserved_cost": reserved_cost, "reserved_count": reserved_count,
             }
             for recipient in dict.fromkeys(numbers)  # one message per distinct recipient
         ]
@@ -244,21 +264,17 @@ class Submitter:
         submission = {
             "id": submission_id, "tenant_id": access.tenant_id, "business_id": access.business_id,
             "chatbot_id": chatbot.account.chatbot_id, "content": content.model_dump(mode="json"),
-            "fallback_text": fallback_text, "fallback_policy": request.fallback_policy(fallback_text).value,
+            "fallback_text": fallback_text, "fallback_policy": policy.value,
             "template_id": request.template, "params": shared_params,
             "traffic_class": traffic_class.value,
             "client_message_id": request.client_message_id, "request_hash": fingerprint,
             "callback_url": str(request.callback_url) if request.callback_url else None,
             "expires_at": expires_at, "created_at": now,
+            "reservation": reservation.as_json() if reservation else None,
         }
-        batch = self._ctx.settings.send_batch_size
-        jobs = [
-            NewJob(topic=TOPIC_SEND, priority=traffic_class.rank, tenant_id=access.tenant_id,
-                   payload={"tenant_id": access.tenant_id, "message_ids": [r["id"] for r in rows[i:i + batch]]})
-            for i in range(0, len(rows), batch)
-        ]
+        jobs = _send_jobs(access.tenant_id, rows, traffic_class, self._ctx.settings.send_batch_size)
         return _Pending(access=access, request=request, fingerprint=fingerprint, submission=submission,
-                        messages=rows, jobs=jobs)
+                        messages=rows, jobs=jobs, reservation=reservation)
 
     async def _checked_content(self, access: BusinessAccess, content: Content, fallback_text: str | None,
                                chatbot_id: str) -> tuple[Content, str | None]:
@@ -335,6 +351,7 @@ class Submitter:
                     fresh.append(item)
                 else:
                     answers[index] = earlier
+            fresh = await self._reserve(session, group, fresh, answers)
             by_tenant: dict[str, list[_Pending]] = {}
             for item in fresh:
                 by_tenant.setdefault(item.access.tenant_id, []).append(item)
@@ -343,6 +360,40 @@ class Submitter:
                     [i.submission for i in items], [row for i in items for row in i.messages])
             await self._ctx.queue.enqueue(session, [job for i in fresh for job in i.jobs])
         return [answers.get(index) or item.accepted() for index, item in enumerate(group)]
+
+    async def _reserve(self, session: AsyncSession, group: list[_Pending], fresh: list[_Pending],
+                       answers: dict[int, SendResponse | Exception]) -> list[_Pending]:
+        """Capacity for the new requests that need it, in arrival order: a request no message of which
+        fits is refused (429), one that fits in part keeps its first recipients and lists the rest."""
+        capped: dict[str, list[tuple[_Pending, ReservationRequest]]] = {}
+        for item in fresh:
+            if item.reservation is not None:
+                capped.setdefault(item.access.tenant_id, []).append(
+                    (item, ReservationRequest(item.reservation, len(item.messages))))
+        if not capped:
+            return fresh
+        refused: set[int] = set()
+        for tenant_id, pairs in capped.items():
+            await self._capacity.reserve(session, tenant_id, [r for _, r in pairs])
+            for item, request in pairs:
+                if request.accepted == request.count:
+                    continue
+                assert request.refused_by is not None
+                refusal = f"over {request.refused_by.label()}"
+                if request.accepted == 0:
+                    answers[group.index(item)] = QuotaExceeded(refusal, field="recipients")
+                    refused.add(id(item))
+                else:
+                    item.keep(request.accepted, refusal, self._ctx.settings.send_batch_size)
+        return [item for item in fresh if id(item) not in refused]
+
+
+def _send_jobs(tenant_id: str, rows: list[dict[str, Any]], traffic_class: TrafficClass, batch: int) -> list[NewJob]:
+    return [
+        NewJob(topic=TOPIC_SEND, priority=traffic_class.rank, tenant_id=tenant_id,
+               payload={"tenant_id": tenant_id, "message_ids": [r["id"] for r in rows[i:i + batch]]})
+        for i in range(0, len(rows), batch)
+    ]
 
 
 def _replay_or_conflict(first: _Pending, again: _Pending) -> SendResponse | Exception:

@@ -71,11 +71,19 @@ class AcceptedMessage(BaseModel):
     status: MessageStatus
 
 
+class RefusedRecipient(BaseModel):
+    recipient: str
+    code: str
+    message: str
+
+
 class SendResponse(BaseModel):
     submission_id: str
     client_message_id: str | None
     replayed: bool = Field(description="True when this repeats an earlier request with the same client_message_id.")
     messages: list[AcceptedMessage]
+    refused: list[RefusedRecipient] = Field(
+        default_factory=list, description="Recipients beyond a cap (`quota_exceeded`): not accepted, never sent.")
 
 
 class InboundView(BaseModel):

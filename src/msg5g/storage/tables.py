@@ -8,13 +8,14 @@ tables therefore carry no foreign keys into platform tables, and every one has `
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     Index,
@@ -256,6 +257,8 @@ class Submission(TenantBase):
     # against); each message is rendered with the version approved on the chatbot it goes through.
     template_id: Mapped[str | None] = mapped_column(Id)
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # shared by every recipient
+    # The capacity its messages reserved, each alike: the usage rows and the worst-case amounts.
+    reservation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
         UniqueConstraint("tenant_id", "business_id", "client_message_id", name="uq_submission_client_id"),
@@ -276,6 +279,9 @@ class Message(TenantBase):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # this recipient's template parameters
+    # What the message still holds of its capacity reservation (services/capacity.py): fen and a message.
+    reserved_cost: Mapped[int | None] = mapped_column(BigInteger)
+    reserved_count: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_messages_tenant_created", "tenant_id", "created_at"),)
 
@@ -698,3 +704,71 @@ class ChatbotApplication(TenantBase):
     updated_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_chatbot_applications_business", "tenant_id", "business_id", "created_at"),)
+
+
+# ---- capacity (services/capacity.py) ---------------------------------------------------------------
+
+
+class PriceRule(TenantBase):
+    """A line of the tenant's price plan (domain.capacity.PriceSpec)."""
+
+    __tablename__ = "price_rules"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    content_kind: Mapped[str] = mapped_column(String(20))
+    channel_type: Mapped[str] = mapped_column(String(40))
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("tenant_id", "content_kind", "channel_type", name="uq_price_rule"),)
+
+
+class CapacityCap(TenantBase):
+    """A cap (domain.capacity.CapSpec) on a tenant, one of its businesses or one of its templates."""
+
+    __tablename__ = "capacity_caps"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id, index=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(20))
+    scope_id: Mapped[str | None] = mapped_column(Id)
+    metric: Mapped[str] = mapped_column(String(10))
+    period: Mapped[str] = mapped_column(String(10))
+    limit: Mapped[int] = mapped_column(BigInteger)
+    window_start: Mapped[date | None] = mapped_column(Date)
+    window_end: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime]
+
+
+class CapacityUsage(TenantBase):
+    """One cap's ledger for one period: what accepted messages hold (reserved), what rated ones cost
+    (charged), and what was refused. Changed only under a row lock or by conditional updates."""
+
+    __tablename__ = "capacity_usage"
+    cap_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    period_key: Mapped[str] = mapped_column(String(30), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    reserved: Mapped[int] = mapped_column(BigInteger, default=0)
+    charged: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Charge(TenantBase):
+    """A billable event, written once: the message reached the carrier (downlink) or its SMS fallback did."""
+
+    __tablename__ = "charges"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    business_id: Mapped[str] = mapped_column(Id)
+    message_id: Mapped[str] = mapped_column(Id)
+    template_id: Mapped[str | None] = mapped_column(Id)
+    event: Mapped[str] = mapped_column(String(20))  # downlink | fallback_sms
+    channel_type: Mapped[str] = mapped_column(String(40))
+    content_kind: Mapped[str] = mapped_column(String(20))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "event", name="uq_charge_event"),
+        Index("ix_charges_tenant_created", "tenant_id", "created_at"),
+    )
