@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test lint fmt bench bench-accept bench-e2e bench-latency bench-channels bench-groups bench-templates bench-materials browser clean
+.PHONY: help install run test lint fmt bench bench-capacity bench-accept bench-e2e bench-latency bench-channels bench-groups bench-templates bench-materials browser clean
 
 help:
 	@echo "make run     set up everything, seed the demo tenant and start the platform on http://127.0.0.1:8000"
@@ -45,7 +45,11 @@ test: $(STAMP) lint browser
 	$(BIN)/pytest -q -n $(TEST_WORKERS); status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$status
 
 BENCH_N ?= 20000
-bench: bench-accept bench-e2e bench-latency bench-templates
+bench: bench-accept bench-e2e bench-latency bench-templates bench-capacity
+
+# The end-to-end bench without and with capacity caps, alternately, 3 rounds.
+bench-capacity: $(STAMP)
+	$(BIN)/python -m bench.capacity --recipients $(BENCH_N) --rounds 3
 
 bench-templates: $(STAMP)
 	$(BIN)/python -m bench.templates

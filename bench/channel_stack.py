@@ -79,8 +79,10 @@ def _simulator_config(data_dir: Path, name: str, values: dict[str, Any]) -> Path
     return path
 
 
-def start_channel_stack(channel_types: Sequence[str], *, extra_env: dict[str, str] | None = None) -> ChannelStack:
-    """A fresh data directory, the platform, and a simulator for each of `channel_types`."""
+def start_channel_stack(channel_types: Sequence[str], *, extra_env: dict[str, str] | None = None,
+                        prepare: Sequence[str] | None = None) -> ChannelStack:
+    """A fresh data directory, the platform, and a simulator for each of `channel_types`; `prepare`, a
+    command run with the stack's environment after seeding and before the platform starts."""
     unknown = set(channel_types) - set(CHANNEL_TYPES)
     if unknown:
         raise ValueError(f"unknown channel types {sorted(unknown)}; known: {CHANNEL_TYPES}")
@@ -107,6 +109,8 @@ def start_channel_stack(channel_types: Sequence[str], *, extra_env: dict[str, st
         for channel_type, ids in json.loads(provisioned.stdout).items():
             chatbots[channel_type] = ids["chatbot_id"]
             channels[channel_type] = ids["channel_id"]
+    if prepare:
+        subprocess.run(list(prepare), env=env, check=True, capture_output=True)
     stack = ChannelStack(data_dir=data_dir, base_url=base_url, api_key=str(demo["api_key"]),
                          database_path=data_dir / "msg5g.db", chatbots={t: chatbots[t] for t in channel_types},
                          channels={t: channels[t] for t in channel_types}, simulator_urls=simulator_urls)

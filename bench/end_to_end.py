@@ -188,13 +188,14 @@ async def send_all(base_url: str, api_key: str, shares: dict[str, tuple[str, int
     return sum(r for _, r, _ in shares.values()) / (time.perf_counter() - started)
 
 
-def run(channel: str, recipients: int, timeout: float = 600, stall: float = 30) -> RunResult:
+def run(channel: str, recipients: int, timeout: float = 600, stall: float = 30,
+        prepare: list[str] | None = None) -> RunResult:
     """One run on a fresh stack: accept `recipients`, wait for every final status, stop the stack.
 
     Gives up after `timeout` seconds, or when no message has changed status for `stall` seconds, or
     when a process of the stack has exited (the stack's data and logs are kept then)."""
     types = list(CHANNEL_TYPES) if channel == "mix" else [channel]
-    stack = start_channel_stack(types)
+    stack = start_channel_stack(types, prepare=prepare)
     shares = dict(zip(types, split(recipients, len(types)), strict=True))
     by_type = {t: TypeProgress(shares[t], PROFILES[t].final_status) for t in types}
     type_of = {stack.chatbots[t]: t for t in types}

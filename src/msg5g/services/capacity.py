@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -54,6 +55,7 @@ from msg5g.storage.tables import CapacityCap, CapacityUsage, Charge, Message, Pr
 log = logging.getLogger(__name__)
 
 _CACHE_SECONDS = 5.0  # a cap or price change reaches other processes within this
+_FACTS_KEPT = 20_000  # submissions whose settlement facts are kept in memory
 UsageKey = tuple[str, str]  # (cap id, period key)
 _REACHED = {MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.DISPLAYED, MessageStatus.REVOKED}
 _NOT_REACHED = {MessageStatus.FAILED, MessageStatus.EXPIRED}
@@ -122,6 +124,13 @@ class Reservation:
         return 1 if metric is CapMetric.COUNT else self.primary + self.fallback
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    kind: ContentKind
+    template_id: str | None
+    reservation: Reservation | None
+
+
 @dataclass(slots=True)
 class ReservationRequest:
     reservation: Reservation
@@ -155,6 +164,7 @@ class Capacity:
         self._directory = directory
         self._router = router
         self._tenants: dict[str, _TenantCapacity] = {}
+        self._submission_facts: OrderedDict[str, _Facts] = OrderedDict()
 
     # ---- what a tenant has set -----------------------------------------------------------------------
 
@@ -286,6 +296,7 @@ class Capacity:
         ended: set[str] = set()
         reached = {m for m, status in before.items() if status.progress >= MessageStatus.SENT.progress
                    and status not in _NOT_REACHED}
+        reached_before = set(reached)
         for change in changes:
             message_id = change.message_id
             if message_id not in rows:
@@ -296,21 +307,40 @@ class Capacity:
                 if change.status in _REACHED and message_id not in reached:
                     reached.add(message_id)
                     events.append((message_id, "downlink"))
-                if change.status in _ENDED:
+                # Released once: a message already ended (delivered, then displayed) holds nothing more.
+                if change.status in _ENDED and before.get(message_id) not in _ENDED:
                     ended.add(message_id)
             elif change.status is MessageStatus.SENT and sms_channel and message_id in reached:
                 events.append((message_id, "fallback_sms"))
         if not events and not ended:
             return
+        submissions = await self._facts(session, tenant_id, {rows[m].submission_id for m, _ in events} |
+                                        {rows[m].submission_id for m in ended})
+        # An ended message that reached the carrier before holds only its fallback part, if it had one.
+        ended = {m for m in ended if m not in reached_before or (
+            (facts := submissions.get(rows[m].submission_id)) is not None and facts.reservation is not None
+            and facts.reservation.fallback > 0)}
         message_ids = sorted({m for m, _ in events} | ended)
-        submissions = {s.id: s for s in (await session.scalars(select(Submission).where(
-            Submission.tenant_id == tenant_id,
-            Submission.id.in_({rows[m].submission_id for m in message_ids})))).all()}
         charged = await self._charge(session, tenant, rows, submissions, events, channel_type, sms_channel)
         await self._settle_reservations(session, rows, submissions, message_ids, charged, ended)
 
+    async def _facts(self, session: AsyncSession, tenant_id: str, submission_ids: set[str]) -> dict[str, _Facts]:
+        """What settling needs of submissions (immutable once accepted), kept for the recent ones."""
+        found = {i: self._submission_facts[i] for i in submission_ids if i in self._submission_facts}
+        missing = submission_ids - set(found)
+        if missing:
+            rows = await session.execute(select(Submission.id, Submission.content, Submission.template_id,
+                                                Submission.reservation).where(
+                Submission.tenant_id == tenant_id, Submission.id.in_(missing)))
+            for submission_id, content, template_id, reservation in rows.all():
+                facts = _Facts(_kind_of(content), template_id, Reservation.from_json(reservation))
+                found[submission_id] = self._submission_facts[submission_id] = facts
+            while len(self._submission_facts) > _FACTS_KEPT:
+                self._submission_facts.popitem(last=False)
+        return found
+
     async def _charge(self, session: AsyncSession, tenant: _TenantCapacity, rows: dict[str, Message],
-                      submissions: dict[str, Submission], events: list[tuple[str, str]], channel_type: str,
+                      submissions: dict[str, _Facts], events: list[tuple[str, str]], channel_type: str,
                       sms_channel: bool) -> dict[tuple[str, str], int]:
         """Charge lines written once (a repeat of the same event writes nothing); returns those written."""
         if not events:
@@ -322,7 +352,7 @@ class Capacity:
             submission = submissions.get(message.submission_id)
             if submission is None:
                 continue
-            kind = ContentKind.SMS if sms_channel else _kind_of(submission.content)
+            kind = ContentKind.SMS if sms_channel else submission.kind
             lines.append({"id": new_id(), "tenant_id": message.tenant_id, "business_id": message.business_id,
                           "message_id": message_id, "template_id": submission.template_id, "event": event,
                           "channel_type": channel_type, "content_kind": kind.value,
@@ -338,18 +368,20 @@ class Capacity:
         return {(m, e): int(a) for m, e, a in written}
 
     async def _settle_reservations(self, session: AsyncSession, rows: dict[str, Message],
-                                   submissions: dict[str, Submission], message_ids: list[str],
+                                   submissions: dict[str, _Facts], message_ids: list[str],
                                    charged: dict[tuple[str, str], int], ended: set[str]) -> None:
-        reservations = {s.id: Reservation.from_json(s.reservation) for s in submissions.values()}
+        reservations = {submission_id: s.reservation for submission_id, s in submissions.items()}
         holding = [m for m in message_ids if reservations.get(rows[m].submission_id) is not None]
         if not holding:
             return
+        deltas: dict[UsageKey, list[int]] = {}  # key -> [reserved delta, charged delta]
+        holding = await self._settle_first_sends(session, rows, reservations, holding, charged, ended, deltas)
         statement = select(Message.id, Message.reserved_cost, Message.reserved_count).where(
             Message.id.in_(holding)).order_by(Message.id)
         if session.get_bind().dialect.name == "postgresql":
             statement = statement.with_for_update()
-        current = {m: (int(c or 0), int(n or 0)) for m, c, n in (await session.execute(statement)).all()}
-        deltas: dict[UsageKey, list[int]] = {}  # key -> [reserved delta, charged delta]
+        current = {m: (int(c or 0), int(n or 0)) for m, c, n in (await session.execute(statement)).all()} \
+            if holding else {}
         updates = []
         for message_id in holding:
             reservation = reservations[rows[message_id].submission_id]
@@ -376,7 +408,7 @@ class Capacity:
                     released_count, count = released_count + 1, 0
             if not (released_cost or charged_cost or released_count or charged_count):
                 continue
-            updates.append({"id": message_id, "cost": cost, "count": count})
+            updates.append({"id": message_id, "reserved_cost": cost, "reserved_count": count})
             for cap_id, key, metric in reservation.usage:
                 delta = deltas.setdefault((cap_id, key), [0, 0])
                 if metric is CapMetric.COUNT:
@@ -385,9 +417,49 @@ class Capacity:
                 else:
                     delta[0] -= released_cost
                     delta[1] += charged_cost
-        for item in updates:
-            await session.execute(update(Message).where(Message.id == item["id"]).values(
-                reserved_cost=item["cost"], reserved_count=item["count"]))
+        if updates:  # one executemany by primary key
+            await session.execute(update(Message), updates)
+        await self._apply_deltas(session, deltas)
+
+    @staticmethod
+    async def _settle_first_sends(session: AsyncSession, rows: dict[str, Message],
+                                  reservations: dict[str, Reservation | None], holding: list[str],
+                                  charged: dict[tuple[str, str], int], ended: set[str],
+                                  deltas: dict[UsageKey, list[int]]) -> list[str]:
+        """The common case in one statement per submission: a message's first charge and nothing else
+        in the batch. Its reservation is then still whole (count 1, the full worst case), so the
+        conditional update that takes the message and its primary part is all it needs; the row the
+        update locks is what makes a concurrent settlement of the same message see it done. Returns the
+        messages left for the general path."""
+        simple: dict[str, list[str]] = {}
+        rest = []
+        for message_id in holding:
+            if (message_id, "downlink") in charged and (message_id, "fallback_sms") not in charged \
+                    and message_id not in ended:
+                simple.setdefault(rows[message_id].submission_id, []).append(message_id)
+            else:
+                rest.append(message_id)
+        for submission_id, ids in simple.items():
+            reservation = reservations[submission_id]
+            assert reservation is not None
+            taken = set((await session.execute(
+                update(Message).where(Message.id.in_(ids), Message.reserved_count == 1)
+                .values(reserved_cost=Message.reserved_cost - reservation.primary, reserved_count=0)
+                .returning(Message.id))).scalars())
+            for message_id in ids:
+                released = message_id in taken  # else released before (it had failed first): charged only
+                for cap_id, key, metric in reservation.usage:
+                    delta = deltas.setdefault((cap_id, key), [0, 0])
+                    if metric is CapMetric.COUNT:
+                        delta[0] -= 1 if released else 0
+                        delta[1] += 1
+                    else:
+                        delta[0] -= reservation.primary if released else 0
+                        delta[1] += charged[(message_id, "downlink")]
+        return rest
+
+    @staticmethod
+    async def _apply_deltas(session: AsyncSession, deltas: dict[UsageKey, list[int]]) -> None:
         for (cap_id, key), (reserved_delta, charged_delta) in sorted(deltas.items()):
             if reserved_delta or charged_delta:
                 await session.execute(
