@@ -24,6 +24,7 @@ import pytest
 import pytest_asyncio
 from starlette.routing import BaseRoute, Mount
 
+from msg5g.domain.messages import TrafficClass
 from msg5g.pipeline.queue import NewJob
 from msg5g.platform import Platform
 from msg5g.services.words import WordEntry
@@ -2756,10 +2757,62 @@ def _platform_tenant_case(method: str, path: str, body: dict[str, Any] | None = 
     return case
 
 
+# ---- business mappings -----------------------------------------------------------------------------------
+
+
+async def _a_mapping(w: World) -> tuple[dict[str, Any], dict[str, str]]:
+    """A grant asked by a second business of tenant A for A's chatbot: (the grant, that business's auth)."""
+    services = w.stack.platform.services
+    business_id, _ = await services.provisioning.create_business(w.a.tenant_id, "A 营销", TrafficClass.MARKETING)
+    _, key = await services.api_keys.create(w.a.tenant_id, business_id, "a marketing")
+    auth = {"Authorization": f"Bearer {key}"}
+    async with w.http.post(f"{w.stack.base_url}/v1/mappings", headers=auth, json={
+            "resource_type": "chatbot", "resource_id": w.a.chatbot_id, "note": "A 的申请"}) as r:
+        assert r.status == 201, await r.text()
+        return await r.json(), auth
+
+
+async def _apply_mapping(w: World) -> None:
+    """B cannot ask for A's chatbot or template: unknown to it, as a missing one (the control: A's second
+    business can)."""
+    await _a_mapping(w)
+    for body in ({"resource_type": "chatbot", "resource_id": w.a.chatbot_id},
+                 {"resource_type": "template", "resource_id": w.a.chatbot_id}):
+        status, answer = await _call(w, "POST", "/v1/mappings", w.b, body)
+        missing = await _call(w, "POST", "/v1/mappings", w.b, {**body, "resource_id": "no-such-id"})
+        assert status == 404, answer
+        assert (status, answer) == missing
+    status, listed = await get_json(w.http, w.stack, "/v1/mappings", w.b)
+    assert (status, listed) == (200, [])
+
+
+async def _list_mappings(w: World) -> None:
+    grant, auth = await _a_mapping(w)
+    status, listed = await get_json(w.http, w.stack, "/v1/mappings", w.b)
+    assert (status, listed) == (200, [])
+    async with w.http.get(f"{w.stack.base_url}/v1/mappings", headers=auth) as r:
+        assert [g["id"] for g in await r.json()] == [grant["id"]]
+
+
+async def _read_mapping(w: World) -> None:
+    grant, auth = await _a_mapping(w)
+    status, body = await get_json(w.http, w.stack, f"/v1/mappings/{grant['id']}", w.b)
+    missing = await get_json(w.http, w.stack, "/v1/mappings/no-such-mapping", w.b)
+    assert status == 404, body
+    assert (status, body) == missing
+    assert "A 的申请" not in json.dumps(body, ensure_ascii=False)
+    async with w.http.get(f"{w.stack.base_url}/v1/mappings/{grant['id']}", headers=auth) as r:
+        assert r.status == 200
+        assert (await r.json())["note"] == "A 的申请"
+
+
 Case = Callable[[World], Awaitable[None]]
 
 ISOLATION_CASES: dict[Route, Case] = {
     ("GET", "/v1/caps"): _business_caps,
+    ("POST", "/v1/mappings"): _apply_mapping,
+    ("GET", "/v1/mappings"): _list_mappings,
+    ("GET", "/v1/mappings/{mapping_id}"): _read_mapping,
     ("GET", "/v1/platform/tenants/{tenant_id}/caps"): _platform_tenant_case(
         "GET", "/v1/platform/tenants/{tenant_id}/caps"),
     ("POST", "/v1/platform/tenants/{tenant_id}/caps"): _platform_tenant_case(

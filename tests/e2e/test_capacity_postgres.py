@@ -93,7 +93,13 @@ async def test_caps_hold_exactly_across_processes(pg_stack: Stack, postgres_url:
         scope="tenant", metric="cost", period="month", limit=PRICE * (COUNT_LIMIT + B_SHARE)))
     business_b, _ = await services.provisioning.create_business(tenant, "B marketing", TrafficClass.NOTIFICATION)
     _, key_b = await services.api_keys.create(tenant, business_b, "b")
-    # Business B sends through A's chatbot only once mapped (the businesses issue); here it owns a route to it.
+    # Business B sends through A's chatbot, mapped to it.
+    from msg5g.services.access import BusinessAccess
+    from msg5g.services.grants import ResourceType
+
+    grant = await services.grants.apply(BusinessAccess(tenant, business_b, "b"), ResourceType.CHATBOT,
+                                        stack.tenant.chatbot_id, None, requested_by="api-key:b")
+    await services.grants.decide(tenant, grant.id, approve=True, by="admin:auditor")
     bases = [stack.base_url, *[await _serve_process(stack, postgres_url, tmp_path, processes) for _ in range(2)]]
 
     answers = await _burst(stack, bases, stack.tenant.api_key, 0)

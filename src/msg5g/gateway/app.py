@@ -18,6 +18,7 @@ from msg5g.gateway.routes import (
     chatbots,
     directory,
     h5,
+    mappings,
     materials,
     messages,
     ops,
@@ -92,6 +93,7 @@ def create_api(services: ServicesProvider, *, lifespan: Lifespan | None = None, 
     app.include_router(directory.router)
     app.include_router(applications.router)
     app.include_router(capacity.router)
+    app.include_router(mappings.router)
     app.include_router(ops.router)
     return app
 

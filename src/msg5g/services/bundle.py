@@ -21,6 +21,7 @@ from msg5g.services.context import ServiceContext
 from msg5g.services.deliver import Sender
 from msg5g.services.directory import Directory
 from msg5g.services.early_reports import EarlyReports
+from msg5g.services.grants import BusinessGrants
 from msg5g.services.h5 import H5Pages
 from msg5g.services.limits import RateLimiter
 from msg5g.services.materials import MaterialLibrary
@@ -61,6 +62,7 @@ class Services:
     chatbot_directory: ChatbotDirectory
     applications: CarrierApplications
     capacity: Capacity
+    grants: BusinessGrants
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -78,7 +80,8 @@ class Services:
         words = SensitiveWords(ctx)
         files = LocalFileStore(ctx.settings.data_dir / "materials")
         materials = MaterialLibrary(ctx, directory, files)
-        templates = TemplateCatalog(ctx, directory, materials, words)
+        grants = BusinessGrants(ctx)
+        templates = TemplateCatalog(ctx, directory, materials, words, grants)
         materials.on_approved.append(templates.materials_approved)
 
         async def apply_media_audits(session: AsyncSession, tenant_id: str, chatbot_id: str,
@@ -111,7 +114,8 @@ class Services:
             sender=sender,
             h5=h5, router=router, early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
-            submitter=Submitter(ctx, directory, materials, templates, words, router, capacity), capacity=capacity,
+            submitter=Submitter(ctx, directory, materials, templates, words, router, capacity, grants),
+            capacity=capacity, grants=grants,
             channel_sessions=sessions,
             revoker=revoker, materials=materials, templates=templates, words=words,
             applications=CarrierApplications(ctx, directory, provisioning, chatbots, materials, files),

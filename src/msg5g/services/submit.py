@@ -42,6 +42,7 @@ from msg5g.services.access import BusinessAccess
 from msg5g.services.capacity import Capacity, Reservation, ReservationRequest
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
+from msg5g.services.grants import BusinessGrants, ResourceType
 from msg5g.services.materials import MaterialLibrary, MaterialNotReady, referenced_materials
 from msg5g.services.routing import Router
 from msg5g.services.templates import TemplateCatalog
@@ -190,8 +191,10 @@ class Submitter:
     """
 
     def __init__(self, ctx: ServiceContext, directory: Directory, materials: MaterialLibrary,
-                 templates: TemplateCatalog, words: SensitiveWords, router: Router, capacity: Capacity) -> None:
+                 templates: TemplateCatalog, words: SensitiveWords, router: Router, capacity: Capacity,
+                 grants: BusinessGrants) -> None:
         self._ctx = ctx
+        self._grants = grants
         self._capacity = capacity
         self._directory = directory
         self._materials = materials
@@ -224,6 +227,10 @@ class Submitter:
             chatbot = await self._directory.chatbot(access.tenant_id, request.chatbot_id)
         except NotFound:
             raise NotFound("no such chatbot", code="chatbot_not_found", field="chatbot_id") from None
+        # Another business's chatbot is as unknown as a missing one, unless the business is mapped to it.
+        if not await self._grants.may_use(access.tenant_id, access.business_id, ResourceType.CHATBOT,
+                                          chatbot.account.chatbot_id, chatbot.business_id):
+            raise NotFound("no such chatbot", code="chatbot_not_found", field="chatbot_id")
         if not chatbot.endpoint.enabled:
             raise Conflict("the chatbot's channel is disabled", code="channel_disabled", field="chatbot_id")
         if chatbot.unsendable and await self._router.reachable_chatbots(

@@ -43,6 +43,7 @@ from msg5g.pipeline.queue import Job, NewJob, RetryLater
 from msg5g.services.access import BusinessAccess
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
+from msg5g.services.grants import BusinessGrants, ResourceType
 from msg5g.services.materials import MaterialLibrary
 from msg5g.services.words import SensitiveWords
 from msg5g.storage.repositories import ChatbotRepository, TemplateRepository
@@ -171,8 +172,9 @@ def text_leaves(definition: TemplateDefinition) -> list[str]:
 
 class TemplateCatalog:
     def __init__(self, ctx: ServiceContext, directory: Directory, materials: MaterialLibrary,
-                 words: SensitiveWords) -> None:
+                 words: SensitiveWords, grants: BusinessGrants) -> None:
         self._ctx = ctx
+        self._grants = grants
         self._directory = directory
         self._materials = materials
         self._words = words
@@ -502,7 +504,11 @@ class TemplateCatalog:
         """The version a send's parameters are checked against: the newest one approved on any of the
         chatbots the message may go through. Raises when there is none."""
         async with self._ctx.db.reader() as session:
-            await self._owned(TemplateRepository(session, access.tenant_id), access, template_id)
+            template = await TemplateRepository(session, access.tenant_id).get(template_id)
+        # Another business's template is as unknown as a missing one, unless the business is mapped to it.
+        if template is None or not await self._grants.may_use(
+                access.tenant_id, access.business_id, ResourceType.TEMPLATE, template_id, template.business_id):
+            raise NotFound("no such template", code="template_not_found", field="template")
         found = [a for a in [await self.approved_on(access.tenant_id, template_id, c) for c in chatbot_ids] if a]
         if not found:
             raise TemplateNotApproved("the template has no version approved on this chatbot or its routes",

@@ -772,3 +772,25 @@ class Charge(TenantBase):
         UniqueConstraint("message_id", "event", name="uq_charge_event"),
         Index("ix_charges_tenant_created", "tenant_id", "created_at"),
     )
+
+
+class BusinessGrant(TenantBase):
+    """A business's application to use another business's template or chatbot in its tenant, and the
+    decision on it (services/grants.py). What a business owns it may use without one."""
+
+    __tablename__ = "business_grants"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    business_id: Mapped[str] = mapped_column(Id)  # who asks
+    resource_type: Mapped[str] = mapped_column(String(20))  # template | chatbot
+    resource_id: Mapped[str] = mapped_column(Id)
+    state: Mapped[str] = mapped_column(String(20))  # pending | approved | rejected | revoked
+    note: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_business_grants_lookup", "tenant_id", "business_id", "resource_type", "resource_id"),)
