@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # How often a carrier's audit of an enterprise or chatbot application is asked after (§3.4 has no
     # callback for them); the interval grows with each look, up to an hour.
     application_poll_seconds: float = Field(default=30.0, gt=0)
+    # Admin sign-in: repeated failures lock an account for a while; a session ends after this long idle.
+    admin_lock_after_failures: int = Field(default=5, ge=1)
+    admin_lock_minutes: float = Field(default=15.0, gt=0)
+    admin_idle_minutes: float = Field(default=30.0, gt=0)
     http_connection_limit: int = 256
     log_level: str = "INFO"
 

@@ -11,6 +11,7 @@ exempt. A new route therefore needs a case here before the suite passes again.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -22,13 +23,16 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 import pytest_asyncio
+from sqlalchemy import select
 from starlette.routing import BaseRoute, Mount
 
 from msg5g.domain.messages import TrafficClass
+from msg5g.gateway.audit import is_change
 from msg5g.pipeline.queue import NewJob
 from msg5g.platform import Platform
 from msg5g.services.words import WordEntry
 from msg5g.storage.repositories import ChatbotRepository
+from msg5g.storage.tables import AuditEntry
 from tests.admin.test_applications_pages import KINDS as DOCUMENT_KINDS
 from tests.admin.test_applications_pages import (
     csp_channel,
@@ -317,6 +321,9 @@ async def _routes_of_other_tenants_chatbot(w: World) -> None:
         assert r.status == 422, await r.text()
     async with w.http.get(url, headers=w.stack.auth(w.a)) as r:
         assert (await r.json()) == {"routes": []}
+    # Control: A sets its own chatbot's routes.
+    async with w.http.put(url, headers=w.stack.auth(w.a), json={"routes": []}) as r:
+        assert r.status == 200, await r.text()
 
 
 async def _h5_page(w: World) -> None:
@@ -1759,7 +1766,7 @@ async def _admin_template_edit_form(w: World) -> None:
 
 
 async def _admin_template_update(w: World) -> None:
-    _, b = await w.admins()
+    a, b = await w.admins()
     a_template = await _create_template(w, w.a)
     before = await _template_state(w, a_template["id"])
     for business_id in (w.a.business_id, w.b.business_id):
@@ -1768,10 +1775,15 @@ async def _admin_template_update(w: World) -> None:
         assert page.status == 404, business_id
         assert_no_a_data(w, page.text, echoed=(a_template["id"],), also=_a_template_secrets(a_template)[1:])
     assert await _template_state(w, a_template["id"]) == before
+    # Control: A's admin edits it.
+    page = await a.submit("/templates", f"/templates/{a_template['id']}/edit",
+                          _template_fields(w.a.business_id, {"kind": "text", "text": "A 改过的 {{ name }}"}))
+    assert page.status == 200, page.text[:300]
+    assert await _template_state(w, a_template["id"]) != before
 
 
 async def _admin_template_submit(w: World) -> None:
-    _, b = await w.admins()
+    a, b = await w.admins()
     a_template = await _create_template(w, w.a)
     before = await _template_state(w, a_template["id"])
     for version, business_id in ((1, w.a.business_id), (1, w.b.business_id), (2, "")):
@@ -1781,10 +1793,15 @@ async def _admin_template_submit(w: World) -> None:
         assert_no_a_data(w, page.text, echoed=(a_template["id"],), also=_a_template_secrets(a_template)[1:])
     assert await _template_state(w, a_template["id"]) == before
     assert before[2][0][1] == "draft"
+    # Control: A's admin submits it.
+    page = await a.submit("/templates", f"/templates/{a_template['id']}/versions/1/submit",
+                          {"business_id": w.a.business_id})
+    assert page.status == 200, page.text[:300]
+    assert (await _template_state(w, a_template["id"]))[2][0][1] == "in_review"
 
 
 async def _admin_template_review(w: World) -> None:
-    _, b = await w.admins()
+    a, b = await w.admins()
     a_template = await _create_template(w, w.a)
     status, body = await _call(w, "POST", f"/v1/templates/{a_template['id']}/versions/1/submit", w.a)
     assert status == 200, body
@@ -1797,6 +1814,11 @@ async def _admin_template_review(w: World) -> None:
         assert_no_a_data(w, page.text, echoed=(a_template["id"],), also=_a_template_secrets(a_template)[1:])
     assert await _template_state(w, a_template["id"]) == before
     assert (before[2][0][1], before[2][0][4]) == ("in_review", None)
+    # Control: A's admin (not the key that submitted it) reviews it.
+    page = await a.submit("/templates", f"/templates/{a_template['id']}/versions/1/review",
+                          {"business_id": w.a.business_id, "decision": "reject", "note": "A 的审核"})
+    assert page.status == 200, page.text[:300]
+    assert (await _template_state(w, a_template["id"]))[2][0][1] != "in_review"
 
 
 async def _admin_template_disable(w: World) -> None:
@@ -2806,6 +2828,389 @@ async def _read_mapping(w: World) -> None:
         assert (await r.json())["note"] == "A 的申请"
 
 
+# ---- the admin's users and roles, my account, API keys, mappings and capacity ---------------------------------
+
+AUDITOR_A = "auditor@tenant-a.example"
+
+
+def _like_unknown(foreign: AdminPage, unknown: AdminPage, a_id: str) -> None:
+    """A's id from B answers as an id nobody has (the page names the path asked for, no more)."""
+    assert foreign.status == 404, foreign.text[:300]
+    assert (foreign.status, foreign.text.replace(a_id, UNKNOWN_ID)) == (unknown.status, unknown.text)
+
+
+async def _a_user(w: World) -> str:
+    from msg5g.domain.roles import Role
+
+    return await w.stack.platform.services.admins.create(AUDITOR_A, ADMIN_PASSWORD, tenant_id=w.a.tenant_id,
+                                                         display_name="A 审核", role=Role.AUDITOR)
+
+
+async def _users_of(w: World, tenant: Tenant) -> list[tuple[str, str, list[str] | None, bool]]:
+    return [(u.email, u.role.value, u.business_ids, u.disabled)
+            for u in await w.stack.platform.services.admins.users(tenant.tenant_id)]
+
+
+async def _admin_users(w: World) -> None:
+    a, b = await w.admins()
+    await _a_user(w)
+    page = await b.get("/users")
+    assert page.status == 200
+    assert f"<code>{ADMIN_B}</code>" in page.text
+    assert_no_a_data(w, page.text, also=(ADMIN_A, AUDITOR_A, "A 审核", "Tenant A notifications"))
+    page = await a.get("/users")  # control: A's own
+    for value in (ADMIN_A, AUDITOR_A, "A 审核"):
+        assert value in page.text, value
+    assert ADMIN_B not in page.text
+
+
+async def _admin_user_create(w: World) -> None:
+    a, b = await w.admins()
+    before = await _users_of(w, w.a)
+    fields = {"email": "new@tenant-b.example", "display_name": "B 新人", "password": ADMIN_PASSWORD,
+              "role": "operator", "business_ids": w.a.business_id}
+    page = await b.submit("/users", "/users", fields)  # limited to A's business: not B's to grant
+    assert page.status == 422
+    assert "business_not_found" in page.text
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,))
+    assert await _users_of(w, w.a) == before
+    assert [u[0] for u in await _users_of(w, w.b)] == [ADMIN_B]
+    # Control: B's user is B's, limited to B's business.
+    page = await b.submit("/users", "/users", {**fields, "business_ids": w.b.business_id})
+    assert page.status == 200, page.text[:300]
+    assert "done=created" in page.url
+    assert_no_a_data(w, page.text)
+    assert await _users_of(w, w.b) == [(ADMIN_B, "tenant_admin", None, False),
+                                       ("new@tenant-b.example", "operator", [w.b.business_id], False)]
+    assert await _users_of(w, w.a) == before
+    assert "new@tenant-b.example" not in (await a.get("/users")).text
+
+
+async def _admin_user_set_role(w: World) -> None:
+    a, b = await w.admins()
+    a_user = await _a_user(w)
+    before = await _users_of(w, w.a)
+    foreign = await b.submit("/users", f"/users/{a_user}/role", {"role": "viewer"})
+    unknown = await b.submit("/users", f"/users/{UNKNOWN_ID}/role", {"role": "viewer"})
+    _like_unknown(foreign, unknown, a_user)
+    assert_no_a_data(w, foreign.text, echoed=(a_user,), also=(AUDITOR_A,))
+    async with admin_http() as root_http:
+        # A platform admin working in tenant B does not reach A's users from there either.
+        page = await _platform_admin(w, root_http, w.b, "/admin/users")
+        assert f"<code>{ADMIN_B}</code>" in page.text
+        root = AdminBrowser(w.stack, root_http)
+        page = await root.submit("/users", f"/users/{a_user}/role", {"role": "viewer"})
+        assert page.status == 404
+        assert AUDITOR_A not in page.text
+    assert await _users_of(w, w.a) == before
+    # Control: A's admin changes A's user.
+    page = await a.submit("/users", f"/users/{a_user}/role", {"role": "viewer", "business_ids": w.a.business_id})
+    assert "done=changed" in page.url, page.text[:300]
+    assert (AUDITOR_A, "viewer", [w.a.business_id], False) in await _users_of(w, w.a)
+
+
+async def _admin_user_disable(w: World) -> None:
+    a, b = await w.admins()
+    a_user = await _a_user(w)
+    a_admin_id = next(u.id for u in await w.stack.platform.services.admins.users(w.a.tenant_id)
+                      if u.email == ADMIN_A)
+    for a_id in (a_user, a_admin_id):
+        foreign = await b.submit("/users", f"/users/{a_id}/disable", {})
+        unknown = await b.submit("/users", f"/users/{UNKNOWN_ID}/disable", {})
+        _like_unknown(foreign, unknown, a_id)
+        assert_no_a_data(w, foreign.text, echoed=(a_id,), also=(AUDITOR_A, ADMIN_A))
+    assert not any(disabled for *_, disabled in await _users_of(w, w.a))
+    assert (await a.get("/")).status == 200  # A's admin is still signed in
+    # Control: A's admin disables A's user.
+    page = await a.submit("/users", f"/users/{a_user}/disable", {})
+    assert "done=disabled" in page.url
+    assert (AUDITOR_A, "auditor", None, True) in await _users_of(w, w.a)
+
+
+async def _admin_account(w: World) -> None:
+    a, b = await w.admins()
+    page = await b.get("/account")
+    assert page.status == 200
+    assert f"<code>{ADMIN_B}</code>" in page.text
+    assert w.b.tenant_id in page.text
+    assert_no_a_data(w, page.text, also=(ADMIN_A,))
+    page = await a.get("/account")  # control
+    assert f"<code>{ADMIN_A}</code>" in page.text
+    assert ADMIN_B not in page.text
+
+
+_TOTP_SECRET = re.compile(r'<code class="totp-secret">([A-Z2-7]+)</code>')
+
+
+async def _totp_enabled(w: World, tenant: Tenant, email: str) -> bool:
+    return next(u.totp_enabled for u in await w.stack.platform.services.admins.users(tenant.tenant_id)
+                if u.email == email)
+
+
+async def _admin_account_totp_start(w: World) -> None:
+    """B's set-up is B's: it neither shows nor changes A's two-factor sign-in."""
+    a, b = await w.admins()
+    page = await b.submit("/account", "/account/totp", {})
+    assert page.status == 200, page.text[:300]
+    assert _TOTP_SECRET.search(page.text) is not None
+    assert f"otpauth://totp/msg5g:{quote(ADMIN_B)}" in html.unescape(page.text)
+    assert_no_a_data(w, page.text, also=(ADMIN_A, quote(ADMIN_A)))
+    assert not await _totp_enabled(w, w.a, ADMIN_A)
+    async with admin_http() as http:  # A still signs in with the password alone
+        assert "/admin/login" not in (await AdminBrowser(w.stack, http).login(ADMIN_A)).url
+    # Control: A's own set-up names A.
+    page = await a.submit("/account", "/account/totp", {})
+    assert f"otpauth://totp/msg5g:{quote(ADMIN_A)}" in html.unescape(page.text)
+
+
+async def _admin_account_totp_confirm(w: World) -> None:
+    """A code from A's secret turns on nothing for B, nor anything for A when B sends it."""
+    import pyotp
+
+    a, b = await w.admins()
+    page = await a.submit("/account", "/account/totp", {})
+    found = _TOTP_SECRET.search(page.text)
+    assert found is not None
+    a_code = pyotp.TOTP(found[1]).now()
+    page = await b.submit("/account", "/account/totp/confirm", {"code": a_code})
+    assert page.status == 409  # B started no set-up
+    assert "totp_not_started" in page.text
+    assert_no_a_data(w, page.text, also=(ADMIN_A, found[1]))
+    page = await b.submit("/account", "/account/totp", {})
+    page = await b.post("/account/totp/confirm", {**page.hidden(), "code": a_code})
+    assert page.status == 422  # A's code is not B's
+    assert not await _totp_enabled(w, w.b, ADMIN_B)
+    assert not await _totp_enabled(w, w.a, ADMIN_A)
+    # Control: A's code turns on A's.
+    page = await a.submit("/account", "/account/totp/confirm", {"code": pyotp.TOTP(found[1]).now()})
+    assert "done=totp_on" in page.url, page.text[:300]
+    assert await _totp_enabled(w, w.a, ADMIN_A)
+    assert not await _totp_enabled(w, w.b, ADMIN_B)
+
+
+async def _key_ids(w: World, tenant: Tenant) -> list[tuple[str, bool]]:
+    return [(k.id, k.revoked_at is not None) for k in await w.stack.platform.services.api_keys.keys(tenant.tenant_id)]
+
+
+async def _a_key_works(w: World) -> None:
+    status, body = await get_json(w.http, w.stack, "/v1/messages", w.a)
+    assert status == 200, body
+
+
+async def _admin_api_keys(w: World) -> None:
+    a, b = await w.admins()
+    [a_key] = await w.stack.platform.services.api_keys.keys(w.a.tenant_id)
+    [b_key] = await w.stack.platform.services.api_keys.keys(w.b.tenant_id)
+    page = await b.get("/api-keys")
+    assert page.status == 200
+    assert f'data-key="{b_key.id}"' in page.text
+    assert_no_a_data(w, page.text, also=(a_key.id, a_key.prefix, w.a.api_key))
+    page = await b.get(f"/api-keys?business={w.a.business_id}")
+    assert page.status == 404
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=(a_key.id, a_key.prefix))
+    page = await a.get("/api-keys")  # control
+    assert f'data-key="{a_key.id}"' in page.text
+    assert a_key.prefix in page.text
+    assert b_key.prefix not in page.text
+
+
+async def _admin_api_key_create(w: World) -> None:
+    _, b = await w.admins()
+    before = await _key_ids(w, w.a)
+    fields = {"business_id": w.a.business_id, "name": "B 的新密钥", "scopes": "read_status"}
+    page = await b.submit("/api-keys", "/api-keys", fields)
+    assert page.status == 422  # not B's business: no key is made for it
+    assert_no_a_data(w, page.text, echoed=(w.a.business_id,))
+    assert await _key_ids(w, w.a) == before
+    assert len(await _key_ids(w, w.b)) == 1
+    # Control: B's key, for B's business, opens B's messages only.
+    page = await b.submit("/api-keys", "/api-keys", {**fields, "business_id": w.b.business_id})
+    assert page.status == 200, page.text[:300]
+    found = re.search(r'<code class="api-key-secret">([^<]+)</code>', page.text)
+    assert found is not None
+    assert_no_a_data(w, page.text)
+    assert await _key_ids(w, w.a) == before
+    async with w.http.get(f"{w.stack.base_url}/v1/messages",
+                          headers={"Authorization": f"Bearer {found[1]}"}) as response:
+        assert response.status == 200
+        listed = await response.json()
+    assert w.a_message["id"] not in json.dumps(listed)
+    assert w.b_message_id in json.dumps(listed)
+
+
+async def _admin_api_key_rotate(w: World) -> None:
+    a, b = await w.admins()
+    [a_key] = await w.stack.platform.services.api_keys.keys(w.a.tenant_id)
+    before = await _key_ids(w, w.a)
+    foreign = await b.submit("/api-keys", f"/api-keys/{a_key.id}/rotate", {})
+    unknown = await b.submit("/api-keys", f"/api-keys/{UNKNOWN_ID}/rotate", {})
+    _like_unknown(foreign, unknown, a_key.id)
+    assert "api-key-secret" not in foreign.text
+    assert_no_a_data(w, foreign.text, echoed=(a_key.id,), also=(a_key.prefix,))
+    assert await _key_ids(w, w.a) == before
+    await _a_key_works(w)
+    # Control: A's admin rotates A's key.
+    page = await a.submit("/api-keys", f"/api-keys/{a_key.id}/rotate", {})
+    assert page.status == 200, page.text[:300]
+    assert "api-key-secret" in page.text
+    assert len(await _key_ids(w, w.a)) == 2
+
+
+async def _admin_api_key_revoke(w: World) -> None:
+    a, b = await w.admins()
+    [a_key] = await w.stack.platform.services.api_keys.keys(w.a.tenant_id)
+    foreign = await b.submit("/api-keys", f"/api-keys/{a_key.id}/revoke", {})
+    unknown = await b.submit("/api-keys", f"/api-keys/{UNKNOWN_ID}/revoke", {})
+    _like_unknown(foreign, unknown, a_key.id)
+    assert_no_a_data(w, foreign.text, echoed=(a_key.id,), also=(a_key.prefix,))
+    assert await _key_ids(w, w.a) == [(a_key.id, False)]
+    await _a_key_works(w)
+    # Control: A's admin revokes it.
+    page = await a.submit("/api-keys", f"/api-keys/{a_key.id}/revoke", {})
+    assert "done=revoked" in page.url
+    assert await _key_ids(w, w.a) == [(a_key.id, True)]
+
+
+async def _grant_states(w: World, tenant: Tenant) -> list[tuple[str, str, int]]:
+    return [(g.id, g.state.value, len(g.history))
+            for g in await w.stack.platform.services.grants.of_tenant(tenant.tenant_id)]
+
+
+async def _admin_mappings(w: World) -> None:
+    a, b = await w.admins()
+    grant, _ = await _a_mapping(w)
+    for state in ("", "?state=all", "?state=pending"):
+        page = await b.get(f"/mappings{state}")
+        assert page.status == 200
+        assert "data-mapping" not in page.text
+        assert_no_a_data(w, page.text, also=(grant["id"], "A 的申请", "A 营销"))
+    page = await a.get("/mappings")  # control
+    assert f'data-mapping="{grant["id"]}"' in page.text
+    assert "A 的申请" in page.text
+
+
+async def _admin_mapping_decide(w: World) -> None:
+    a, b = await w.admins()
+    grant, _ = await _a_mapping(w)
+    before = await _grant_states(w, w.a)
+    for decision in ("approve", "reject"):
+        fields = {"decision": decision, "reason": "B 的决定"}
+        foreign = await b.submit("/mappings", f"/mappings/{grant['id']}/decide", fields)
+        unknown = await b.submit("/mappings", f"/mappings/{UNKNOWN_ID}/decide", fields)
+        _like_unknown(foreign, unknown, grant["id"])
+        assert_no_a_data(w, foreign.text, echoed=(grant["id"],), also=("A 的申请",))
+    assert await _grant_states(w, w.a) == before == [(grant["id"], "pending", 1)]
+    # Control: A's admin approves it.
+    page = await a.submit("/mappings", f"/mappings/{grant['id']}/decide", {"decision": "approve"})
+    assert "state=approved" in page.url, page.text[:300]
+    assert await _grant_states(w, w.a) == [(grant["id"], "approved", 2)]
+
+
+async def _admin_mapping_revoke(w: World) -> None:
+    a, b = await w.admins()
+    grant, _ = await _a_mapping(w)
+    await w.stack.platform.services.grants.decide(w.a.tenant_id, grant["id"], approve=True, by="admin:checker")
+    foreign = await b.submit("/mappings", f"/mappings/{grant['id']}/revoke", {"reason": "B 撤销"})
+    unknown = await b.submit("/mappings", f"/mappings/{UNKNOWN_ID}/revoke", {"reason": "B 撤销"})
+    _like_unknown(foreign, unknown, grant["id"])
+    assert_no_a_data(w, foreign.text, echoed=(grant["id"],), also=("A 的申请",))
+    assert await _grant_states(w, w.a) == [(grant["id"], "approved", 2)]
+    # Control: A's admin revokes it.
+    page = await a.submit("/mappings?state=approved", f"/mappings/{grant['id']}/revoke", {"reason": "活动结束"})
+    assert "state=revoked" in page.url, page.text[:300]
+    assert await _grant_states(w, w.a) == [(grant["id"], "revoked", 3)]
+
+
+async def _a_prices(w: World) -> list[Any]:
+    return [p.model_dump(mode="json") for p in await w.stack.platform.services.capacity.prices(w.a.tenant_id)]
+
+
+async def _admin_capacity(w: World) -> None:
+    a, b = await w.admins()
+    a_cap = await _give_a_caps(w)
+    page = await b.get("/capacity")
+    assert page.status == 200
+    assert "data-cap" not in page.text
+    assert "没有价格方案" in page.text
+    assert_no_a_data(w, page.text, also=(a_cap, "A 的上限"))
+    page = await a.get("/capacity")  # control: A's cap, with its ledger, and A's price
+    assert f'data-cap="{a_cap}"' in page.text
+    assert "A 的上限" in page.text
+    assert '<td class="number">7</td>' in page.text
+
+
+async def _admin_capacity_cap_add(w: World) -> None:
+    """Caps are set by platform admins: refused to B's admin (and A's); a platform admin working in B
+    reaches neither A's caps nor A's businesses from there."""
+    a, b = await w.admins()
+    await _give_a_caps(w)
+    before = await _a_caps(w)
+    fields = {"scope": "business", "business_id": w.a.business_id, "metric": "count", "period": "day", "limit": "1"}
+    for browser in (b, a):  # A's own admin too: caps are not a tenant's to set
+        page = await browser.submit("/capacity", "/capacity/caps", fields)
+        assert page.status == 403
+        if browser is b:
+            assert_no_a_data(w, page.text, also=("A 的上限",))
+    async with admin_http() as root_http:
+        page = await _platform_admin(w, root_http, w.b, "/admin/capacity")
+        root = AdminBrowser(w.stack, root_http)
+        page = await root.submit("/capacity", "/capacity/caps", fields)
+        assert page.status == 404
+        assert "business_not_found" in page.text
+        assert_no_a_data(w, page.text, echoed=(w.a.business_id,), also=("A 的上限",))
+        assert await w.stack.platform.services.capacity.caps(w.b.tenant_id) == []
+        # Control: the cap asked for B's business is B's.
+        page = await root.submit("/capacity", "/capacity/caps", {**fields, "business_id": w.b.business_id})
+        assert "done=added" in page.url, page.text[:300]
+        assert_no_a_data(w, page.text, also=("A 的上限",))
+    [b_cap] = await w.stack.platform.services.capacity.caps(w.b.tenant_id)
+    assert (b_cap.scope_id, b_cap.limit) == (w.b.business_id, 1)
+    assert await _a_caps(w) == before
+
+
+async def _admin_capacity_cap_delete(w: World) -> None:
+    a, b = await w.admins()
+    a_cap = await _give_a_caps(w)
+    before = await _a_caps(w)
+    for browser in (b, a):
+        page = await browser.submit("/capacity", f"/capacity/caps/{a_cap}/delete", {})
+        assert page.status == 403
+    async with admin_http() as root_http:
+        await _platform_admin(w, root_http, w.b, "/admin/capacity")
+        root = AdminBrowser(w.stack, root_http)
+        foreign = await root.submit("/capacity", f"/capacity/caps/{a_cap}/delete", {})
+        unknown = await root.submit("/capacity", f"/capacity/caps/{UNKNOWN_ID}/delete", {})
+        _like_unknown(foreign, unknown, a_cap)
+        assert "A 的上限" not in foreign.text
+        assert await _a_caps(w) == before
+        # Control: working in tenant A, the platform admin deletes it.
+        page = await root.submit("/tenant", "/tenant", {"tenant_id": w.a.tenant_id, "next": "/admin/capacity"})
+        assert f'data-cap="{a_cap}"' in page.text
+        page = await root.post(f"/capacity/caps/{a_cap}/delete", page.hidden())
+        assert "done=deleted" in page.url, page.text[:300]
+    assert await _a_caps(w) == []
+
+
+async def _admin_capacity_prices(w: World) -> None:
+    a, b = await w.admins()
+    await _give_a_caps(w)
+    before = await _a_prices(w)
+    fields = {"content_kind": "text", "channel_type": "*", "price_fen": "1"}
+    for browser in (b, a):
+        page = await browser.submit("/capacity", "/capacity/prices", fields)
+        assert page.status == 403
+    async with admin_http() as root_http:
+        page = await _platform_admin(w, root_http, w.b, "/admin/capacity")
+        assert 'name="price_fen" value="7"' not in page.text  # A's price is not B's plan
+        root = AdminBrowser(w.stack, root_http)
+        page = await root.submit("/capacity", "/capacity/prices", {**fields, "price_fen": "3"})
+        assert "done=priced" in page.url, page.text[:300]
+        assert_no_a_data(w, page.text, also=("A 的上限",))
+    assert [(p.content_kind.value, p.price_fen) for p in
+            await w.stack.platform.services.capacity.prices(w.b.tenant_id)] == [("text", 3)]
+    assert await _a_prices(w) == before == [{"content_kind": "text", "channel_type": "*", "price_fen": 7}]
+
+
 Case = Callable[[World], Awaitable[None]]
 
 ISOLATION_CASES: dict[Route, Case] = {
@@ -2952,6 +3357,24 @@ ISOLATION_CASES: dict[Route, Case] = {
     ("POST", "/admin/carrier-applications/chatbots"): _admin_application_apply,
     ("GET", "/admin/carrier-applications/{application_id}"): _admin_application_detail,
     ("POST", "/admin/carrier-applications/{application_id}/retry"): _admin_application_retry,
+    ("GET", "/admin/users"): _admin_users,
+    ("POST", "/admin/users"): _admin_user_create,
+    ("POST", "/admin/users/{user_id}/role"): _admin_user_set_role,
+    ("POST", "/admin/users/{user_id}/disable"): _admin_user_disable,
+    ("GET", "/admin/account"): _admin_account,
+    ("POST", "/admin/account/totp"): _admin_account_totp_start,
+    ("POST", "/admin/account/totp/confirm"): _admin_account_totp_confirm,
+    ("GET", "/admin/api-keys"): _admin_api_keys,
+    ("POST", "/admin/api-keys"): _admin_api_key_create,
+    ("POST", "/admin/api-keys/{key_id}/rotate"): _admin_api_key_rotate,
+    ("POST", "/admin/api-keys/{key_id}/revoke"): _admin_api_key_revoke,
+    ("GET", "/admin/mappings"): _admin_mappings,
+    ("POST", "/admin/mappings/{mapping_id}/decide"): _admin_mapping_decide,
+    ("POST", "/admin/mappings/{mapping_id}/revoke"): _admin_mapping_revoke,
+    ("GET", "/admin/capacity"): _admin_capacity,
+    ("POST", "/admin/capacity/caps"): _admin_capacity_cap_add,
+    ("POST", "/admin/capacity/caps/{cap_id}/delete"): _admin_capacity_cap_delete,
+    ("POST", "/admin/capacity/prices"): _admin_capacity_prices,
 }
 
 
@@ -2982,4 +3405,15 @@ async def test_openapi_lists_only_routes_we_walked(stack: Stack) -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("route", sorted(ISOLATION_CASES), ids=lambda r: f"{r[0]} {r[1]}")
 async def test_tenant_b_never_sees_or_changes_tenant_a(world: World, route: Route) -> None:
+    """Each case also shows the route, where it changes something, writing the audit log: its control
+    (the owner's own successful call) leaves an audit line naming the route."""
     await ISOLATION_CASES[route](world)
+    declared = f"{route[0]} {route[1]}"
+    if route[0] != "*" and is_change(declared):
+        async with world.stack.platform.services.ctx.db.reader() as session:
+            lines = (await session.scalars(select(AuditEntry).where(AuditEntry.route == declared))).all()
+        if not lines:
+            async with world.stack.platform.services.ctx.db.reader() as session:
+                every = [(e.route, e.action, e.actor) for e in (await session.scalars(select(AuditEntry))).all()]
+            raise AssertionError(f"{declared} changed something and wrote no audit line; lines: {every}")
+        assert all(line.actor != "anonymous" for line in lines), [line.actor for line in lines]

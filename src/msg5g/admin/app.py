@@ -19,18 +19,29 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from msg5g.admin.context import AdminSite, CsrfRejected, LoginRequired, TenantRequired, load_context
+from msg5g.admin.context import (
+    AdminSite,
+    CsrfRejected,
+    LoginRequired,
+    PermissionDenied,
+    TenantRequired,
+    load_context,
+)
 from msg5g.admin.pages import (
+    api_keys,
     applications,
     auth,
+    capacity,
     channels,
     chatbots,
     dashboard,
+    mappings,
     materials,
     messages,
     send,
     templates,
     tenants,
+    users,
 )
 from msg5g.config import Settings
 from msg5g.services.bundle import Services
@@ -40,7 +51,8 @@ log = logging.getLogger(__name__)
 PREFIX = "/admin"
 STATIC_DIR = Path(__file__).parent / "static"
 ROUTERS: list[APIRouter] = [auth.router, tenants.router, dashboard.router, messages.router, send.router,
-                            channels.router, materials.router, templates.router, chatbots.router, applications.router]
+                            channels.router, materials.router, templates.router, chatbots.router, applications.router,
+                            mappings.router, capacity.router, users.router, api_keys.router]
 
 # No script, style or frame from anywhere but here: the pages use no inline script at all.
 _SECURITY_HEADERS = [
@@ -72,7 +84,7 @@ def _install_error_pages(admin: FastAPI) -> None:
     async def _login(request: Request, _exc: LoginRequired) -> Response:
         ctx = await load_context(request)
         target = ctx.here() if request.method == "GET" else None
-        return ctx.redirect(ctx.url("login", query={"next": target}))
+        return ctx.redirect(ctx.url("login", query={"next": target, "idle": "1" if ctx.session.timed_out else None}))
 
     @admin.exception_handler(TenantRequired)
     async def _tenant(request: Request, _exc: TenantRequired) -> Response:
@@ -85,6 +97,14 @@ def _install_error_pages(admin: FastAPI) -> None:
         ctx = await load_context(request)
         return ctx.render("error.html", status_code=403, title=ctx.gettext("Not allowed"),
                           detail=ctx.gettext("This section is for platform admins only."))
+
+    @admin.exception_handler(PermissionDenied)
+    async def _denied(request: Request, exc: PermissionDenied) -> Response:
+        ctx = await load_context(request)
+        needed = exc.permission.value if exc.permission else "?"
+        return ctx.render("error.html", status_code=403, title=ctx.gettext("Not allowed"),
+                          detail=ctx.gettext("Your role does not allow this (it needs the %(permission)s "
+                                             "permission).", permission=needed))
 
     @admin.exception_handler(CsrfRejected)
     async def _csrf(request: Request, _exc: CsrfRejected) -> Response:

@@ -26,11 +26,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from msg5g.admin.i18n import LANGUAGE_COOKIE, LOCALES, N_, choose_locale, languages, translations
 from msg5g.admin.nav import NAV
+from msg5g.admin.permissions import required
 from msg5g.admin.session import CSRF_FIELD, CSRF_HEADER, AdminSession, SessionCodec
 from msg5g.config import Settings
 from msg5g.domain.messages import MessageStatus
+from msg5g.domain.roles import Permission
 from msg5g.kit.phone import mask
 from msg5g.services.access import AdminAccess
+from msg5g.services.audit import identify
 from msg5g.services.bundle import Services
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -72,7 +75,7 @@ class AdminSite:
     def __init__(self, services: Callable[[], Services], settings: Settings) -> None:
         self.services = services
         self.settings = settings
-        self.codec = SessionCodec(settings.secret_key)
+        self.codec = SessionCodec(settings.secret_key, idle_seconds=settings.admin_idle_minutes * 60)
         self._environments = {locale: _environment(translations(locale)) for locale in LOCALES}
 
     def environment(self, locale: str) -> jinja2.Environment:
@@ -201,6 +204,9 @@ async def load_context(request: Request) -> AdminContext:
             session.sign_out()
     ctx = AdminContext(request=request, site=site, session=session, locale=locale, user=user)
     request.state.admin_context = ctx
+    if user is not None:
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        identify(user.actor, ctx.tenant_id, f"{request.method} {request.scope.get('root_path', '')}{route}")
     return ctx
 
 
@@ -229,11 +235,21 @@ async def _signed_in(ctx: AnyoneDep) -> AdminContext:
 SignedInDep = Annotated[AdminContext, Depends(_signed_in)]
 
 
+class PermissionDenied(Exception):
+    def __init__(self, permission: Permission | None) -> None:
+        super().__init__(permission.value if permission else "no rule")
+        self.permission = permission
+
+
 async def _in_tenant(ctx: SignedInDep) -> Operator:
     assert ctx.user is not None  # _signed_in saw to it
     tenant_id = ctx.tenant_id
     if tenant_id is None:
         raise TenantRequired
+    route = ctx.request.scope.get("route")
+    permission = required(ctx.request.method, getattr(route, "path", ""))
+    if permission is None or not ctx.user.can(permission):
+        raise PermissionDenied(permission)
     return Operator(ctx=ctx, user=ctx.user, tenant_id=tenant_id)
 
 

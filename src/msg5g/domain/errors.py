@@ -4,6 +4,7 @@
   - ValidationFailed        bad input from a caller (-> 422/400)
   - NotFound                unknown or foreign resource (-> 404)
   - Unauthenticated         missing or wrong credentials (-> 401)
+  - Forbidden               authenticated, but not allowed: a scope, role or address (-> 403)
   - Conflict                e.g. a repeated client_message_id with other content (-> 409)
 * ChannelError              raised by carrier adapters; the retry policy keys on the subclass
   - TransientChannelError   5xx, timeouts, connection errors: retry with backoff
@@ -41,6 +42,11 @@ class NotFound(DomainError):
 class Unauthenticated(DomainError):
     code = "unauthenticated"
     http_status = 401
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    http_status = 403
 
 
 class Conflict(DomainError):

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from msg5g import __version__
 from msg5g.config import Settings
+from msg5g.gateway.audit import AuditMiddleware
 from msg5g.gateway.deps import ServicesProvider
 from msg5g.gateway.errors import ERROR_CODES, install_error_handlers
 from msg5g.gateway.routes import (
@@ -80,6 +81,7 @@ def create_api(services: ServicesProvider, *, lifespan: Lifespan | None = None, 
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(webhooks.CarrierWebhookFastPath)
+    app.add_middleware(AuditMiddleware, services=services)
     app.add_middleware(TraceIdMiddleware)
     app.include_router(messages.router)
     app.include_router(webhooks.router)

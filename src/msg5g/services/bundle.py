@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msg5g.domain.messages import WebhookParseResult
 from msg5g.services.access import AdminAccounts, ApiKeys, BusinessAccess, OperatorKeys
 from msg5g.services.applications import CarrierApplications
+from msg5g.services.audit import AuditLog
 from msg5g.services.callbacks import CallbackOutbox, CallbackSender
 from msg5g.services.capacity import Capacity
 from msg5g.services.carrier_webhooks import CarrierWebhooks
@@ -63,6 +64,7 @@ class Services:
     applications: CarrierApplications
     capacity: Capacity
     grants: BusinessGrants
+    audit: AuditLog
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -80,7 +82,8 @@ class Services:
         words = SensitiveWords(ctx)
         files = LocalFileStore(ctx.settings.data_dir / "materials")
         materials = MaterialLibrary(ctx, directory, files)
-        grants = BusinessGrants(ctx)
+        audit = AuditLog(ctx)
+        grants = BusinessGrants(ctx, audit)
         templates = TemplateCatalog(ctx, directory, materials, words, grants)
         materials.on_approved.append(templates.materials_approved)
 
@@ -103,7 +106,7 @@ class Services:
                 await chatbot_directory.index(entry)
 
         chatbots.on_changed.append(reindex)
-        capacity = Capacity(ctx, directory, router)
+        capacity = Capacity(ctx, directory, router, audit)
         outbox.settlers.append(capacity.settle)
         sender = Sender(ctx, directory, outbox, early_reports, router, h5, RateLimiter(ctx), materials, templates)
         sender.on_refused_credentials.append(chatbots.note_refused_credentials)
@@ -115,7 +118,7 @@ class Services:
             h5=h5, router=router, early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
             submitter=Submitter(ctx, directory, materials, templates, words, router, capacity, grants),
-            capacity=capacity, grants=grants,
+            capacity=capacity, grants=grants, audit=audit,
             channel_sessions=sessions,
             revoker=revoker, materials=materials, templates=templates, words=words,
             applications=CarrierApplications(ctx, directory, provisioning, chatbots, materials, files),

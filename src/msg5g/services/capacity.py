@@ -45,6 +45,7 @@ from msg5g.domain.errors import NotFound, ValidationFailed
 from msg5g.domain.messages import FallbackPolicy, MessageStatus
 from msg5g.kit.clock import as_utc, utcnow
 from msg5g.kit.ids import new_id
+from msg5g.services.audit import AuditLog
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
 from msg5g.services.routing import Router
@@ -159,8 +160,9 @@ class CapView(BaseModel):
 
 
 class Capacity:
-    def __init__(self, ctx: ServiceContext, directory: Directory, router: Router) -> None:
+    def __init__(self, ctx: ServiceContext, directory: Directory, router: Router, audit: AuditLog) -> None:
         self._ctx = ctx
+        self._audit = audit
         self._directory = directory
         self._router = router
         self._tenants: dict[str, _TenantCapacity] = {}
@@ -482,8 +484,12 @@ class Capacity:
                 raise ValidationFailed(f"two prices for {line.content_kind.value} on {line.channel_type}",
                                        code="duplicate_price", field="prices")
             seen.add((line.content_kind, line.channel_type))
+        before = [p.model_dump(mode="json") for p in await self.prices(tenant_id)]
         async with self._ctx.db.transaction() as session:
             await session.execute(delete(PriceRule).where(PriceRule.tenant_id == tenant_id))
+            await self._audit.record(session, action="prices.set", target_type="price_plan", target_id=tenant_id,
+                                     before=before, after=[line.model_dump(mode="json") for line in lines],
+                                     tenant_id=tenant_id)
             now = utcnow()
             session.add_all([PriceRule(id=new_id(), tenant_id=tenant_id, content_kind=line.content_kind.value,
                                        channel_type=line.channel_type, price_fen=line.price_fen, created_at=now)
@@ -511,11 +517,16 @@ class Capacity:
                               limit=spec.limit, window_start=spec.window_start, window_end=spec.window_end,
                               created_at=utcnow())
             session.add(row)
+            await self._audit.record(session, action="cap.add", target_type="cap", target_id=row.id,
+                                     after=spec.model_dump(mode="json"), tenant_id=tenant_id)
         self.forget(tenant_id)
         return (await self.caps(tenant_id, cap_id=row.id))[0]
 
     async def delete_cap(self, tenant_id: str, cap_id: str) -> None:
+        before = (await self.caps(tenant_id, cap_id=cap_id))[0].model_dump(mode="json")
         async with self._ctx.db.transaction() as session:
+            await self._audit.record(session, action="cap.delete", target_type="cap", target_id=cap_id,
+                                     before=before, tenant_id=tenant_id)
             result = await session.execute(delete(CapacityCap).where(CapacityCap.tenant_id == tenant_id,
                                                                      CapacityCap.id == cap_id))
             if not result.rowcount:  # type: ignore[attr-defined]

@@ -52,7 +52,7 @@ async def seed_demo(services: Services, *, simulator_url: str, state_file: Path)
     )
     _, api_key = await services.api_keys.create(DEMO_TENANT_ID, business_id, "demo key")
     _, operator_key = await services.operator_keys.create("demo operator")
-    admin_password = "demo-admin-password"  # noqa: S105 - printed by `make run` for the demo
+    admin_password = "demo-console-2026"  # noqa: S105 - printed by `make run` for the demo
     await services.admins.create(DEMO_ADMIN_EMAIL, admin_password, tenant_id=DEMO_TENANT_ID, display_name="Demo admin")
     account = DemoAccount(
         tenant_id=DEMO_TENANT_ID, business_id=business_id, chatbot_id=chatbot_id, channel_id=DEMO_CHANNEL_ID,

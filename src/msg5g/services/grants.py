@@ -21,6 +21,7 @@ from msg5g.domain.errors import Conflict, NotFound, ValidationFailed
 from msg5g.kit.clock import as_utc, utcnow
 from msg5g.kit.ids import new_id
 from msg5g.services.access import BusinessAccess
+from msg5g.services.audit import AuditLog
 from msg5g.services.context import ServiceContext
 from msg5g.storage.repositories import ChatbotRepository, TemplateRepository
 from msg5g.storage.tables import BusinessGrant
@@ -64,6 +65,11 @@ class GrantView(BaseModel):
     updated_at: datetime
 
 
+def _summary(row: BusinessGrant) -> dict[str, str | None]:
+    return {"business_id": row.business_id, "resource_type": row.resource_type, "resource_id": row.resource_id,
+            "state": row.state, "decided_by": row.decided_by, "reason": row.reason}
+
+
 def _step(row: BusinessGrant, action: str, by: str, reason: str | None = None) -> None:
     row.updated_at = utcnow()
     row.history = [*(row.history or []), {"action": action, "by": by, "at": row.updated_at.isoformat(),
@@ -71,8 +77,9 @@ def _step(row: BusinessGrant, action: str, by: str, reason: str | None = None) -
 
 
 class BusinessGrants:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, audit: AuditLog) -> None:
         self._ctx = ctx
+        self._audit = audit
         self._cache: dict[tuple[str, str, str, str], tuple[float, bool]] = {}
 
     async def _resource(self, session: AsyncSession, tenant_id: str, resource_type: ResourceType,
@@ -106,6 +113,8 @@ class BusinessGrants:
                                 decided_by=None, reason=None, history=[], created_at=now, updated_at=now)
             _step(row, "requested", requested_by, note)
             session.add(row)
+            await self._audit.record(session, action="mapping.request", target_type="mapping", target_id=row.id,
+                                     after=_summary(row), tenant_id=access.tenant_id)
         return await self._view(access.tenant_id, row)
 
     @staticmethod
@@ -124,9 +133,12 @@ class BusinessGrants:
                 raise Conflict(f"the mapping is {row.state}, not pending", code="mapping_decided")
             if row.requested_by == by:
                 raise Conflict("the one who asked for a mapping cannot decide it", code="same_person")
+            before = _summary(row)
             row.state = (GrantState.APPROVED if approve else GrantState.REJECTED).value
             row.decided_by, row.reason = by, reason
             _step(row, row.state, by, reason)
+            await self._audit.record(session, action=f"mapping.{row.state}", target_type="mapping",
+                                     target_id=row.id, before=before, after=_summary(row), tenant_id=tenant_id)
         self._forget(row)
         return await self._view(tenant_id, row)
 
@@ -135,8 +147,11 @@ class BusinessGrants:
             row = await self._row(session, tenant_id, grant_id)
             if row.state != GrantState.APPROVED:
                 raise Conflict(f"the mapping is {row.state}, not approved", code="mapping_not_approved")
+            before = _summary(row)
             row.state, row.decided_by, row.reason = GrantState.REVOKED.value, by, reason
             _step(row, "revoked", by, reason)
+            await self._audit.record(session, action="mapping.revoked", target_type="mapping", target_id=row.id,
+                                     before=before, after=_summary(row), tenant_id=tenant_id)
         self._forget(row)
         return await self._view(tenant_id, row)
 

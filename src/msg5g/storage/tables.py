@@ -27,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.sql.expression import true
+from sqlalchemy.sql.expression import false, true
 
 
 def core_table(model: type[PlatformBase] | type[TenantBase]) -> Table:
@@ -71,6 +71,10 @@ class ApiKey(PlatformBase):
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # domain.roles.ApiScope values; None: every scope (keys made before scopes existed).
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)
+    # CIDR ranges the key may be used from; None: anywhere.
+    allowed_ips: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class OperatorKey(PlatformBase):
@@ -93,6 +97,15 @@ class AdminUser(PlatformBase):
     password_hash: Mapped[str] = mapped_column(String(200))
     display_name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # domain.roles.Role; None: the role before roles existed (platform admin without a tenant, tenant
+    # admin with one).
+    role: Mapped[str | None] = mapped_column(String(20))
+    business_ids: Mapped[list[str] | None] = mapped_column(JSON)  # None: every business of the tenant
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    totp_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    disabled_at: Mapped[datetime | None]
 
 
 class Channel(PlatformBase):
@@ -794,3 +807,23 @@ class BusinessGrant(TenantBase):
     updated_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_business_grants_lookup", "tenant_id", "business_id", "resource_type", "resource_id"),)
+
+
+class AuditEntry(PlatformBase):
+    """One line of the audit log (services/audit.py). Platform-wide, as operators act across tenants;
+    a tenant reads the lines of its own `tenant_id`."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(Id)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(200))
+    route: Mapped[str | None] = mapped_column(String(300))  # "METHOD /declared/path" of the request
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(200))
+    before: Mapped[Any | None] = mapped_column(JSON)
+    after: Mapped[Any | None] = mapped_column(JSON)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at"),)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from msg5g.admin.context import AnyoneDep, NextQuery, SignedInDep
@@ -16,21 +18,31 @@ _LANGUAGE_COOKIE_SECONDS = 365 * 86400
 
 
 @router.get("/login", name="login")
-async def login_form(ctx: AnyoneDep, next_path: NextQuery = None) -> Response:
+async def login_form(ctx: AnyoneDep, next_path: NextQuery = None,
+                     idle: Annotated[str | None, Query(max_length=1)] = None) -> Response:
     if ctx.user is not None:
         return ctx.redirect(ctx.safe_next(next_path))
-    return ctx.render("login.html", next=next_path or "", email="", error=None)
+    timed_out = ctx.session.timed_out or idle == "1"
+    return ctx.render("login.html", next=next_path or "", email="", totp=False,
+                      error=ctx.gettext("You were signed out after a while without activity.") if timed_out else None)
 
 
 @router.post("/login", name="login_submit")
 async def login(ctx: AnyoneDep) -> Response:
     form = await ctx.request.form()
     email, password, target = form_text(form, "email").strip(), form_text(form, "password"), form_text(form, "next")
+    code = form_text(form, "totp").strip() or None
     try:
-        user = await ctx.services.admins.login(email, password)
-    except Unauthenticated:
+        user = await ctx.services.admins.login(email, password, code)
+    except Unauthenticated as exc:
+        messages = {
+            "totp_required": ctx.gettext("Enter the code from your authenticator app."),
+            "invalid_totp": ctx.gettext("The authenticator code is wrong."),
+            "account_locked": ctx.gettext("Too many failed sign-ins: the account is locked for a while."),
+        }
         return ctx.render("login.html", status_code=401, next=target, email=email,
-                          error=ctx.gettext("Wrong email or password."))
+                          totp=exc.code in {"totp_required", "invalid_totp"},
+                          error=messages.get(exc.code, ctx.gettext("Wrong email or password.")))
     ctx.session.sign_in(user.user_id)
     return ctx.redirect(ctx.safe_next(target))
 

@@ -94,7 +94,9 @@ def business_access(op: Operator, business_id: str) -> BusinessAccess:
 
 async def workspace(op: Operator, wanted: str | None) -> Workspace:
     """The business named (if it is the tenant's), else the tenant's first one when none was named."""
-    businesses = await op.services.provisioning.businesses(op.tenant_id)
+    # A user limited to some businesses works in those only.
+    businesses = [(b, name) for b, name in await op.services.provisioning.businesses(op.tenant_id)
+                  if op.user.covers(b)]
     ids = [business_id for business_id, _ in businesses]
     default = ids[0] if ids else None
     chosen = (wanted if wanted in ids else None) if wanted else default
@@ -106,7 +108,8 @@ async def find_owned(op: Operator, hint: str | None, lookup: Callable[[BusinessA
                      ) -> tuple[BusinessAccess, T] | None:
     """Something of one of the tenant's businesses (a material, a template): tried under the business
     the link named first, then under the others, so a bare id still finds its page."""
-    businesses = [business_id for business_id, _ in await op.services.provisioning.businesses(op.tenant_id)]
+    businesses = [business_id for business_id, _ in await op.services.provisioning.businesses(op.tenant_id)
+                  if op.user.covers(business_id)]
     if hint in businesses:
         businesses.remove(hint)
         businesses.insert(0, hint)

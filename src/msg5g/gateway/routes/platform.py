@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,7 @@ from msg5g.gateway.deps import ServicesDep
 from msg5g.gateway.errors import ErrorResponse
 from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 from msg5g.services.access import OperatorAccess
+from msg5g.services.audit import identify
 from msg5g.services.bundle import Services
 from msg5g.services.chatbots import ChatbotView
 
@@ -30,9 +31,14 @@ _errors: dict[int | str, dict[str, object]] = {
 
 
 async def get_operator(
-    services: ServicesDep, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> OperatorAccess:
-    return await services.operator_keys.authenticate(bearer.credentials if bearer else None)
+    operator = await services.operator_keys.authenticate(bearer.credentials if bearer else None)
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    # The tenant an operator acts on, where the route names one, owns the audit line.
+    identify(f"operator:{operator.name}", request.path_params.get("tenant_id"), f"{request.method} {route}")
+    return operator
 
 
 OperatorDep = Annotated[OperatorAccess, Depends(get_operator)]
