@@ -298,3 +298,34 @@ async def test_changes_and_views_of_numbers_are_logged(stack: Stack) -> None:
     async with services.ctx.db.reader() as session:
         other = (await session.scalars(select(AuditEntry).where(AuditEntry.tenant_id == "another"))).all()
     assert other == []
+
+
+async def test_numbers_are_masked_unless_revealed_by_a_role_that_may(stack: Stack) -> None:
+    admins = stack.platform.services.admins
+    tenant = stack.tenant.tenant_id
+    await admins.create("boss@a.example", ADMIN_PASSWORD, tenant_id=tenant, display_name="boss")
+    await admins.create("look@a.example", ADMIN_PASSWORD, tenant_id=tenant, display_name="look", role=Role.VIEWER)
+    await admins.create("check@a.example", ADMIN_PASSWORD, tenant_id=tenant, display_name="check",
+                        role=Role.AUDITOR)
+    status, sent = await stack.text([USER])
+    assert status == 202
+    message_id = sent["messages"][0]["id"]
+    masked = USER[:6] + "****" + USER[-4:]
+    async with admin_http() as boss_http, admin_http() as viewer_http, admin_http() as auditor_http:
+        boss, viewer, auditor = (AdminBrowser(stack, boss_http), AdminBrowser(stack, viewer_http),
+                                 AdminBrowser(stack, auditor_http))
+        for browser, email in ((boss, "boss@a.example"), (viewer, "look@a.example"), (auditor, "check@a.example")):
+            assert (await browser.login(email)).status == 200
+        page = await boss.get(f"/messages/{message_id}")
+        assert masked in page.text
+        assert USER not in page.text
+        assert "reveal=1" in page.text
+        page = await boss.get(f"/messages/{message_id}?reveal=1")
+        assert USER in page.text
+        page = await viewer.get(f"/messages/{message_id}?reveal=1")  # a viewer may not
+        assert USER not in page.text
+        assert masked in page.text
+        assert (await viewer.get("/audit")).status == 403  # nor read the audit log
+        page = await auditor.get("/audit")
+        assert page.status == 200
+        assert "view_numbers: GET /admin/messages/{message_id}" in page.text  # the views are in it

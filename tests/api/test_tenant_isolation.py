@@ -3211,9 +3211,24 @@ async def _admin_capacity_prices(w: World) -> None:
     assert await _a_prices(w) == before == [{"content_kind": "text", "channel_type": "*", "price_fen": 7}]
 
 
+async def _admin_audit(w: World) -> None:
+    """B's admin reads B's audit log only: none of A's lines (A's cap, its actor); A reads its own."""
+    a, b = await w.admins()
+    a_cap = await _give_a_caps(w)
+    page = await b.get("/audit")
+    assert page.status == 200, page.text[:300]
+    assert_no_a_data(w, page.text, also=(a_cap, "A 的上限"))
+    page = await b.get(f"/audit?target={a_cap}")
+    assert_no_a_data(w, page.text, echoed=(a_cap,), also=("A 的上限",))
+    page = await a.get(f"/audit?target={a_cap}")  # control
+    assert "cap.add" in page.text
+    assert "A 的上限" in page.text
+
+
 Case = Callable[[World], Awaitable[None]]
 
 ISOLATION_CASES: dict[Route, Case] = {
+    ("GET", "/admin/audit"): _admin_audit,
     ("GET", "/v1/caps"): _business_caps,
     ("POST", "/v1/mappings"): _apply_mapping,
     ("GET", "/v1/mappings"): _list_mappings,

@@ -30,6 +30,7 @@ from msg5g.admin.context import (
 from msg5g.admin.pages import (
     api_keys,
     applications,
+    audit,
     auth,
     capacity,
     channels,
@@ -52,7 +53,7 @@ PREFIX = "/admin"
 STATIC_DIR = Path(__file__).parent / "static"
 ROUTERS: list[APIRouter] = [auth.router, tenants.router, dashboard.router, messages.router, send.router,
                             channels.router, materials.router, templates.router, chatbots.router, applications.router,
-                            mappings.router, capacity.router, users.router, api_keys.router]
+                            mappings.router, capacity.router, users.router, api_keys.router, audit.router]
 
 # No script, style or frame from anywhere but here: the pages use no inline script at all.
 _SECURITY_HEADERS = [

@@ -34,6 +34,7 @@ NAV: list[NavItem] = [
     NavItem("capacity", N_("Capacity"), "capacity"),
     NavItem("users", N_("Users and roles"), "users"),
     NavItem("api_keys", N_("API keys"), "api_keys"),
+    NavItem("audit", N_("Audit log"), "audit"),
     NavItem("businesses", N_("Businesses"), None),
     NavItem("billing", N_("Billing"), None),
     NavItem("reports", N_("Reports"), None),

@@ -55,8 +55,14 @@ POSTS: dict[str, Permission] = {
 }
 
 
+# Pages that need more than `read` to be seen.
+GETS: dict[str, Permission] = {
+    "/audit": Permission.READ_AUDIT,
+}
+
+
 def required(method: str, path: str) -> Permission | None:
     """The permission a request to a route (its declared path) needs; None: no rule, refused."""
     if method in _READS:
-        return Permission.READ
+        return GETS.get(path, Permission.READ)
     return POSTS.get(path)

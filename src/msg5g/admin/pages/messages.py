@@ -10,6 +10,7 @@ from starlette.responses import Response
 from msg5g.admin.context import InTenantDep
 from msg5g.domain.errors import NotFound
 from msg5g.domain.messages import MessageStatus
+from msg5g.domain.roles import Permission
 from msg5g.kit.phone import InvalidPhoneNumber, normalise_mobile
 
 router = APIRouter()
@@ -51,7 +52,10 @@ async def message_list(
 
 
 @router.get("/messages/{message_id}", name="message")
-async def message_detail(op: InTenantDep, message_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:
+async def message_detail(op: InTenantDep, message_id: Annotated[str, Path(min_length=1, max_length=64)],
+                         reveal: Annotated[str | None, Query(max_length=1)] = None) -> Response:
+    """Numbers are masked (PIPL); a role with `see_numbers` may reveal one, and the audit log keeps every
+    view of this page."""
     try:
         message = await op.services.queries.message(op.tenant_id, message_id)
     except NotFound:
@@ -60,5 +64,6 @@ async def message_detail(op: InTenantDep, message_id: Annotated[str, Path(min_le
                              detail=op.ctx.gettext("There is no such message in this tenant."))
     chatbots = dict(await op.services.provisioning.chatbots(op.tenant_id))
     businesses = dict(await op.services.provisioning.businesses(op.tenant_id))
+    may_reveal = op.user.can(Permission.SEE_NUMBERS)
     return op.ctx.render("message.html", active="messages", message=message, chatbot_names=chatbots,
-                         business_names=businesses)
+                         business_names=businesses, may_reveal=may_reveal, revealed=may_reveal and reveal == "1")
