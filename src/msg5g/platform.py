@@ -135,6 +135,7 @@ class Platform:
         ]
         self._tasks = [asyncio.create_task(w.run(self._stop), name=f"worker-{w.topic}") for w in workers]
         self._tasks.append(asyncio.create_task(self._sample_queue_depth(), name="queue-depth"))
+        self._tasks.append(asyncio.create_task(self._purge_periodically(), name="retention"))
 
     async def _sample_queue_depth(self) -> None:
         while not self._stop.is_set():
@@ -147,6 +148,16 @@ class Platform:
                 log.exception("sampling queue depth failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), 5.0)
+
+    async def _purge_periodically(self) -> None:
+        """Each tenant's retention purge, hourly (every worker process runs it; a purge is idempotent)."""
+        while not self._stop.is_set():
+            try:
+                await self.services.retention.purge_all()
+            except Exception:
+                log.exception("retention purge failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 3600.0)
 
     async def run_workers_until_stopped(self) -> None:
         """`msg5g worker`: only the workers, no HTTP."""

@@ -3240,6 +3240,8 @@ ISOLATION_CASES: dict[Route, Case] = {
                                                           "limit": 1000}),
     ("DELETE", "/v1/platform/tenants/{tenant_id}/caps/{cap_id}"): _platform_tenant_case(
         "DELETE", "/v1/platform/tenants/{tenant_id}/caps/{cap_id}"),
+    ("PUT", "/v1/platform/tenants/{tenant_id}/retention"): _platform_tenant_case(
+        "PUT", "/v1/platform/tenants/{tenant_id}/retention", {"days": 90}),
     ("GET", "/v1/platform/tenants/{tenant_id}/prices"): _platform_tenant_case(
         "GET", "/v1/platform/tenants/{tenant_id}/prices"),
     ("PUT", "/v1/platform/tenants/{tenant_id}/prices"): _platform_tenant_case(

@@ -150,5 +150,10 @@ async def test_bad_caps_and_prices_are_refused(stack: Stack) -> None:
     status, answer = await operator(stack, "PUT", f"/tenants/{tenant}/prices", {"prices": [
         {"content_kind": "text", "price_fen": 0.5}]})
     assert status == 422, answer
+    for days in (0, 5000, "x"):
+        status, answer = await operator(stack, "PUT", f"/tenants/{tenant}/retention", {"days": days})
+        assert status == 422, (days, answer)
+    status, answer = await operator(stack, "PUT", f"/tenants/{tenant}/retention", {"days": None})
+    assert (status, answer) == (200, {"days": None})
     status, answer = await operator(stack, "DELETE", f"/tenants/{tenant}/caps/no-such-cap")
     assert (status, answer["error"]["code"]) == (404, "cap_not_found"), answer

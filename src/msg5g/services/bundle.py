@@ -28,6 +28,7 @@ from msg5g.services.limits import RateLimiter
 from msg5g.services.materials import MaterialLibrary
 from msg5g.services.provisioning import Provisioning
 from msg5g.services.queries import Queries
+from msg5g.services.retention import Retention
 from msg5g.services.revoke import Revoker
 from msg5g.services.routing import ChannelHealth, Router
 from msg5g.services.submit import SendRequest, Submitter
@@ -65,6 +66,7 @@ class Services:
     capacity: Capacity
     grants: BusinessGrants
     audit: AuditLog
+    retention: Retention
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -119,6 +121,7 @@ class Services:
             callback_sender=CallbackSender(ctx, directory),
             submitter=Submitter(ctx, directory, materials, templates, words, router, capacity, grants),
             capacity=capacity, grants=grants, audit=audit,
+            retention=Retention(ctx, audit),
             channel_sessions=sessions,
             revoker=revoker, materials=materials, templates=templates, words=words,
             applications=CarrierApplications(ctx, directory, provisioning, chatbots, materials, files),

@@ -57,6 +57,8 @@ class Tenant(PlatformBase):
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # Days after which message content and numbers are purged (services/retention.py); None: kept.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiKey(PlatformBase):

@@ -43,6 +43,19 @@ async def put_prices(tenant_id: TenantId, body: PricePlanIn, _operator: Operator
     return PricePlanIn(prices=await services.capacity.set_prices(tenant_id, body.prices))
 
 
+class RetentionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: int | None = Field(description="Message content and numbers are purged after this many days "
+                                         "(counts for reports and billing stay); null keeps them.")
+
+
+@router.put("/platform/tenants/{tenant_id}/retention", response_model=RetentionIn, responses=_errors,
+            summary="Set how long a tenant's message content and numbers are kept")
+async def put_retention(tenant_id: TenantId, body: RetentionIn, _operator: OperatorDep,
+                        services: ServicesDep) -> RetentionIn:
+    return RetentionIn(days=await services.retention.set_days(tenant_id, body.days))
+
+
 @router.get("/platform/tenants/{tenant_id}/prices", response_model=PricePlanIn, responses=_errors,
             summary="A tenant's price plan")
 async def get_prices(tenant_id: TenantId, _operator: OperatorDep, services: ServicesDep) -> PricePlanIn:
