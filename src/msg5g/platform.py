@@ -178,6 +178,7 @@ class Platform:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         services, self._services = self._services, None
+        await services.audit.flush()
         await services.channel_sessions.close_all()
         await services.webhooks.close()
         await services.submitter.close()

@@ -103,7 +103,15 @@ class AuditMiddleware:
                 if is_change(route) and holder.recorded == 0:
                     await self._record(holder, route, scope, "change", self._answer(body) if body else None)
             elif route in NUMBER_VIEWS:
-                await self._record(holder, route, scope, "view_numbers", None)
+                params = {k: str(v) for k, v in (scope.get("path_params") or {}).items()}
+                holder.route = route
+                token = audit_var.set(holder)
+                try:
+                    self._services().audit.note_view(action=f"view_numbers: {route}", target_type=_resource(route),
+                                                     target_id=next(iter(params.values()), None),
+                                                     after={"path": params})
+                finally:
+                    audit_var.reset(token)
         except Exception:  # the answer stands; a failed audit line is logged loudly, not raised
             log.exception("audit line not written", extra={"route": route})
 

@@ -11,6 +11,7 @@ dependencies).
 
 from __future__ import annotations
 
+import asyncio
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,8 @@ from msg5g.storage.tables import AuditEntry
 
 _SECRET_KEYS = ("password", "secret", "key", "token", "credential", "signature", "totp")
 _MAX_DOCUMENT = 8000  # characters of a before/after document kept
+_VIEW_FLUSH_SECONDS = 0.5
+_VIEW_BATCH = 500
 
 
 @dataclass(slots=True)
@@ -83,6 +86,8 @@ class AuditView(BaseModel):
 class AuditLog:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
+        self._views: list[AuditEntry] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def record(self, session: AsyncSession, *, action: str, target_type: str | None = None,
                      target_id: str | None = None, before: Any = None, after: Any = None,
@@ -101,6 +106,29 @@ class AuditLog:
     async def record_alone(self, **fields: Any) -> None:
         async with self._ctx.db.transaction() as session:
             await self.record(session, **fields)
+
+    def note_view(self, *, action: str, target_type: str | None, target_id: str | None, after: Any) -> None:
+        """A view of recipients' numbers, written with the others of the same moment: callers poll
+        message statuses many times a second, and a transaction per read would compete with the send
+        path for SQLite's one writer. A crash loses at most the last `_VIEW_FLUSH_SECONDS` of views."""
+        holder = audit_var.get()
+        self._views.append(AuditEntry(
+            id=new_id(), tenant_id=holder.tenant_id if holder else None,
+            actor=holder.actor if holder else "system", action=action, route=holder.route if holder else None,
+            target_type=target_type, target_id=target_id, before=None, after=redacted(after),
+            ip=holder.ip if holder else None, at=utcnow()))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon(), name="audit-views")
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(_VIEW_FLUSH_SECONDS)
+        await self.flush()
+
+    async def flush(self) -> None:
+        while self._views:
+            batch, self._views = self._views[:_VIEW_BATCH], self._views[_VIEW_BATCH:]
+            async with self._ctx.db.transaction() as session:
+                session.add_all(batch)
 
     async def browse(self, tenant_id: str | None, *, actor: str | None = None, action: str | None = None,
                      target_id: str | None = None, before: datetime | None = None,
