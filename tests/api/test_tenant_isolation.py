@@ -3225,9 +3225,42 @@ async def _admin_audit(w: World) -> None:
     assert "A 的上限" in page.text
 
 
+def _operator_tenants_case(method: str, path: str, body: dict[str, Any] | None = None) -> Case:
+    """Tenants and businesses are made by operators: no tenant's key lists or creates them (not even its own);
+    an operator's listing of A's businesses shows A's and nothing of B's."""
+
+    async def case(w: World) -> None:
+        url = f"{w.stack.base_url}{path.replace('{tenant_id}', w.a.tenant_id)}"
+        before = await w.stack.platform.services.provisioning.business_rows(w.a.tenant_id)
+        for tenant in (w.b, w.a):
+            async with w.http.request(method, url, json=body, headers=w.stack.auth(tenant)) as response:
+                assert response.status == 401, await response.text()
+                answer = await response.json()
+                assert answer["error"]["code"] == "invalid_operator_key"
+                assert w.a.business_id not in json.dumps(answer)
+        assert await w.stack.platform.services.provisioning.business_rows(w.a.tenant_id) == before
+        _, operator_key = await w.stack.platform.services.operator_keys.create("isolation test")
+        async with w.http.request(method, url, json=body, headers={"Authorization": f"Bearer {operator_key}"}) as r:
+            assert r.status in {200, 201}, await r.text()
+            answer = await r.json()
+        if path.endswith("/businesses") and method == "GET":
+            assert w.a.business_id in json.dumps(answer)
+            assert w.b.business_id not in json.dumps(answer)
+        b_after = await w.stack.platform.services.provisioning.business_rows(w.b.tenant_id)
+        assert all(name != "运营创建" for _, name, _, _ in b_after)
+
+    return case
+
+
 Case = Callable[[World], Awaitable[None]]
 
 ISOLATION_CASES: dict[Route, Case] = {
+    ("GET", "/v1/platform/tenants"): _operator_tenants_case("GET", "/v1/platform/tenants"),
+    ("POST", "/v1/platform/tenants"): _operator_tenants_case("POST", "/v1/platform/tenants", {"name": "运营创建"}),
+    ("GET", "/v1/platform/tenants/{tenant_id}/businesses"): _operator_tenants_case(
+        "GET", "/v1/platform/tenants/{tenant_id}/businesses"),
+    ("POST", "/v1/platform/tenants/{tenant_id}/businesses"): _operator_tenants_case(
+        "POST", "/v1/platform/tenants/{tenant_id}/businesses", {"name": "运营创建", "type": "marketing"}),
     ("GET", "/admin/audit"): _admin_audit,
     ("GET", "/v1/caps"): _business_caps,
     ("POST", "/v1/mappings"): _apply_mapping,

@@ -129,3 +129,30 @@ async def test_bad_mapping_requests_and_decisions_are_refused(stack: Stack) -> N
     assert twice.value.code == "mapping_decided"
     status, answer = await owner.call("GET", f"/v1/mappings/{grant['id']}")
     assert (status, answer["error"]["code"]) == (404, "mapping_not_found"), answer  # another business's
+
+
+async def test_operators_create_tenants_and_their_businesses(stack: Stack) -> None:
+    _, key = await stack.platform.services.operator_keys.create("ops")
+    headers = {"Authorization": f"Bearer {key}"}
+    base = f"{stack.base_url}/v1/platform"
+    async with stack.http.post(f"{base}/tenants", json={"name": "某银行"}, headers=headers) as r:
+        assert r.status == 201, await r.text()
+        tenant = await r.json()
+    async with stack.http.post(f"{base}/tenants/{tenant['id']}/businesses", headers=headers, json={
+            "name": "贷款提醒", "type": "notification", "callback_url": "https://bank.example/cb"}) as r:
+        assert r.status == 201, await r.text()
+        business = await r.json()
+    assert (business["type"], len(business["callback_secret"]) >= 32) == ("notification", True)
+    async with stack.http.get(f"{base}/tenants/{tenant['id']}/businesses", headers=headers) as r:
+        listed = await r.json()
+    assert [(b["id"], b["type"]) for b in listed] == [(business["id"], "notification")]
+    assert "callback_secret" not in listed[0]  # shown once, at creation
+    for body, field in (({"name": "x", "type": "spam"}, "type"), ({"name": "", "type": "marketing"}, "name"),
+                        ({"name": "x", "type": "marketing", "callback_url": "ftp://x"}, "callback_url")):
+        async with stack.http.post(f"{base}/tenants/{tenant['id']}/businesses", json=body, headers=headers) as r:
+            answer = await r.json()
+            assert r.status == 422, answer
+            assert field in str(answer["error"].get("field")), answer
+    async with stack.http.post(f"{base}/tenants/no-such-tenant/businesses", headers=headers,
+                               json={"name": "x", "type": "marketing"}) as r:
+        assert (r.status, (await r.json())["error"]["code"]) == (404, "tenant_not_found")

@@ -25,6 +25,7 @@ from msg5g.gateway.routes import (
     ops,
     platform,
     templates,
+    tenants,
     webhooks,
     words,
 )
@@ -96,6 +97,7 @@ def create_api(services: ServicesProvider, *, lifespan: Lifespan | None = None, 
     app.include_router(applications.router)
     app.include_router(capacity.router)
     app.include_router(mappings.router)
+    app.include_router(tenants.router)
     app.include_router(ops.router)
     return app
 

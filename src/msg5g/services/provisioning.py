@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.domain.errors import NotFound, ValidationFailed
 from msg5g.domain.messages import TrafficClass
-from msg5g.kit.clock import utcnow
+from msg5g.kit.clock import as_utc, utcnow
 from msg5g.kit.ids import new_id
 from msg5g.services.channel_admin import ChannelAdmin
 from msg5g.services.context import ServiceContext
@@ -91,6 +92,16 @@ class Provisioning:
     async def chatbots(self, tenant_id: str) -> list[tuple[str, str]]:
         async with self._ctx.db.reader() as session:
             return [(c.id, c.name) for c in await ChatbotRepository(session, tenant_id).all()]
+
+    async def tenants(self) -> list[tuple[str, str, datetime]]:
+        async with self._ctx.db.reader() as session:
+            return [(t.id, t.name, as_utc(t.created_at)) for t in await PlatformRepository(session).tenants()]
+
+    async def business_rows(self, tenant_id: str) -> list[tuple[str, str, str, str | None]]:
+        """(id, name, traffic class, callback URL) of each of the tenant's businesses."""
+        async with self._ctx.db.reader() as session:
+            return [(b.id, b.name, b.traffic_class, b.callback_url)
+                    for b in await BusinessRepository(session, tenant_id).all()]
 
     async def businesses(self, tenant_id: str) -> list[tuple[str, str]]:
         async with self._ctx.db.reader() as session:
