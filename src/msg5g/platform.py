@@ -53,6 +53,7 @@ class Platform:
         self._services: Services | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._worker_topics: list[str] = []
         self._app: FastAPI | None = None
 
     @property
@@ -134,6 +135,7 @@ class Platform:
                    max_attempts=10, idle_poll_seconds=0.5),
         ]
         self._tasks = [asyncio.create_task(w.run(self._stop), name=f"worker-{w.topic}") for w in workers]
+        self._worker_topics = [w.topic for w in workers]
         self._tasks.append(asyncio.create_task(self._sample_queue_depth(), name="queue-depth"))
         self._tasks.append(asyncio.create_task(self._purge_periodically(), name="retention"))
 
@@ -174,6 +176,8 @@ class Platform:
         if self._services is None:
             return
         self._stop.set()
+        for topic in self._worker_topics:  # idle workers wake to see the stop at once
+            self._services.ctx.queue.notify(topic)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from msg5g.domain.messages import TrafficClass
+from msg5g.services.access import BusinessAccess
+from msg5g.services.grants import ResourceType
 from tests.conftest import ServeFn, Stack
 from tests.e2e.channels import (
     ChannelUnderTest,
@@ -246,6 +248,10 @@ async def test_another_business_cannot_see_or_use_a_material(stack: Stack) -> No
                                                                     TrafficClass.MARKETING)
     _, other_key = await services.api_keys.create(stack.tenant.tenant_id, other_business, "other")
     headers = {"Authorization": f"Bearer {other_key}"}
+    # Mapped to the chatbot, so that what refuses the send below is the material, not the chatbot.
+    grant = await services.grants.apply(BusinessAccess(stack.tenant.tenant_id, other_business, "other"),
+                                        ResourceType.CHATBOT, stack.tenant.chatbot_id, None, requested_by="other")
+    await services.grants.decide(stack.tenant.tenant_id, grant.id, approve=True, by="admin:checker")
     async with stack.http.get(f"{stack.base_url}/v1/materials/{body['id']}", headers=headers) as r:
         assert r.status == 404
         assert (await r.json())["error"]["code"] == "material_not_found"
