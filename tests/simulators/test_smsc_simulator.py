@@ -806,10 +806,15 @@ async def test_a_window_of_thousands_of_submits_is_answered_and_receipted(smsc: 
     acked = 0
 
     async def ack_receipts() -> None:
+        # Acks every receipt until cancelled: on a loaded machine the SMSC may resend one whose ack it
+        # waited too long for, so the receipts seen can exceed `count` before every one is acked.
         nonlocal acked
         buffer = b""
-        while acked < count:
-            buffer += await receiver.reader.read(65536)
+        while True:
+            chunk = await receiver.reader.read(65536)
+            if not chunk:
+                return
+            buffer += chunk
             out = []
             while len(buffer) >= 16:
                 length, command_id, _, seq = struct.unpack_from(">IIII", buffer)
@@ -839,9 +844,12 @@ async def test_a_window_of_thousands_of_submits_is_answered_and_receipted(smsc: 
             assert (command_id, status) == (0x80000004, w.ROK)
             buffer = buffer[length:]
             ok += 1
-    await asyncio.wait_for(acker, 20)
     # A loaded machine (the suite runs in two processes) acks slowly: a generous wait, no timing asserted.
-    stats = await smsc.wait_stat("receipts_acked", count, timeout=90.0)
+    try:
+        stats = await smsc.wait_stat("receipts_acked", count, timeout=90.0)
+    finally:
+        acker.cancel()
+    assert acked >= count
     assert stats["submits_accepted"] == count
     assert sum(stats["accepted_per_second"].values()) == count
 
