@@ -69,14 +69,16 @@ async def _serve_process(stack: Stack, url: str, tmp_path: Path, processes: list
 
 
 async def _burst(stack: Stack, bases: list[str], key: str, first: int) -> list[tuple[int, Any]]:
-    """SENDS single-recipient sends at once, spread over the processes."""
-    async def one(index: int) -> tuple[int, Any]:
-        body = {"chatbot_id": stack.tenant.chatbot_id, "recipients": [f"+86139{first + index:08d}"],
-                "content": {"kind": "text", "text": "并发上限"}}
-        async with stack.http.post(f"{bases[index % len(bases)]}/v1/messages", json=body,
-                                   headers={"Authorization": f"Bearer {key}"}) as response:
-            return response.status, await response.json()
-    return await asyncio.gather(*(one(i) for i in range(SENDS)))
+    """SENDS single-recipient sends at once, spread over the processes. A fresh connection each: a
+    connection kept alive from earlier may have been closed by the server meanwhile."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True, limit=0)) as http:
+        async def one(index: int) -> tuple[int, Any]:
+            body = {"chatbot_id": stack.tenant.chatbot_id, "recipients": [f"+86139{first + index:08d}"],
+                    "content": {"kind": "text", "text": "并发上限"}}
+            async with http.post(f"{bases[index % len(bases)]}/v1/messages", json=body,
+                                 headers={"Authorization": f"Bearer {key}"}) as response:
+                return response.status, await response.json()
+        return await asyncio.gather(*(one(i) for i in range(SENDS)))
 
 
 async def test_caps_hold_exactly_across_processes(pg_stack: Stack, postgres_url: str, tmp_path: Path,
