@@ -55,7 +55,7 @@ from msg5g.services.access import BusinessAccess
 from msg5g.services.chatbots import ChatbotCatalog
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
-from msg5g.services.materials import MaterialLibrary
+from msg5g.services.materials import MaterialLibrary, safe_file_name
 from msg5g.services.provisioning import Provisioning
 from msg5g.storage.application_repository import ApplicationRepository
 from msg5g.storage.files import FileStore
@@ -184,8 +184,7 @@ class CarrierApplications:
                                    f"not {found}", field="file")
         document_id = new_id()
         key = f"{access.tenant_id}/documents/{document_id}.{guessed.extension}"
-        base = file_name.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        name = ("".join(ch for ch in base if ch.isalnum() or ch in "-_")[:80] or kind.value) + f".{guessed.extension}"
+        name = safe_file_name(file_name, guessed.extension)
         row = EnterpriseDocument(id=document_id, tenant_id=access.tenant_id, kind=kind.value, file_name=name,
                                  content_type=guessed.mime, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
                                  storage_key=key, created_at=utcnow())

@@ -25,8 +25,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import delete, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.domain.capacity import (
@@ -50,6 +48,7 @@ from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
 from msg5g.services.routing import Router
 from msg5g.services.status import StatusChange
+from msg5g.storage.database import upsert_insert
 from msg5g.storage.repositories import BusinessRepository, PlatformRepository, TemplateRepository
 from msg5g.storage.tables import CapacityCap, CapacityUsage, Charge, Message, PriceRule, Submission, core_table
 
@@ -277,8 +276,7 @@ class Capacity:
         rows = [{"cap_id": c, "period_key": k, "tenant_id": tenant_id, "reserved": 0, "charged": 0, "refused": 0}
                 for c, k in keys]
         table = core_table(CapacityUsage)
-        statement: Any = postgresql_insert(table) if session.get_bind().dialect.name == "postgresql" \
-            else sqlite_insert(table)
+        statement: Any = upsert_insert(session, table)
         await session.execute(statement.on_conflict_do_nothing(index_elements=[table.c.cap_id, table.c.period_key]),
                               rows)
 
@@ -362,8 +360,7 @@ class Capacity:
         if not lines:
             return {}
         table = core_table(Charge)
-        statement: Any = postgresql_insert(table) if session.get_bind().dialect.name == "postgresql" \
-            else sqlite_insert(table)
+        statement: Any = upsert_insert(session, table)
         statement = statement.on_conflict_do_nothing(index_elements=[table.c.message_id, table.c.event]) \
             .returning(table.c.message_id, table.c.event, table.c.amount_fen)
         written = (await session.execute(statement, lines)).all()

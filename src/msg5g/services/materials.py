@@ -155,7 +155,7 @@ class MaterialLibrary:
         now = utcnow()
         row = Material(
             id=material_id, tenant_id=access.tenant_id, business_id=access.business_id, kind=facts.kind.value,
-            name=(name or file_name)[:200], file_name=_safe_file_name(file_name, facts.extension),
+            name=(name or file_name)[:200], file_name=safe_file_name(file_name, facts.extension),
             content_type=facts.content_type, size=facts.size, sha256=hashlib.sha256(data).hexdigest(),
             storage_key=storage_key, thumbnail_key=thumbnail_key,
             thumbnail_content_type=facts.thumbnail.content_type if facts.thumbnail else None,
@@ -593,7 +593,7 @@ def _swap(content: Content, usable: dict[str, _Usable]) -> Content:
     return content
 
 
-def _safe_file_name(file_name: str, extension: str) -> str:
+def safe_file_name(file_name: str, extension: str) -> str:
     """The name carriers see: the caller's base name without path or odd characters, with the real extension."""
     base = file_name.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     cleaned = "".join(ch for ch in base if ch.isalnum() or ch in "-_")[:80] or "file"

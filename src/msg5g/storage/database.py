@@ -153,3 +153,11 @@ def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
 def null_pool_engine(url: str) -> AsyncEngine:
     """An engine for one-off tools (migrations) that must not keep connections open."""
     return create_async_engine(url, poolclass=NullPool)
+
+
+def upsert_insert(session: Any, table: Any) -> Any:
+    """An INSERT of the session's dialect, so that ON CONFLICT clauses can follow (SQLite and PostgreSQL)."""
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return postgresql_insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
