@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     admin_lock_after_failures: int = Field(default=5, ge=1)
     admin_lock_minutes: float = Field(default=15.0, gt=0)
     admin_idle_minutes: float = Field(default=30.0, gt=0)
+    # Alerts: how often every rule is evaluated; the SMTP server alert e-mails go through
+    # (smtp://user:password@host:port, smtps:// for TLS, ?starttls=true to upgrade; empty: no e-mail).
+    alert_eval_seconds: float = Field(default=15.0, gt=0)
+    smtp_url: str = ""
+    alert_mail_from: str = "msg5g alerts <alerts@msg5g.localhost>"
     http_connection_limit: int = 256
     log_level: str = "INFO"
 

@@ -29,6 +29,7 @@ from msg5g.kit.secrets import SecretBox
 from msg5g.pipeline.queue import TOPIC_CALLBACK, TOPIC_SEND
 from msg5g.pipeline.sql_queue import SqlQueue
 from msg5g.pipeline.worker import Worker
+from msg5g.services.alerts import TOPIC_ALERT_NOTIFY
 from msg5g.services.applications import TOPIC_APPLICATION
 from msg5g.services.bundle import Services
 from msg5g.services.chatbots import TOPIC_CHATBOT_INFO, TOPIC_DIRECTORY
@@ -133,11 +134,14 @@ class Platform:
                    max_attempts=10_000, idle_poll_seconds=0.5),
             Worker(services.ctx.queue, TOPIC_DIRECTORY, services.chatbots.run_reindex, concurrency=1,
                    max_attempts=10, idle_poll_seconds=0.5),
+            Worker(services.ctx.queue, TOPIC_ALERT_NOTIFY, services.alerts.run_notification, concurrency=8,
+                   max_attempts=20, idle_poll_seconds=0.5),
         ]
         self._tasks = [asyncio.create_task(w.run(self._stop), name=f"worker-{w.topic}") for w in workers]
         self._worker_topics = [w.topic for w in workers]
         self._tasks.append(asyncio.create_task(self._sample_queue_depth(), name="queue-depth"))
         self._tasks.append(asyncio.create_task(self._purge_periodically(), name="retention"))
+        self._tasks.append(asyncio.create_task(self._evaluate_alerts(), name="alerts"))
 
     async def _sample_queue_depth(self) -> None:
         while not self._stop.is_set():
@@ -160,6 +164,19 @@ class Platform:
                 log.exception("retention purge failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), 3600.0)
+
+    async def _evaluate_alerts(self) -> None:
+        """Every alert rule, every `alert_eval_seconds` (every worker process runs it: services/alerts.py
+        says why that raises each alert once)."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.settings.alert_eval_seconds)
+            if self._stop.is_set():
+                return
+            try:
+                await self.services.alerts.evaluate()
+            except Exception:
+                log.exception("alert evaluation failed")
 
     async def run_workers_until_stopped(self) -> None:
         """`msg5g worker`: only the workers, no HTTP."""

@@ -34,6 +34,7 @@ from msg5g.services.words import WordEntry
 from msg5g.storage.repositories import ChatbotRepository
 from msg5g.storage.tables import AuditEntry
 from tests.admin.test_applications_pages import KINDS as DOCUMENT_KINDS
+from tests.api.isolation_alerts import API_CASES as ALERT_API_CASES
 from tests.admin.test_applications_pages import (
     csp_channel,
     document_file,
@@ -3255,6 +3256,7 @@ def _operator_tenants_case(method: str, path: str, body: dict[str, Any] | None =
 Case = Callable[[World], Awaitable[None]]
 
 ISOLATION_CASES: dict[Route, Case] = {
+    **ALERT_API_CASES,
     ("GET", "/v1/platform/tenants"): _operator_tenants_case("GET", "/v1/platform/tenants"),
     ("POST", "/v1/platform/tenants"): _operator_tenants_case("POST", "/v1/platform/tenants", {"name": "运营创建"}),
     ("GET", "/v1/platform/tenants/{tenant_id}/businesses"): _operator_tenants_case(

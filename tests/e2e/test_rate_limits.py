@@ -63,3 +63,7 @@ async def test_a_rate_limit_answer_backs_the_channel_off_and_everything_arrives(
         await stack.wait_status(message_id, "displayed", timeout=60)
     stats = await _stats(channel, stack)
     assert stats["rate_limited"] > 0, stats  # refused, backed off, and still every message arrived
+    for message_id in ids:
+        _, body = await stack.message(message_id)
+        # A refusal of our pace is not the message's fault: it cost no tries.
+        assert body["attempts"][0]["tries"] == 1, body["attempts"]

@@ -62,7 +62,8 @@ class ApiScope(StrEnum):
     SEND = "send"  # send and revoke messages
     READ_STATUS = "read_status"  # messages, their statuses, uplinks, callbacks
     MANAGE_TEMPLATES = "manage_templates"  # materials, templates, chatbots, profiles, words, mappings
-    READ_REPORTS = "read_reports"  # caps, usage, reports
+    READ_REPORTS = "read_reports"  # caps, usage, reports, alerts
+    MANAGE_ALERTS = "manage_alerts"  # alert rules; acknowledging and resolving alerts
 
 
 ALL_SCOPES = frozenset(ApiScope)

@@ -14,6 +14,7 @@ from msg5g.gateway.audit import AuditMiddleware
 from msg5g.gateway.deps import ServicesProvider
 from msg5g.gateway.errors import ERROR_CODES, install_error_handlers
 from msg5g.gateway.routes import (
+    alerts,
     applications,
     capacity,
     chatbots,
@@ -96,6 +97,7 @@ def create_api(services: ServicesProvider, *, lifespan: Lifespan | None = None, 
     app.include_router(directory.router)
     app.include_router(applications.router)
     app.include_router(capacity.router)
+    app.include_router(alerts.router)
     app.include_router(mappings.router)
     app.include_router(tenants.router)
     app.include_router(ops.router)

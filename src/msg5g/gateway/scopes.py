@@ -19,6 +19,8 @@ def scope_for(method: str, path: str) -> ApiScope | None:
         return ApiScope.READ_STATUS
     if path.startswith("/v1/caps"):
         return ApiScope.READ_REPORTS
+    if path.startswith(("/v1/alert-rules", "/v1/alerts")):
+        return ApiScope.READ_REPORTS if method in _READS else ApiScope.MANAGE_ALERTS
     if path.startswith(_CONTENT_PREFIXES):
         return ApiScope.MANAGE_TEMPLATES
     return None

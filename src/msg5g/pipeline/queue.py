@@ -46,6 +46,15 @@ class DeadJob:
     last_error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Jobs of one topic that are due and not being worked on: how many, and how long the one due longest has waited."""
+
+    topic: str
+    waiting: int
+    oldest_age_seconds: float
+
+
 class RetryLater(Exception):
     """Raised by a handler to have its job tried again after `delay` seconds."""
 
@@ -65,6 +74,7 @@ class Queue(Protocol):
     async def wait(self, topic: str, timeout: float) -> None: ...
     async def depth(self) -> dict[tuple[str, int, str], int]: ...
     async def dead_letters(self, tenant_id: str, limit: int) -> list[DeadJob]: ...
+    async def backlog(self, tenant_id: str | None = None) -> list[Backlog]: ...
 
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 300.0) -> float:

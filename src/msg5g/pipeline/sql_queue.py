@@ -14,7 +14,7 @@ from collections import defaultdict
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msg5g.pipeline.queue import DeadJob, Job, NewJob
+from msg5g.pipeline.queue import Backlog, DeadJob, Job, NewJob
 from msg5g.storage.database import Database
 from msg5g.storage.tables import QueueEntry, core_table
 
@@ -130,6 +130,17 @@ class SqlQueue:
         )
         async with self._db.reader() as session:
             return {(t, p, s): n for t, p, s, n in (await session.execute(statement)).all()}
+
+    async def backlog(self, tenant_id: str | None = None) -> list[Backlog]:
+        now = time.time()
+        statement = select(QueueEntry.topic, func.count(), func.min(QueueEntry.not_before)).where(
+            QueueEntry.state == "ready", QueueEntry.not_before <= now, QueueEntry.locked_until <= now,
+        ).group_by(QueueEntry.topic)
+        if tenant_id is not None:
+            statement = statement.where(QueueEntry.tenant_id == tenant_id)
+        async with self._db.reader() as session:
+            rows = (await session.execute(statement)).all()
+        return [Backlog(topic=t, waiting=n, oldest_age_seconds=max(0.0, now - oldest)) for t, n, oldest in rows]
 
     async def dead_letters(self, tenant_id: str, limit: int = 100) -> list[DeadJob]:
         statement = (

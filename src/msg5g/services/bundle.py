@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msg5g.domain.messages import WebhookParseResult
 from msg5g.services.access import AdminAccounts, ApiKeys, BusinessAccess, OperatorKeys
+from msg5g.services.alerts import Alerts
 from msg5g.services.applications import CarrierApplications
 from msg5g.services.audit import AuditLog
 from msg5g.services.callbacks import CallbackOutbox, CallbackSender
@@ -67,6 +68,7 @@ class Services:
     grants: BusinessGrants
     audit: AuditLog
     retention: Retention
+    alerts: Alerts
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -122,6 +124,7 @@ class Services:
             submitter=Submitter(ctx, directory, materials, templates, words, router, capacity, grants),
             capacity=capacity, grants=grants, audit=audit,
             retention=Retention(ctx, audit),
+            alerts=Alerts(ctx, capacity, audit),
             channel_sessions=sessions,
             revoker=revoker, materials=materials, templates=templates, words=words,
             applications=CarrierApplications(ctx, directory, provisioning, chatbots, materials, files),

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 _ROUTABLE = {AttemptState.PENDING.value, AttemptState.FAILED.value}
 _PLATFORM_FALLBACKS = {FallbackPolicy.SMS.value, FallbackPolicy.H5.value}
 MAX_ROUTES_PER_MESSAGE = 3
+# A carrier's "too many requests" refuses our pace, not the message: it costs the message no try for
+# this long after its attempt began (after that it does, so a carrier that never relents ends it).
+RATE_LIMIT_PATIENCE = timedelta(minutes=30)
 _content_adapter: TypeAdapter[Content] = TypeAdapter(Content)
 
 
@@ -453,6 +457,8 @@ class Sender:
                 retry_ids.append(attempt.message_id)
                 continue
             permanent = isinstance(error, PermanentChannelError)
+            if isinstance(error, RateLimited) and now - as_utc(attempt.created_at) < RATE_LIMIT_PATIENCE:
+                tries = attempt.tries
             if permanent or tries >= max_tries:
                 reason = str(error) if permanent else f"gave up after {tries} tries: {error}"
                 attempt_updates.append({"id": attempt.id, "state": AttemptState.FAILED.value, "tries": tries,

@@ -829,3 +829,72 @@ class AuditEntry(PlatformBase):
     at: Mapped[datetime]
 
     __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at"),)
+
+
+# ---- alerts (services/alerts.py) -----------------------------------------------------------------
+
+
+class AlertRuleRow(PlatformBase):
+    """A rule (domain.alerts.AlertRuleSpec) of a tenant, or of the platform when `tenant_id` is None."""
+
+    __tablename__ = "alert_rules"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(Id, index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    spec: Mapped[dict[str, Any]]
+    webhook_secret_sealed: Mapped[str] = mapped_column(Text)  # signs what goes to its webhooks
+    # The last channel_health_events id this rule has looked at; moved by compare-and-set, so that of
+    # several processes exactly one handles each event.
+    event_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AlertRow(PlatformBase):
+    """One alert: a rule's signal about one subject, from raised to resolved."""
+
+    __tablename__ = "alerts"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(Id)
+    rule_id: Mapped[str] = mapped_column(Id)
+    kind: Mapped[str] = mapped_column(String(30))
+    severity: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str] = mapped_column(String(300))  # what it is about, e.g. "cap:<id>:2026-12:80"
+    # `subject` while the alert may absorb repeats; None once a condition's alert resolved. Unique per
+    # rule, so two processes that see one signal raise one alert (an event's keeps it for good).
+    open_subject: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(20))  # domain.alerts.AlertState
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    acknowledged_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(320))  # None with resolved_at: it cleared
+    resolved_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("rule_id", "open_subject", name="uq_alerts_open_subject"),
+        Index("ix_alerts_tenant_first", "tenant_id", "first_at"),
+        Index("ix_alerts_rule_subject", "rule_id", "subject"),
+    )
+
+
+class AlertNotificationRow(PlatformBase):
+    """One alert sent, or held back, to one webhook or e-mail address."""
+
+    __tablename__ = "alert_notifications"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    alert_id: Mapped[str] = mapped_column(Id, index=True)
+    tenant_id: Mapped[str | None] = mapped_column(Id)
+    channel: Mapped[str] = mapped_column(String(10))  # webhook | email
+    target: Mapped[str] = mapped_column(String(1000))
+    state: Mapped[str] = mapped_column(String(20))  # domain.alerts.NotificationState
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

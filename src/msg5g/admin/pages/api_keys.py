@@ -36,7 +36,8 @@ SCOPE_LABELS: dict[str, str] = {
     ApiScope.SEND: N_("Send and revoke messages"),
     ApiScope.READ_STATUS: N_("Read messages, statuses, uplinks and callbacks"),
     ApiScope.MANAGE_TEMPLATES: N_("Manage materials, templates, chatbots, profiles and mappings"),
-    ApiScope.READ_REPORTS: N_("Read caps, usage and reports"),
+    ApiScope.READ_REPORTS: N_("Read caps, usage, reports and alerts"),
+    ApiScope.MANAGE_ALERTS: N_("Manage alert rules; acknowledge and resolve alerts"),
 }
 
 KEY_LABELS: dict[str, str] = {
