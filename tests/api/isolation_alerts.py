@@ -181,3 +181,115 @@ API_CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/platform/alerts/{alert_id}/resolve"): _platform_case(
         "POST", "/v1/platform/alerts/{alert_id}/resolve"),
 }
+
+
+# ---- the admin's pages ----------------------------------------------------------------------------
+
+UNKNOWN = "00000000-0000-0000-0000-000000000000"
+
+
+def _unknown_alike(foreign: Any, unknown: Any, a_id: str) -> None:
+    """A's id from B answers as an id nobody has."""
+    assert foreign.status == 404, foreign.text[:300]
+    assert (foreign.status, foreign.text.replace(a_id, UNKNOWN)) == (unknown.status, unknown.text)
+    _hidden(foreign.text)
+
+
+def _no_a(w: Any, text: str, *ids: str) -> None:
+    for secret in (A_RULE_NAME, PROBE_TOPIC, w.a.tenant_id, *ids):
+        assert secret not in text, secret
+
+
+async def _admin_alerts(w: Any) -> None:
+    a, b = await w.admins()
+    _, alert = await a_alert(w)
+    for query in ("", "?state=all", "?state=firing", "?scope=platform"):
+        page = await b.get(f"/alerts{query}")
+        assert page.status == 200, page.text[:300]
+        assert "data-alert=" not in page.text, query
+        _no_a(w, page.text, alert["id"])
+    page = await a.get("/alerts")  # control
+    assert f'data-alert="{alert["id"]}"' in page.text
+
+
+async def _admin_alert(w: Any) -> None:
+    a, b = await w.admins()
+    _, alert = await a_alert(w)
+    _unknown_alike(await b.get(f"/alerts/{alert['id']}"), await b.get(f"/alerts/{UNKNOWN}"), alert["id"])
+    page = await a.get(f"/alerts/{alert['id']}")
+    assert page.status == 200
+    assert PROBE_TOPIC in page.text
+
+
+def _admin_alert_action(action: str) -> Case:
+    async def case(w: Any) -> None:
+        a, b = await w.admins()
+        _, alert = await a_alert(w)
+        foreign = await b.submit("/alerts", f"/alerts/{alert['id']}/{action}", {})
+        unknown = await b.submit("/alerts", f"/alerts/{UNKNOWN}/{action}", {})
+        _unknown_alike(foreign, unknown, alert["id"])
+        after = await w.stack.platform.services.alerts.alert(w.a.tenant_id, alert["id"])
+        assert after.state.value == "firing"
+        page = await a.submit("/alerts", f"/alerts/{alert['id']}/{action}", {})  # control
+        assert page.status == 200, page.text[:300]
+        after = await w.stack.platform.services.alerts.alert(w.a.tenant_id, alert["id"])
+        assert after.state.value == {"acknowledge": "acknowledged", "resolve": "resolved"}[action]
+
+    return case
+
+
+async def _admin_rules(w: Any) -> None:
+    a, b = await w.admins()
+    rule = await a_rule(w)
+    for query in ("", "?scope=platform"):
+        page = await b.get(f"/alert-rules{query}")
+        assert page.status == 200
+        assert "data-rule=" not in page.text
+        _no_a(w, page.text, rule["id"])
+    page = await a.get("/alert-rules")
+    assert f'data-rule="{rule["id"]}"' in page.text
+
+
+async def _admin_rule_add(w: Any) -> None:
+    """B's rule is B's, even asking for the platform's scope; A adds its own (the control)."""
+    a, b = await w.admins()
+    fields = {"name": "B 的规则", "kind": "channel_health", "severity": "warning", "quiet_minutes": "60"}
+    for query in ("", "?scope=platform"):
+        page = await b.submit("/alert-rules", f"/alert-rules{query}", fields)
+        assert page.status == 200, page.text[:300]
+    alerts = w.stack.platform.services.alerts
+    assert [r.spec.name for r in await alerts.rules(w.b.tenant_id)] == ["B 的规则", "B 的规则"]
+    assert await alerts.rules(w.a.tenant_id) == []
+    assert await alerts.rules(None) == []
+    page = await a.submit("/alert-rules", "/alert-rules", {**fields, "name": A_RULE_NAME})
+    assert page.status == 200, page.text[:300]
+    assert [r.spec.name for r in await alerts.rules(w.a.tenant_id)] == [A_RULE_NAME]
+
+
+def _admin_rule_action(action: str, fields: dict[str, str]) -> Case:
+    async def case(w: Any) -> None:
+        a, b = await w.admins()
+        rule = await a_rule(w)
+        alerts = w.stack.platform.services.alerts
+        before = await alerts.rules(w.a.tenant_id)
+        foreign = await b.submit("/alert-rules", f"/alert-rules/{rule['id']}/{action}", fields)
+        unknown = await b.submit("/alert-rules", f"/alert-rules/{UNKNOWN}/{action}", fields)
+        _unknown_alike(foreign, unknown, rule["id"])
+        assert await alerts.rules(w.a.tenant_id) == before
+        page = await a.submit("/alert-rules", f"/alert-rules/{rule['id']}/{action}", fields)  # control
+        assert page.status == 200, page.text[:300]
+        assert await alerts.rules(w.a.tenant_id) != before
+
+    return case
+
+
+ADMIN_CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/admin/alerts"): _admin_alerts,
+    ("GET", "/admin/alerts/{alert_id}"): _admin_alert,
+    ("POST", "/admin/alerts/{alert_id}/acknowledge"): _admin_alert_action("acknowledge"),
+    ("POST", "/admin/alerts/{alert_id}/resolve"): _admin_alert_action("resolve"),
+    ("GET", "/admin/alert-rules"): _admin_rules,
+    ("POST", "/admin/alert-rules"): _admin_rule_add,
+    ("POST", "/admin/alert-rules/{rule_id}/delete"): _admin_rule_action("delete", {}),
+    ("POST", "/admin/alert-rules/{rule_id}/enabled"): _admin_rule_action("enabled", {"enabled": "false"}),
+}

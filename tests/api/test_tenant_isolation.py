@@ -34,7 +34,6 @@ from msg5g.services.words import WordEntry
 from msg5g.storage.repositories import ChatbotRepository
 from msg5g.storage.tables import AuditEntry
 from tests.admin.test_applications_pages import KINDS as DOCUMENT_KINDS
-from tests.api.isolation_alerts import API_CASES as ALERT_API_CASES
 from tests.admin.test_applications_pages import (
     csp_channel,
     document_file,
@@ -59,6 +58,8 @@ from tests.api.helpers import (
     text_body,
     wait_status,
 )
+from tests.api.isolation_alerts import ADMIN_CASES as ALERT_ADMIN_CASES
+from tests.api.isolation_alerts import API_CASES as ALERT_API_CASES
 from tests.conftest import CARRIER_CHATBOT_ID, CARRIER_PASSWORD, Stack, Tenant, make_settings
 from tests.media_samples import png
 
@@ -3257,6 +3258,7 @@ Case = Callable[[World], Awaitable[None]]
 
 ISOLATION_CASES: dict[Route, Case] = {
     **ALERT_API_CASES,
+    **ALERT_ADMIN_CASES,
     ("GET", "/v1/platform/tenants"): _operator_tenants_case("GET", "/v1/platform/tenants"),
     ("POST", "/v1/platform/tenants"): _operator_tenants_case("POST", "/v1/platform/tenants", {"name": "运营创建"}),
     ("GET", "/v1/platform/tenants/{tenant_id}/businesses"): _operator_tenants_case(

@@ -28,6 +28,7 @@ from msg5g.admin.context import (
     load_context,
 )
 from msg5g.admin.pages import (
+    alerts,
     api_keys,
     applications,
     audit,
@@ -53,7 +54,8 @@ PREFIX = "/admin"
 STATIC_DIR = Path(__file__).parent / "static"
 ROUTERS: list[APIRouter] = [auth.router, tenants.router, dashboard.router, messages.router, send.router,
                             channels.router, materials.router, templates.router, chatbots.router, applications.router,
-                            mappings.router, capacity.router, users.router, api_keys.router, audit.router]
+                            mappings.router, capacity.router, users.router, api_keys.router, audit.router,
+                            alerts.router]
 
 # No script, style or frame from anywhere but here: the pages use no inline script at all.
 _SECURITY_HEADERS = [

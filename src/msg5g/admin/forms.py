@@ -195,3 +195,40 @@ def _validation_message(error: Any, field: str, _: Gettext) -> str:
     if kind == "value_error" and field == "title":
         return _("A card needs a title, a description or an image.")
     return str(error.get("msg", kind))
+
+
+# ---- pydantic errors of a form turned into a model ------------------------------------------------
+
+
+def validation_message(error: Any, _: Gettext) -> str:
+    kind, context = error["type"], error.get("ctx") or {}
+    if kind == "missing":
+        return _("Required.")
+    if kind in {"int_parsing", "int_type"}:
+        return _("A whole number.")
+    if kind == "greater_than_equal":
+        return _("At least %(count)s.", count=context.get("ge"))
+    if kind == "less_than_equal":
+        return _("At most %(count)s.", count=context.get("le"))
+    if kind.startswith("date_"):
+        return _("A date as YYYY-MM-DD.")
+    return str(error.get("msg", kind)).removeprefix("Value error, ")
+
+
+def whole_number(value: str) -> int | str:
+    """A form's number as an int for the models' StrictInt; anything else as typed, which they refuse."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def model_errors(exc: ValidationError, labels: dict[str, str], _: Gettext, where: str = "") -> list[FieldError]:
+    """Errors of a model built from a form whose field names are the model's (`labels` names them)."""
+    errors = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        name = str(loc[0]) if loc and str(loc[0]) in labels else ""
+        errors.append(FieldError(field=name, label=_(labels[name]), message=validation_message(error, _),
+                                 where=where))
+    return errors

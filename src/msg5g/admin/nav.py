@@ -35,10 +35,10 @@ NAV: list[NavItem] = [
     NavItem("users", N_("Users and roles"), "users"),
     NavItem("api_keys", N_("API keys"), "api_keys"),
     NavItem("audit", N_("Audit log"), "audit"),
+    NavItem("alerts", N_("Alerts"), "alerts"),
     NavItem("businesses", N_("Businesses"), None),
     NavItem("billing", N_("Billing"), None),
     NavItem("reports", N_("Reports"), None),
-    NavItem("alerts", N_("Alerts"), None),
     NavItem("channels", N_("Channels"), "channels", platform_only=True),
     NavItem("account", N_("My account"), "account"),
 ]

@@ -50,6 +50,12 @@ POSTS: dict[str, Permission] = {
     "/api-keys": Permission.MANAGE_TENANT,
     "/api-keys/{key_id}/rotate": Permission.MANAGE_TENANT,
     "/api-keys/{key_id}/revoke": Permission.MANAGE_TENANT,
+    # Whoever runs the traffic handles its alerts; the rules are the tenant admin's.
+    "/alerts/{alert_id}/acknowledge": Permission.MANAGE_CONTENT,
+    "/alerts/{alert_id}/resolve": Permission.MANAGE_CONTENT,
+    "/alert-rules": Permission.MANAGE_TENANT,
+    "/alert-rules/{rule_id}/delete": Permission.MANAGE_TENANT,
+    "/alert-rules/{rule_id}/enabled": Permission.MANAGE_TENANT,
     # /account and /account/totp* are not here: they take SignedInDep (every user's own account), which
     # does not consult this table.
 }

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from msg5g.admin.context import InTenantDep, Operator
-from msg5g.admin.forms import FieldError, form_text
+from msg5g.admin.forms import FieldError, form_text, model_errors, whole_number
 from msg5g.admin.i18n import N_
 from msg5g.admin.pages.materials import DoneQuery
 from msg5g.domain.capacity import ANY_CHANNEL, CapMetric, CapPeriod, CapScope, CapSpec, ContentKind, PriceSpec
@@ -96,39 +96,6 @@ def domain_error(exc: DomainError, _: Gettext) -> FieldError:
     return FieldError(field=name or "", label=_(CAP_LABELS[name or ""]), message=message, code=exc.code)
 
 
-def _message(error: Any, _: Gettext) -> str:
-    kind, context = error["type"], error.get("ctx") or {}
-    if kind == "missing":
-        return _("Required.")
-    if kind in {"int_parsing", "int_type"}:
-        return _("A whole number.")
-    if kind == "greater_than_equal":
-        return _("At least %(count)s.", count=context.get("ge"))
-    if kind == "less_than_equal":
-        return _("At most %(count)s.", count=context.get("le"))
-    if kind.startswith("date_"):
-        return _("A date as YYYY-MM-DD.")
-    return str(error.get("msg", kind)).removeprefix("Value error, ")
-
-
-def _whole(value: str) -> int | str:
-    """A form's number as an int for the models' StrictInt; anything else as typed, which they refuse."""
-    try:
-        return int(value)
-    except ValueError:
-        return value
-
-
-def _validation_errors(exc: ValidationError, labels: dict[str, str], _: Gettext,
-                       where: str = "") -> list[FieldError]:
-    errors = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        name = str(loc[0]) if loc and str(loc[0]) in labels else ""
-        errors.append(FieldError(field=name, label=_(labels[name]), message=_message(error, _), where=where))
-    return errors
-
-
 # ---- the forms ------------------------------------------------------------------------------------
 
 
@@ -157,13 +124,13 @@ class CapForm:
         body: dict[str, Any] = {"scope": self.scope, "scope_id": scope_id or None, "metric": self.metric,
                                 "period": self.period, "name": self.name or None}
         if self.limit:  # left out when empty, so that pydantic says "missing" (Required.)
-            body["limit"] = _whole(self.limit)
+            body["limit"] = whole_number(self.limit)
         if self.period == CapPeriod.WINDOW.value:  # dates of another period are left out, not refused
             body.update(window_start=self.window_start or None, window_end=self.window_end or None)
         try:
             return CapSpec.model_validate(body), []
         except ValidationError as exc:
-            errors = _validation_errors(exc, CAP_LABELS, _)
+            errors = model_errors(exc, CAP_LABELS, _)
             for error in errors:  # which input the scope id came from
                 if error.field == "scope_id":
                     error.field = "business_id" if self.scope == CapScope.BUSINESS.value else "template_id"
@@ -205,9 +172,9 @@ class PriceForm:
             try:
                 lines.append(PriceSpec.model_validate({"content_kind": row.content_kind,
                                                        "channel_type": row.channel_type,
-                                                       "price_fen": _whole(row.price_fen)}))
+                                                       "price_fen": whole_number(row.price_fen)}))
             except ValidationError as exc:
-                errors += _validation_errors(exc, PRICE_LABELS, _, where=f"#{number}")
+                errors += model_errors(exc, PRICE_LABELS, _, where=f"#{number}")
         return lines, errors
 
     def with_blanks(self) -> list[PriceRow]:
