@@ -50,6 +50,11 @@ POSTS: dict[str, Permission] = {
     "/api-keys": Permission.MANAGE_TENANT,
     "/api-keys/{key_id}/rotate": Permission.MANAGE_TENANT,
     "/api-keys/{key_id}/revoke": Permission.MANAGE_TENANT,
+    "/businesses": Permission.MANAGE_TENANT,
+    "/businesses/{business_id}": Permission.MANAGE_TENANT,
+    "/businesses/{business_id}/rotate-secret": Permission.MANAGE_TENANT,
+    # A business operator asks for a mapping for their own business; the checker decides it.
+    "/mappings": Permission.MANAGE_CONTENT,
     # Whoever runs the traffic handles its alerts; the rules are the tenant admin's.
     "/alerts/{alert_id}/acknowledge": Permission.MANAGE_CONTENT,
     "/alerts/{alert_id}/resolve": Permission.MANAGE_CONTENT,

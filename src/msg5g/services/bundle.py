@@ -12,6 +12,7 @@ from msg5g.services.access import AdminAccounts, ApiKeys, BusinessAccess, Operat
 from msg5g.services.alerts import Alerts
 from msg5g.services.applications import CarrierApplications
 from msg5g.services.audit import AuditLog
+from msg5g.services.businesses import Businesses
 from msg5g.services.callbacks import CallbackOutbox, CallbackSender
 from msg5g.services.capacity import Capacity
 from msg5g.services.carrier_webhooks import CarrierWebhooks
@@ -69,6 +70,7 @@ class Services:
     audit: AuditLog
     retention: Retention
     alerts: Alerts
+    businesses: Businesses
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -125,6 +127,7 @@ class Services:
             capacity=capacity, grants=grants, audit=audit,
             retention=Retention(ctx, audit),
             alerts=Alerts(ctx, capacity, audit),
+            businesses=Businesses(ctx, directory, audit),
             channel_sessions=sessions,
             revoker=revoker, materials=materials, templates=templates, words=words,
             applications=CarrierApplications(ctx, directory, provisioning, chatbots, materials, files),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -23,7 +24,7 @@ from msg5g.kit.ids import new_id
 from msg5g.services.access import BusinessAccess
 from msg5g.services.audit import AuditLog
 from msg5g.services.context import ServiceContext
-from msg5g.storage.repositories import ChatbotRepository, TemplateRepository
+from msg5g.storage.repositories import BusinessRepository, ChatbotRepository, TemplateRepository
 from msg5g.storage.tables import BusinessGrant
 
 _CACHE_SECONDS = 5.0
@@ -39,6 +40,14 @@ class GrantState(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     REVOKED = "revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class Mappable:
+    resource_type: ResourceType
+    resource_id: str
+    name: str
+    owner_business_id: str
 
 
 class GrantStep(BaseModel):
@@ -97,25 +106,41 @@ class BusinessGrants:
 
     async def apply(self, access: BusinessAccess, resource_type: ResourceType, resource_id: str, note: str | None,
                     requested_by: str) -> GrantView:
+        return await self.apply_for(access.tenant_id, access.business_id, resource_type, resource_id, note,
+                                    requested_by)
+
+    async def apply_for(self, tenant_id: str, business_id: str, resource_type: ResourceType, resource_id: str,
+                        note: str | None, requested_by: str) -> GrantView:
+        """A business's application (made with its key, or by one of its operators in the admin)."""
         async with self._ctx.db.transaction() as session:
-            owner, _ = await self._resource(session, access.tenant_id, resource_type, resource_id)
-            if owner == access.business_id:
+            if await BusinessRepository(session, tenant_id).get(business_id) is None:
+                raise NotFound("no such business", code="business_not_found", field="business_id")
+            owner, _ = await self._resource(session, tenant_id, resource_type, resource_id)
+            if owner == business_id:
                 raise ValidationFailed(f"the business owns this {resource_type.value}: it needs no mapping",
                                        code="already_owned", field="resource_id")
-            for earlier in await self._of(session, access.tenant_id, access.business_id, resource_type, resource_id):
+            for earlier in await self._of(session, tenant_id, business_id, resource_type, resource_id):
                 if earlier.state in {GrantState.PENDING, GrantState.APPROVED}:
                     raise Conflict(f"there is already a {earlier.state} mapping ({earlier.id})",
                                    code="mapping_exists", field="resource_id")
             now = utcnow()
-            row = BusinessGrant(id=new_id(), tenant_id=access.tenant_id, business_id=access.business_id,
+            row = BusinessGrant(id=new_id(), tenant_id=tenant_id, business_id=business_id,
                                 resource_type=resource_type.value, resource_id=resource_id,
                                 state=GrantState.PENDING.value, note=note, requested_by=requested_by,
                                 decided_by=None, reason=None, history=[], created_at=now, updated_at=now)
             _step(row, "requested", requested_by, note)
             session.add(row)
             await self._audit.record(session, action="mapping.request", target_type="mapping", target_id=row.id,
-                                     after=_summary(row), tenant_id=access.tenant_id)
-        return await self._view(access.tenant_id, row)
+                                     after=_summary(row), tenant_id=tenant_id)
+        return await self._view(tenant_id, row)
+
+    async def mappable(self, tenant_id: str) -> list[Mappable]:
+        """What a business of the tenant may apply for: every live template and every chatbot, with its owner."""
+        async with self._ctx.db.reader() as session:
+            templates = await TemplateRepository(session, tenant_id).all_live()
+            chatbots = await ChatbotRepository(session, tenant_id).all()
+        return [*(Mappable(ResourceType.TEMPLATE, t.id, t.name, t.business_id) for t in templates),
+                *(Mappable(ResourceType.CHATBOT, c.id, c.name, c.business_id) for c in chatbots)]
 
     @staticmethod
     async def _of(session: AsyncSession, tenant_id: str, business_id: str, resource_type: ResourceType,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from msg5g.domain.errors import NotFound
 from msg5g.domain.messages import MessageStatus
 from msg5g.kit.clock import as_utc
@@ -55,11 +57,12 @@ class Queries:
     async def messages(
         self, tenant_id: str, *, limit: int = 50, before: str | None = None, status: MessageStatus | None = None,
         business_id: str | None = None, recipient: str | None = None, chatbot_id: str | None = None,
+        business_ids: Collection[str] | None = None,
     ) -> MessagePage:
         async with self._ctx.db.reader() as session:
             rows = await MessageRepository(session, tenant_id).page(
                 limit=limit + 1, before_id=before, status=status.value if status else None,
-                business_id=business_id, recipient=recipient, chatbot_id=chatbot_id,
+                business_id=business_id, recipient=recipient, chatbot_id=chatbot_id, business_ids=business_ids,
             )
         page = rows[:limit]
         return MessagePage(

@@ -8,7 +8,7 @@ lookups (credentials, channels, the carrier chatbot index), each resolving *to* 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -264,7 +264,9 @@ class MessageRepository(_TenantScoped):
         business_id: str | None = None,
         recipient: str | None = None,
         chatbot_id: str | None = None,
+        business_ids: Collection[str] | None = None,
     ) -> Sequence[Message]:
+        """`business_ids`: only these businesses' (a user limited to some of them)."""
         statement = self._where_tenant(select(Message), Message)
         if before_id:
             statement = statement.where(Message.id < before_id)
@@ -272,6 +274,8 @@ class MessageRepository(_TenantScoped):
             statement = statement.where(Message.status == status)
         if business_id:
             statement = statement.where(Message.business_id == business_id)
+        if business_ids is not None:
+            statement = statement.where(Message.business_id.in_(business_ids))
         if recipient:
             statement = statement.where(Message.recipient == recipient)
         if chatbot_id:

@@ -54,12 +54,15 @@ _DOMAIN_MESSAGES = {
     "same_person": N_("You asked for this mapping yourself: another person must approve or reject it."),
     "mapping_decided": N_("The mapping has been decided already. Reload the page."),
     "mapping_not_approved": N_("Only an approved mapping is revoked."),
+    "already_owned": N_("The business owns it already: it needs no mapping."),
+    "mapping_exists": N_("The business has asked for it already, or may use it."),
 }
 
 _NOTICES = {
     "approved": N_("Mapping approved: the business may now send through it."),
     "rejected": N_("Mapping rejected."),
     "revoked": N_("Mapping revoked: the business can no longer send through it (within seconds)."),
+    "requested": N_("Mapping asked for: another person approves or rejects it here."),
 }
 
 
@@ -102,11 +105,20 @@ def _who(actor: str | None, key_names: dict[str, str]) -> Who | None:
     return Who("other", actor)
 
 
+@dataclass(slots=True)
+class RequestForm:
+    business_id: str = ""
+    resource: str = ""  # "<type>:<id>"
+    note: str = ""
+
+
 async def _page(op: Operator, state: str, *, errors: list[FieldError] | None = None, section: str = "",
-                notice: str | None = None, status_code: int = 200) -> Response:
+                notice: str | None = None, status_code: int = 200, request: RequestForm | None = None) -> Response:
     wanted = None if state == ALL else GrantState(state)
     grants = [g for g in await op.services.grants.of_tenant(op.tenant_id, wanted) if _touches(op, g)]
     businesses = dict(await op.services.provisioning.businesses(op.tenant_id))
+    own_businesses = [(i, n) for i, n in businesses.items() if op.user.covers(i)]
+    mappable = await op.services.grants.mappable(op.tenant_id)
     key_names = {k.id: k.name for k in await op.services.api_keys.keys(op.tenant_id)}
     people = {actor: _who(actor, key_names)
               for g in grants for actor in (g.requested_by, g.decided_by, *(s.by for s in g.history)) if actor}
@@ -115,7 +127,8 @@ async def _page(op: Operator, state: str, *, errors: list[FieldError] | None = N
         states=[*STATE_LABELS, ALL], state_labels=STATE_LABELS, state_tones=STATE_TONES, action_labels=ACTION_LABELS,
         resource_labels=RESOURCE_LABELS, businesses=businesses, people=people,
         can_review=op.user.can(Permission.REVIEW), reason_max=REASON_MAX, section=section, errors=errors or [],
-        notice=notice)
+        notice=notice, can_request=op.user.can(Permission.MANAGE_CONTENT) and bool(own_businesses),
+        own_businesses=own_businesses, mappable=mappable, request=request or RequestForm())
 
 
 async def _find(op: Operator, mapping_id: str) -> GrantView | None:
@@ -183,3 +196,31 @@ async def mapping_revoke(op: InTenantDep, mapping_id: MappingId) -> Response:
     except DomainError as exc:
         return await _page(op, state, errors=[domain_error(exc, _)], section=mapping_id, status_code=_status(exc))
     return op.ctx.redirect(op.ctx.url("mappings", query={"state": GrantState.REVOKED.value, "done": "revoked"}))
+
+
+@router.post("/mappings", name="mapping_request")
+async def mapping_request(op: InTenantDep) -> Response:
+    """An operator asks, for one of their businesses, to use another business's template or chatbot."""
+    posted = await op.ctx.request.form()
+    _ = op.ctx.gettext
+    form = RequestForm(business_id=form_text(posted, "business_id"), resource=form_text(posted, "resource"),
+                       note=form_text(posted, "note").strip())
+    kind, _sep, resource_id = form.resource.partition(":")
+    errors = []
+    if not form.business_id or not op.user.covers(form.business_id):
+        errors.append(FieldError(field="business_id", label=_("Business"), message=_("Choose one of your businesses.")))
+    if kind not in {t.value for t in ResourceType} or not resource_id:
+        errors.append(FieldError(field="resource", label=_("Resource"), message=_("Choose a template or chatbot.")))
+    if len(form.note) > REASON_MAX:
+        errors.append(FieldError(field="note", label=_("Note"),
+                                 message=_("At most %(count)s characters.", count=REASON_MAX)))
+    if errors:
+        return await _page(op, GrantState.PENDING.value, errors=errors, section="request", status_code=422,
+                           request=form)
+    try:
+        await op.services.grants.apply_for(op.tenant_id, form.business_id, ResourceType(kind), resource_id,
+                                           form.note or None, op.user.actor)
+    except DomainError as exc:
+        return await _page(op, GrantState.PENDING.value, errors=[domain_error(exc, _)], section="request",
+                           status_code=_status(exc), request=form)
+    return op.ctx.redirect(op.ctx.url("mappings", query={"state": GrantState.PENDING.value, "done": "requested"}))
