@@ -216,6 +216,8 @@ async def test_a_queue_backlog_alerts_counts_repeats_and_clears_when_worked_off(
     await wait_for(repeated, "repeats counted on the one alert")
     assert len(hook_alerts(hooks, created["id"])) <= 1
     await wait_for(lambda: _done(lambda: len(hook_alerts(hooks, created["id"])) == 1), "the backlog alert sent")
+    status, acked = await api(stack, "POST", f"/v1/alerts/{alert['id']}/acknowledge")
+    assert (status, acked["state"]) == (200, "acknowledged"), acked
     jobs = await ctx.queue.claim("alert-probe", 10)
     await ctx.queue.ack(jobs)
     [cleared] = await alerts_of(stack, created["id"], 1, state="resolved")
@@ -241,6 +243,9 @@ async def test_failing_callbacks_alert_and_clear_once_they_get_through(
     [alert] = await alerts_of(stack, created["id"], 1, state="firing")
     assert alert["detail"]["business_id"] == stack.tenant.business_id, alert
     assert alert["detail"]["failing"] >= 2, alert
+    await wait_for(lambda: _done(lambda: len(hook_alerts(hooks, created["id"])) == 1), "the callbacks alert sent")
+    status, acked = await api(stack, "POST", f"/v1/alerts/{alert['id']}/acknowledge")
+    assert (status, acked["state"]) == (200, "acknowledged"), acked
     callback_receiver.status = 200
     [cleared] = await alerts_of(stack, created["id"], 1, state="resolved")
     assert cleared["occurrences"] >= 1

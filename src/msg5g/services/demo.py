@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from msg5g.domain.alerts import AlertKind, AlertRuleSpec, Severity
+from msg5g.domain.capacity import CapMetric, CapPeriod, CapScope, CapSpec, ContentKind, PriceSpec
 from msg5g.domain.messages import TrafficClass
 from msg5g.services.bundle import Services
 
@@ -51,6 +53,20 @@ async def seed_demo(services: Services, *, simulator_url: str, state_file: Path)
         credentials={"app_id": DEMO_APP_ID, "password": carrier_password},
     )
     _, api_key = await services.api_keys.create(DEMO_TENANT_ID, business_id, "demo key")
+    # A price plan, a daily cap and alert rules on it, so the capacity and alert pages have something to show.
+    await services.capacity.set_prices(DEMO_TENANT_ID, [
+        PriceSpec(content_kind=ContentKind.TEXT, price_fen=4),
+        PriceSpec(content_kind=ContentKind.RICH_CARD, price_fen=10),
+        PriceSpec(content_kind=ContentKind.SMS, price_fen=5)])
+    await services.capacity.add_cap(DEMO_TENANT_ID, CapSpec(
+        scope=CapScope.BUSINESS, scope_id=business_id, metric=CapMetric.COUNT, period=CapPeriod.DAY, limit=1000,
+        name="Daily messages 每日条数"))
+    for rule in (AlertRuleSpec(name="Caps at 80% and 100% 容量告警", kind=AlertKind.CAPACITY),
+                 AlertRuleSpec(name="Channel failing 通道故障", kind=AlertKind.CHANNEL_HEALTH,
+                               severity=Severity.CRITICAL),
+                 AlertRuleSpec(name="Callbacks failing 回调失败", kind=AlertKind.CALLBACK_FAILURES),
+                 AlertRuleSpec(name="Carrier rejections 审核驳回", kind=AlertKind.AUDIT_REJECTED)):
+        await services.alerts.add_rule(DEMO_TENANT_ID, rule, "demo seed")
     _, operator_key = await services.operator_keys.create("demo operator")
     admin_password = "demo-console-2026"  # noqa: S105 - printed by `make run` for the demo
     await services.admins.create(DEMO_ADMIN_EMAIL, admin_password, tenant_id=DEMO_TENANT_ID, display_name="Demo admin")
