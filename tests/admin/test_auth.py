@@ -93,3 +93,31 @@ async def test_a_platform_admin_chooses_a_tenant_first(browser_session: AdminCli
     assert page.status == 200
     assert page.url.endswith("/admin/messages")
     assert stack.tenant.tenant_id in page.text
+
+
+async def test_a_platform_admin_picks_a_tenant_from_the_list_or_adds_one(browser_session: AdminClient,
+                                                                         stack: Stack) -> None:
+    await create_admin(stack, "root@platform.example", None, "Root")
+    await browser_session.login("root@platform.example")
+    page = await browser_session.get("/tenant")
+    assert f'data-tenant="{stack.tenant.tenant_id}"' in page.text
+    refused = await browser_session.submit("/tenant", "/tenants", {"name": "", "traffic_class": "marketing"})
+    assert refused.status == 422
+    before = await stack.platform.services.provisioning.tenants()
+    added = await browser_session.submit("/tenant", "/tenants", {
+        "name": "新租户", "business_name": "会员营销", "traffic_class": "marketing"})
+    assert added.status == 200, added.text
+    assert added.url.endswith("/admin/businesses")
+    [(tenant_id, name, _)] = [t for t in await stack.platform.services.provisioning.tenants() if t not in before]
+    assert name == "新租户"
+    assert "会员营销" in added.text  # working in the new tenant, whose first business it is
+    [business] = await stack.platform.services.businesses.of_tenant(tenant_id)
+    assert (business.name, business.traffic_class.value) == ("会员营销", "marketing")
+
+
+async def test_a_tenant_admin_adds_no_tenant(browser_session: AdminClient, tenant_admin: str, stack: Stack) -> None:
+    await browser_session.login(tenant_admin)
+    before = await stack.platform.services.provisioning.tenants()
+    page = await browser_session.submit("/", "/tenants", {"name": "偷偷的租户", "traffic_class": "marketing"})
+    assert page.status == 403
+    assert await stack.platform.services.provisioning.tenants() == before

@@ -9,6 +9,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tests.api.helpers import ADMIN_PASSWORD
+
 Case = Callable[[Any], Awaitable[None]]
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
 
@@ -106,3 +108,23 @@ ADMIN_CASES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/mappings"): _admin_mapping_request,
     ("GET", "/admin/messages/export"): _admin_messages_export,
 }
+
+
+async def _admin_tenant_create(w: Any) -> None:
+    """A tenant's admin adds no tenant (it would be beyond their tenant); a platform admin does."""
+    a, b = await w.admins()
+    before = await w.stack.platform.services.provisioning.tenants()
+    for browser in (a, b):
+        page = await browser.submit("/", "/tenants", {"name": "越权租户", "traffic_class": "marketing"})
+        assert page.status == 403, page.text[:300]
+    assert await w.stack.platform.services.provisioning.tenants() == before
+    await w.stack.platform.services.admins.create("root@isolation.example", ADMIN_PASSWORD, tenant_id=None,
+                                                  display_name="root")
+    root = w.anonymous
+    await root.login("root@isolation.example")
+    page = await root.submit("/tenant", "/tenants", {"name": "运营新租户", "traffic_class": "service"})
+    assert page.status == 200, page.text[:300]
+    assert len(await w.stack.platform.services.provisioning.tenants()) == len(before) + 1
+
+
+ADMIN_CASES[("POST", "/admin/tenants")] = _admin_tenant_create

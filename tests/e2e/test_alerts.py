@@ -200,9 +200,8 @@ async def test_a_failing_channel_alerts_resolves_itself_and_a_flap_in_the_quiet_
 
 
 async def test_a_queue_backlog_alerts_counts_repeats_and_clears_when_worked_off(
-        stack: Stack, hooks: CallbackReceiver) -> None:
-    created = await rule(stack, hooks, name="backlog", kind="queue_backlog", max_waiting=2, topic="alert-probe",
-                         emails=[])
+        stack: Stack, hooks: CallbackReceiver, mailbox: Mailbox) -> None:
+    created = await rule(stack, hooks, name="backlog", kind="queue_backlog", max_waiting=2, topic="alert-probe")
     ctx = stack.platform.services.ctx
     async with ctx.db.transaction() as session:  # a stage nothing works on, through the queue interface
         await ctx.queue.enqueue(session, [NewJob(topic="alert-probe", payload={"n": i},
@@ -215,7 +214,8 @@ async def test_a_queue_backlog_alerts_counts_repeats_and_clears_when_worked_off(
         return current if current["occurrences"] >= 3 else None
     await wait_for(repeated, "repeats counted on the one alert")
     assert len(hook_alerts(hooks, created["id"])) <= 1
-    await wait_for(lambda: _done(lambda: len(hook_alerts(hooks, created["id"])) == 1), "the backlog alert sent")
+    await wait_for(lambda: _done(lambda: len(hook_alerts(hooks, created["id"])) == 1 and len(mailbox.messages) == 1),
+                   "the backlog alert sent")
     status, acked = await api(stack, "POST", f"/v1/alerts/{alert['id']}/acknowledge")
     assert (status, acked["state"]) == (200, "acknowledged"), acked
     jobs = await ctx.queue.claim("alert-probe", 10)
@@ -234,16 +234,16 @@ async def test_a_queue_backlog_alerts_counts_repeats_and_clears_when_worked_off(
 
 
 async def test_failing_callbacks_alert_and_clear_once_they_get_through(
-        stack: Stack, hooks: CallbackReceiver, callback_receiver: CallbackReceiver) -> None:
-    created = await rule(stack, hooks, name="callbacks", kind="callback_failures", min_failures=2, window_minutes=5,
-                         emails=[])
+        stack: Stack, hooks: CallbackReceiver, callback_receiver: CallbackReceiver, mailbox: Mailbox) -> None:
+    created = await rule(stack, hooks, name="callbacks", kind="callback_failures", min_failures=2, window_minutes=5)
     callback_receiver.status = 503
     status, sent = await stack.text(["+8613900400001", "+8613900400002"])
     assert status == 202, sent
     [alert] = await alerts_of(stack, created["id"], 1, state="firing")
     assert alert["detail"]["business_id"] == stack.tenant.business_id, alert
     assert alert["detail"]["failing"] >= 2, alert
-    await wait_for(lambda: _done(lambda: len(hook_alerts(hooks, created["id"])) == 1), "the callbacks alert sent")
+    await wait_for(lambda: _done(lambda: len(hook_alerts(hooks, created["id"])) == 1 and len(mailbox.messages) == 1),
+                   "the callbacks alert sent")
     status, acked = await api(stack, "POST", f"/v1/alerts/{alert['id']}/acknowledge")
     assert (status, acked["state"]) == (200, "acknowledged"), acked
     callback_receiver.status = 200

@@ -39,6 +39,7 @@ NAV: list[NavItem] = [
     NavItem("alerts", N_("Alerts"), "alerts"),
     NavItem("billing", N_("Billing"), None),
     NavItem("reports", N_("Reports"), None),
+    NavItem("tenants", N_("Tenants"), "choose_tenant", platform_only=True),
     NavItem("channels", N_("Channels"), "channels", platform_only=True),
     NavItem("account", N_("My account"), "account"),
 ]
