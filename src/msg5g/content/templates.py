@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 import orjson
 import regex
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -456,3 +457,58 @@ def _material_ids(definition: TemplateDefinition) -> frozenset[str]:
         if spec.type is ParamType.MATERIAL:
             found.update(spec.materials or ())
     return frozenset(found)
+
+
+# ---- inline content of auto-replies -------------------------------------------------------------
+
+REPLY_VARIABLES = frozenset({"text", "postback", "number", "groups", "named", "contact", "tags", "state"})
+
+
+def check_inline(document: Any, where: str = "content") -> None:
+    """Refuse an inline reply whose text fields do not parse, leave the sandbox, call anything, or use a
+    name a reply does not have (`REPLY_VARIABLES`)."""
+    leaves: list[tuple[tuple[str | int, ...], str]] = []
+    _collect(document, (), leaves)
+    for path, source in leaves:
+        if any(mark in source for mark in _DYNAMIC):
+            unknown = CompiledTemplate._check_leaf(f"{where}.{_dotted(path)}", source) - REPLY_VARIABLES
+            if unknown:
+                raise TemplateInvalid(f"{where}.{_dotted(path)}: a reply has no {', '.join(sorted(unknown))}; it has "
+                                      f"{', '.join(sorted(REPLY_VARIABLES))}", field=where)
+
+
+@lru_cache(maxsize=4096)
+def _reply_template(source: str) -> Template:
+    return _ENV.from_string(source)  # compiling costs more than rendering: once per rule text
+
+
+def render_text(source: str, variables: Mapping[str, Any]) -> str:
+    """One text with reply variables; raises ParamsInvalid naming what was missing."""
+    if not any(mark in source for mark in _DYNAMIC):
+        return source
+    try:
+        return _reply_template(source).render(variables)
+    except SecurityError as exc:
+        raise TemplateUnsafe(f"the reply tried to leave its sandbox: {exc}") from None
+    except (UndefinedError, TypeError, ValueError, ArithmeticError, TemplateSyntaxError) as exc:
+        raise ParamsInvalid(f"the reply could not be filled in: {exc}") from None
+
+
+def render_inline(document: Any, variables: Mapping[str, Any]) -> Content:
+    """Inline content (the unified model, as JSON) with its text fields filled in from `variables`."""
+    leaves: list[tuple[tuple[str | int, ...], str]] = []
+    _collect(document, (), leaves)
+    filled: Any = orjson.loads(orjson.dumps(document))
+    for path, source in leaves:
+        if not any(mark in source for mark in _DYNAMIC):
+            continue
+        target: Any = filled
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = render_text(source, variables)
+    try:
+        return _content_adapter.validate_python(filled)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ParamsInvalid(f"the filled-in reply is not valid content at {'.'.join(map(str, first['loc']))}: "
+                            f"{first['msg']}") from None

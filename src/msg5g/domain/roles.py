@@ -64,6 +64,7 @@ class ApiScope(StrEnum):
     MANAGE_TEMPLATES = "manage_templates"  # materials, templates, chatbots, profiles, words, mappings
     READ_REPORTS = "read_reports"  # caps, usage, reports, alerts
     MANAGE_ALERTS = "manage_alerts"  # alert rules; acknowledging and resolving alerts
+    MANAGE_CONTACTS = "manage_contacts"  # contacts' attributes and tags
 
 
 ALL_SCOPES = frozenset(ApiScope)

@@ -18,6 +18,7 @@ from msg5g.gateway.routes import (
     applications,
     capacity,
     chatbots,
+    conversations,
     directory,
     h5,
     mappings,
@@ -98,6 +99,7 @@ def create_api(services: ServicesProvider, *, lifespan: Lifespan | None = None, 
     app.include_router(applications.router)
     app.include_router(capacity.router)
     app.include_router(alerts.router)
+    app.include_router(conversations.router)
     app.include_router(mappings.router)
     app.include_router(tenants.router)
     app.include_router(ops.router)

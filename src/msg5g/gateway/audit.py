@@ -19,10 +19,11 @@ log = logging.getLogger(__name__)
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 _BODY_KEPT = 16_384
 # Requests that change no managed state: sends (each is its own record, the message), carrier callbacks,
-# signing in and out, the language, previews, the public pages.
+# signing in and out, the language, previews and rule tests, the public pages.
 NOT_CHANGES = {
     "POST /v1/messages", "POST /admin/send", "POST /admin/login", "POST /admin/logout",
     "POST /admin/templates/preview", "POST /v1/templates/{template_id}/preview", "POST /admin/tenant",
+    "POST /v1/chatbots/{chatbot_id}/auto-reply-rules/test",
 }
 NOT_CHANGE_PREFIXES = ("/webhooks/", "/h/", "/public/")
 # Reads that show recipients' numbers (PIPL: every such view is logged).

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 TOPIC_SEND = "send"
 TOPIC_CALLBACK = "callback"
+TOPIC_UPLINK = "uplink"  # each uplink, for its conversation and the auto-reply rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from msg5g.services.access import AdminAccounts, ApiKeys, BusinessAccess, Operat
 from msg5g.services.alerts import Alerts
 from msg5g.services.applications import CarrierApplications
 from msg5g.services.audit import AuditLog
+from msg5g.services.auto_reply import AutoReply
 from msg5g.services.businesses import Businesses
 from msg5g.services.callbacks import CallbackOutbox, CallbackSender
 from msg5g.services.capacity import Capacity
@@ -21,6 +22,7 @@ from msg5g.services.channel_sessions import ChannelSessions
 from msg5g.services.chatbot_directory import ChatbotDirectory
 from msg5g.services.chatbots import ChatbotCatalog
 from msg5g.services.context import ServiceContext
+from msg5g.services.conversations import Conversations
 from msg5g.services.deliver import Sender
 from msg5g.services.directory import Directory
 from msg5g.services.early_reports import EarlyReports
@@ -71,6 +73,8 @@ class Services:
     retention: Retention
     alerts: Alerts
     businesses: Businesses
+    conversations: Conversations
+    auto_reply: AutoReply
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -116,6 +120,7 @@ class Services:
         outbox.settlers.append(capacity.settle)
         sender = Sender(ctx, directory, outbox, early_reports, router, h5, RateLimiter(ctx), materials, templates)
         sender.on_refused_credentials.append(chatbots.note_refused_credentials)
+        submitter = Submitter(ctx, directory, materials, templates, words, router, capacity, grants)
         return cls(
             ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), operator_keys=OperatorKeys(ctx),
             admins=AdminAccounts(ctx), queries=Queries(ctx), provisioning=provisioning,
@@ -123,11 +128,13 @@ class Services:
             sender=sender,
             h5=h5, router=router, early_reports=early_reports,
             callback_sender=CallbackSender(ctx, directory),
-            submitter=Submitter(ctx, directory, materials, templates, words, router, capacity, grants),
+            submitter=submitter,
             capacity=capacity, grants=grants, audit=audit,
             retention=Retention(ctx, audit),
             alerts=Alerts(ctx, capacity, audit),
             businesses=Businesses(ctx, directory, audit),
+            conversations=Conversations(ctx, audit),
+            auto_reply=AutoReply(ctx, directory, submitter, audit),
             channel_sessions=sessions,
             revoker=revoker, materials=materials, templates=templates, words=words,
             applications=CarrierApplications(ctx, directory, provisioning, chatbots, materials, files),

@@ -33,7 +33,7 @@ from msg5g.kit.clock import utcnow
 from msg5g.kit.group_commit import GroupCommit
 from msg5g.kit.ids import new_id
 from msg5g.kit.phone import mask
-from msg5g.pipeline.queue import TOPIC_SEND, NewJob
+from msg5g.pipeline.queue import TOPIC_SEND, TOPIC_UPLINK, NewJob
 from msg5g.services.callbacks import CallbackOutbox
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory, ResolvedChatbot
@@ -248,4 +248,9 @@ class CarrierWebhooks:
         metrics.UPLINKS.labels(chatbot.endpoint.type, row.kind).inc()
         log.info("uplink stored", extra={"inbound_id": row.id, "sender": mask(row.sender), "kind": row.kind})
         await self._callbacks.inbound_received(session, tenant_id, row)
+        # Its conversation and the auto-reply rules take it from here (services/auto_reply.py).
+        await self._ctx.queue.enqueue(session, [NewJob(
+            topic=TOPIC_UPLINK, tenant_id=tenant_id, priority=TrafficClass.CUSTOMER_SERVICE.rank,
+            payload={"tenant_id": tenant_id, "inbound_id": row.id})])
+        self._ctx.queue.notify(TOPIC_UPLINK)
 

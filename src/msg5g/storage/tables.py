@@ -298,7 +298,10 @@ class Message(TenantBase):
     reserved_cost: Mapped[int | None] = mapped_column(BigInteger)
     reserved_count: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_messages_tenant_created", "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_messages_tenant_created", "tenant_id", "created_at"),
+        Index("ix_messages_recipient", "tenant_id", "recipient"),  # a conversation's and a number's history
+    )
 
 
 class DeliveryAttempt(TenantBase):
@@ -411,6 +414,7 @@ class InboundMessageRow(TenantBase):
     __table_args__ = (
         UniqueConstraint("chatbot_id", "carrier_message_id", name="uq_inbound_carrier_id"),
         Index("ix_inbound_tenant_received", "tenant_id", "received_at"),
+        Index("ix_inbound_sender", "tenant_id", "sender"),
     )
 
 
@@ -898,3 +902,74 @@ class AlertNotificationRow(PlatformBase):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+# ---- conversations (services/conversations.py, services/auto_reply.py) ------------------------------
+
+
+class Contact(TenantBase):
+    """A number the tenant talks to: attributes (name, customer id...) and tags, read and set by rules."""
+
+    __tablename__ = "contacts"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    number: Mapped[str] = mapped_column(String(20))  # E.164
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("tenant_id", "number", name="uq_contacts_number"),)
+
+
+class Conversation(TenantBase):
+    """One chatbot and one number: the state a flow keeps, and who answers (the rules, or a person)."""
+
+    __tablename__ = "conversations"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    business_id: Mapped[str] = mapped_column(Id)
+    chatbot_id: Mapped[str] = mapped_column(Id)
+    number: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str | None] = mapped_column(String(100))
+    mode: Mapped[str] = mapped_column(String(20))  # bot | waiting | agent (domain.conversations.Mode)
+    agent_id: Mapped[str | None] = mapped_column(Id)
+    uplinks: Mapped[int] = mapped_column(Integer, default=0)
+    last_inbound_id: Mapped[str | None] = mapped_column(Id)  # so that a retried job counts its uplink once
+    last_uplink_at: Mapped[datetime | None]
+    handed_over_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("chatbot_id", "number", name="uq_conversations_pair"),
+        Index("ix_conversations_tenant_updated", "tenant_id", "updated_at"),
+    )
+
+
+class ConversationNote(TenantBase):
+    """What happened in a conversation besides its messages: rules that ran, a reply that failed, a handover."""
+
+    __tablename__ = "conversation_notes"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    conversation_id: Mapped[str] = mapped_column(Id, index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    text: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    at: Mapped[datetime]
+
+
+class AutoReplyRule(TenantBase):
+    """A rule (domain.rules.RuleSpec) on one chatbot's uplinks."""
+
+    __tablename__ = "auto_reply_rules"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id)
+    business_id: Mapped[str] = mapped_column(Id)
+    chatbot_id: Mapped[str] = mapped_column(Id, index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -38,6 +38,7 @@ SCOPE_LABELS: dict[str, str] = {
     ApiScope.MANAGE_TEMPLATES: N_("Manage materials, templates, chatbots, profiles and mappings"),
     ApiScope.READ_REPORTS: N_("Read caps, usage, reports and alerts"),
     ApiScope.MANAGE_ALERTS: N_("Manage alert rules; acknowledge and resolve alerts"),
+    ApiScope.MANAGE_CONTACTS: N_("Manage contacts: their attributes and tags"),
 }
 
 KEY_LABELS: dict[str, str] = {
