@@ -7,9 +7,15 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from pydantic import TypeAdapter
+
 from msg5g.domain.alerts import AlertKind, AlertRuleSpec, Severity
 from msg5g.domain.capacity import CapMetric, CapPeriod, CapScope, CapSpec, ContentKind, PriceSpec
+from msg5g.domain.content import Content
+from msg5g.domain.conversations import ContactSpec
 from msg5g.domain.messages import TrafficClass
+from msg5g.domain.rules import Conditions, HandoverAction, KeywordMatch, ReplyAction, RuleSpec, SetAction
+from msg5g.services.access import BusinessAccess
 from msg5g.services.bundle import Services
 
 DEMO_TENANT_ID = "00000000-0000-7000-8000-000000000001"
@@ -67,6 +73,7 @@ async def seed_demo(services: Services, *, simulator_url: str, state_file: Path)
                  AlertRuleSpec(name="Callbacks failing 回调失败", kind=AlertKind.CALLBACK_FAILURES),
                  AlertRuleSpec(name="Carrier rejections 审核驳回", kind=AlertKind.AUDIT_REJECTED)):
         await services.alerts.add_rule(DEMO_TENANT_ID, rule, "demo seed")
+    await _seed_repayment_flow(services, BusinessAccess(DEMO_TENANT_ID, business_id, "demo seed"), chatbot_id)
     _, operator_key = await services.operator_keys.create("demo operator")
     admin_password = "demo-console-2026"  # noqa: S105 - printed by `make run` for the demo
     await services.admins.create(DEMO_ADMIN_EMAIL, admin_password, tenant_id=DEMO_TENANT_ID, display_name="Demo admin")
@@ -79,3 +86,43 @@ async def seed_demo(services: Services, *, simulator_url: str, state_file: Path)
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps(asdict(account), indent=2))
     return account
+
+
+DEMO_CUSTOMER = "+8613800138000"
+
+
+async def _seed_repayment_flow(services: Services, access: BusinessAccess, chatbot_id: str) -> None:
+    """"Check my repayment", a small app in the message window: a menu, a card with the amount due and the
+    buttons "Pay now" (opens a page) and "Remind me later" (a postback), a confirmation; and a person on
+    request. The demo customer has the attributes the card reads."""
+    await services.conversations.put_contact(DEMO_TENANT_ID, DEMO_CUSTOMER, ContactSpec(
+        attributes={"name": "李雷", "amount_due": "1,288.00", "due_date": "12月15日"}, tags=["borrower"]))
+    menu = {"kind": "text", "text": "{{ contact.name | default('您') }}好，这里是贷款服务。请选择：",
+            "suggestions": [{"type": "reply", "text": "查询还款", "postback_data": "repay:check"},
+                            {"type": "reply", "text": "人工客服", "postback_data": "agent"}]}
+    card = {"kind": "rich_card", "card": {
+        "title": "本期账单", "description": "{{ contact.name }}，本期应还 {{ contact.amount_due }} 元，"
+                                           "到期日 {{ contact.due_date }}。",
+        "suggestions": [{"type": "open_url", "text": "立即还款", "url": "https://pay.example.com/repay",
+                         "postback_data": "repay:pay"},
+                        {"type": "reply", "text": "稍后提醒", "postback_data": "repay:later"}]}}
+    rules = [
+        RuleSpec(name="Menu 菜单", priority=10, conditions=Conditions(
+            match=KeywordMatch.ANY_OF, keywords=["菜单", "menu", "你好", "hi"]),
+            actions=[ReplyAction(content=TypeAdapter(Content).validate_python(menu)),
+                     SetAction(state="")]),
+        RuleSpec(name="Repayment card 还款卡片", priority=20, conditions=Conditions(postback="repay:check"),
+                 actions=[ReplyAction(content=TypeAdapter(Content).validate_python(card)),
+                          SetAction(state="repayment")]),
+        RuleSpec(name="Remind me later 稍后提醒", priority=30, conditions=Conditions(postback="repay:later"),
+                 actions=[ReplyAction(content=TypeAdapter(Content).validate_python(
+                     {"kind": "text", "text": "好的，我们会在 {{ contact.due_date }} 前一天提醒您。"})),
+                     SetAction(state="", add_tags=["remind_me"])]),
+        RuleSpec(name="A person 人工客服", priority=40, conditions=Conditions(
+            postback="agent"), actions=[ReplyAction(content=TypeAdapter(Content).validate_python(
+                {"kind": "text", "text": "正在为您转接人工客服，请稍候。"})), HandoverAction()]),
+        RuleSpec(name="Otherwise 其他", default=True, actions=[ReplyAction(content=TypeAdapter(Content).validate_python(
+            {"kind": "text", "text": "回复「菜单」查看服务。"}))]),
+    ]
+    for rule in rules:
+        await services.auto_reply.add_rule(access, chatbot_id, rule)
