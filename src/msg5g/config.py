@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     alert_eval_seconds: float = Field(default=15.0, gt=0)
     smtp_url: str = ""
     alert_mail_from: str = "msg5g alerts <alerts@msg5g.localhost>"
+    # The customer-service inbox closes a conversation nobody wrote in for this long.
+    inbox_idle_minutes: float = Field(default=30.0, gt=0)
     http_connection_limit: int = 256
     log_level: str = "INFO"
 

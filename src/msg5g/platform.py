@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from types import TracebackType
 
 import uvicorn
@@ -144,6 +145,7 @@ class Platform:
         self._tasks.append(asyncio.create_task(self._sample_queue_depth(), name="queue-depth"))
         self._tasks.append(asyncio.create_task(self._purge_periodically(), name="retention"))
         self._tasks.append(asyncio.create_task(self._evaluate_alerts(), name="alerts"))
+        self._tasks.append(asyncio.create_task(self._tend_inbox(), name="inbox"))
 
     async def _sample_queue_depth(self) -> None:
         while not self._stop.is_set():
@@ -179,6 +181,22 @@ class Platform:
                 await self.services.alerts.evaluate()
             except Exception:
                 log.exception("alert evaluation failed")
+
+    async def _tend_inbox(self) -> None:
+        """Every few seconds, per tenant: hand waiting conversations to free agents, close idle ones."""
+        idle = timedelta(minutes=self.settings.inbox_idle_minutes)
+        tick = min(5.0, idle.total_seconds() / 4)
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), tick)
+            if self._stop.is_set():
+                return
+            try:
+                for tenant_id, _name, _created in await self.services.provisioning.tenants():
+                    await self.services.inbox.assign_waiting(tenant_id)
+                    await self.services.inbox.close_idle(tenant_id, idle)
+            except Exception:
+                log.exception("tending the inbox failed")
 
     async def run_workers_until_stopped(self) -> None:
         """`msg5g worker`: only the workers, no HTTP."""

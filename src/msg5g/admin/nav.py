@@ -24,6 +24,7 @@ NAV: list[NavItem] = [
     NavItem("dashboard", N_("Dashboard"), "dashboard"),
     NavItem("messages", N_("Messages"), "messages"),
     NavItem("send", N_("Send"), "send_form"),
+    NavItem("inbox", N_("Inbox"), "inbox"),
     NavItem("materials", N_("Materials"), "materials"),
     NavItem("templates", N_("Templates"), "templates"),
     NavItem("chatbots", N_("Chatbots"), "chatbots"),

@@ -55,6 +55,14 @@ POSTS: dict[str, Permission] = {
     "/businesses/{business_id}/rotate-secret": Permission.MANAGE_TENANT,
     # A business operator asks for a mapping for their own business; the checker decides it.
     "/mappings": Permission.MANAGE_CONTENT,
+    # Agents answer customers (a send); canned replies are content.
+    "/inbox/agent": Permission.SEND,
+    "/inbox/{conversation_id}/take": Permission.SEND,
+    "/inbox/{conversation_id}/reply": Permission.SEND,
+    "/inbox/{conversation_id}/transfer": Permission.SEND,
+    "/inbox/{conversation_id}/close": Permission.SEND,
+    "/inbox/canned": Permission.MANAGE_CONTENT,
+    "/inbox/canned/{reply_id}/delete": Permission.MANAGE_CONTENT,
     # Whoever runs the traffic handles its alerts; the rules are the tenant admin's.
     "/alerts/{alert_id}/acknowledge": Permission.MANAGE_CONTENT,
     "/alerts/{alert_id}/resolve": Permission.MANAGE_CONTENT,

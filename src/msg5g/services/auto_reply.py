@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from msg5g.content.templates import check_inline, render_inline, render_text
-from msg5g.domain.content import Content
+from msg5g.domain.content import Content, TextContent
 from msg5g.domain.conversations import Mode
 from msg5g.domain.errors import DomainError, NotFound
 from msg5g.domain.messages import TrafficClass
@@ -47,6 +48,7 @@ from msg5g.services.access import BusinessAccess
 from msg5g.services.audit import AuditLog
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory
+from msg5g.services.inbox import SATISFACTION_PREFIX
 from msg5g.services.signing import signed_headers
 from msg5g.services.submit import SendRequest, Submitter
 from msg5g.storage.conversation_repository import ConversationRepository
@@ -153,6 +155,8 @@ class AutoReply:
         self._submitter = submitter
         self._audit = audit
         self._rules: dict[tuple[str, str], tuple[float, list[Rule]]] = {}
+        # Called with the tenant id when a rule hands a conversation to people (the inbox hands it on).
+        self.on_handover: list[Callable[[str], Awaitable[Any]]] = []
 
     # ---- rules ------------------------------------------------------------------------------------------
 
@@ -312,10 +316,15 @@ class AutoReply:
             mode, state, conversation_id = conversation.mode, conversation.state, conversation.id
             business_id, chatbot_id = conversation.business_id, conversation.chatbot_id
             tags, attributes = set(contact.tags or []), dict(contact.attributes or {})
+        content = inbound.content or {}
+        postback = content.get("postback_data")
+        if isinstance(postback, str) and postback.startswith(f"{SATISFACTION_PREFIX}{conversation_id}:"):
+            await self._satisfaction(tenant_id, business_id, chatbot_id, inbound.sender, inbound_id, conversation_id,
+                                     postback)
+            return
         if mode != Mode.BOT:
             return  # people have it: the inbox shows the uplink
         rules = await self._cached_rules(tenant_id, chatbot_id)
-        content = inbound.content or {}
         uplink = Uplink(kind=inbound.kind, text=content.get("text"), postback=content.get("postback_data"),
                         number=inbound.sender, at=as_utc(inbound.received_at), first_message=first, state=state,
                         tags=frozenset(tags), attributes=attributes)
@@ -327,6 +336,22 @@ class AutoReply:
         await self._act(rules, matches, uplink, facts, webhook)
         await self._write(tenant_id, conversation_id, inbound.sender, matches, facts)
         await self._send(tenant_id, business_id, chatbot_id, inbound.sender, inbound_id, conversation_id, facts)
+        if facts.handed_over:
+            for hook in self.on_handover:
+                await hook(tenant_id)
+
+    async def _satisfaction(self, tenant_id: str, business_id: str, chatbot_id: str, number: str, inbound_id: str,
+                            conversation_id: str, postback: str) -> None:
+        """The customer's answer to the satisfaction card sent when the conversation closed."""
+        score = postback.rsplit(":", 1)[-1]
+        if not score.isdigit() or not 1 <= int(score) <= 5:
+            return
+        async with self._ctx.db.transaction() as session:
+            await ConversationRepository(session, tenant_id).note(
+                conversation_id, "satisfaction", f"the customer rated the service {score} of 5", {"score": int(score)})
+        facts = _Facts(state=None, tags=set(), attributes={}, replies=[PlannedReply(
+            rule_id="satisfaction", content=TextContent(text="感谢您的评价！"))])
+        await self._send(tenant_id, business_id, chatbot_id, number, inbound_id, conversation_id, facts)
 
     async def _write(self, tenant_id: str, conversation_id: str, number: str, matches: list[Match],
                      facts: _Facts) -> None:

@@ -28,6 +28,7 @@ from msg5g.services.directory import Directory
 from msg5g.services.early_reports import EarlyReports
 from msg5g.services.grants import BusinessGrants
 from msg5g.services.h5 import H5Pages
+from msg5g.services.inbox import Inbox
 from msg5g.services.limits import RateLimiter
 from msg5g.services.materials import MaterialLibrary
 from msg5g.services.provisioning import Provisioning
@@ -75,6 +76,7 @@ class Services:
     businesses: Businesses
     conversations: Conversations
     auto_reply: AutoReply
+    inbox: Inbox
 
     @classmethod
     def build(cls, ctx: ServiceContext) -> Services:
@@ -121,6 +123,9 @@ class Services:
         sender = Sender(ctx, directory, outbox, early_reports, router, h5, RateLimiter(ctx), materials, templates)
         sender.on_refused_credentials.append(chatbots.note_refused_credentials)
         submitter = Submitter(ctx, directory, materials, templates, words, router, capacity, grants)
+        inbox = Inbox(ctx, directory, submitter, audit)
+        auto_reply = AutoReply(ctx, directory, submitter, audit)
+        auto_reply.on_handover.append(inbox.assign_waiting)
         return cls(
             ctx=ctx, directory=directory, api_keys=ApiKeys(ctx), operator_keys=OperatorKeys(ctx),
             admins=AdminAccounts(ctx), queries=Queries(ctx), provisioning=provisioning,
@@ -134,7 +139,7 @@ class Services:
             alerts=Alerts(ctx, capacity, audit),
             businesses=Businesses(ctx, directory, audit),
             conversations=Conversations(ctx, audit),
-            auto_reply=AutoReply(ctx, directory, submitter, audit),
+            auto_reply=auto_reply, inbox=inbox,
             channel_sessions=sessions,
             revoker=revoker, materials=materials, templates=templates, words=words,
             applications=CarrierApplications(ctx, directory, provisioning, chatbots, materials, files),

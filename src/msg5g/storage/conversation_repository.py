@@ -7,14 +7,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from msg5g.kit.clock import utcnow
 from msg5g.kit.ids import new_id
 from msg5g.storage.database import upsert_insert
 from msg5g.storage.repositories import _TenantScoped
 from msg5g.storage.tables import (
+    AgentState,
     AutoReplyRule,
+    CannedReply,
     Contact,
     Conversation,
     ConversationNote,
@@ -72,8 +74,8 @@ class ConversationRepository(_TenantScoped):
         now = utcnow()
         await self.session.execute(upsert_insert(self.session, core_table(Conversation)).values(
             id=new_id(), tenant_id=self.tenant_id, business_id=business_id, chatbot_id=chatbot_id, number=number,
-            state=None, mode="bot", agent_id=None, uplinks=0, last_inbound_id=None, last_uplink_at=None,
-            handed_over_at=None, created_at=now, updated_at=now,
+            state=None, mode="bot", agent_id=None, team=None, uplinks=0, last_inbound_id=None,
+            last_uplink_at=None, handed_over_at=None, created_at=now, updated_at=now,
         ).on_conflict_do_nothing(index_elements=["chatbot_id", "number"]))
         statement = self._where_tenant(select(Conversation), Conversation).where(
             Conversation.chatbot_id == chatbot_id, Conversation.number == number).with_for_update()
@@ -124,6 +126,58 @@ class ConversationRepository(_TenantScoped):
 
     async def inbound(self, inbound_id: str) -> InboundMessageRow | None:
         return await self._get(InboundMessageRow, inbound_id)
+
+    async def waiting(self, business_ids: Sequence[str] | None = None, limit: int = 200) -> Sequence[Conversation]:
+        """Conversations waiting for a person, the longest waiting first."""
+        statement = self._where_tenant(select(Conversation), Conversation).where(Conversation.mode == "waiting")
+        if business_ids is not None:
+            statement = statement.where(Conversation.business_id.in_(business_ids))
+        return (await self.session.scalars(statement.order_by(Conversation.handed_over_at, Conversation.id)
+                                           .limit(limit))).all()
+
+    async def open_per_agent(self) -> dict[str, int]:
+        statement = select(Conversation.agent_id, func.count()).where(
+            Conversation.tenant_id == self.tenant_id, Conversation.mode == "agent",
+            Conversation.agent_id.is_not(None)).group_by(Conversation.agent_id)
+        return {str(agent): count for agent, count in (await self.session.execute(statement)).all()}
+
+    async def idle(self, before: datetime) -> Sequence[Conversation]:
+        """Conversations people have and nobody has written in since `before`."""
+        statement = self._where_tenant(select(Conversation), Conversation).where(
+            Conversation.mode == "agent", Conversation.updated_at < before)
+        return (await self.session.scalars(statement)).all()
+
+    async def changed_since(self, since: datetime, limit: int = 200) -> Sequence[Conversation]:
+        statement = self._where_tenant(select(Conversation), Conversation).where(Conversation.updated_at > since)
+        return (await self.session.scalars(statement.order_by(Conversation.updated_at).limit(limit))).all()
+
+    # ---- agents and canned replies --------------------------------------------------------------------
+
+    async def agent(self, user_id: str, *, for_update: bool = False) -> AgentState | None:
+        statement = self._where_tenant(select(AgentState), AgentState).where(AgentState.user_id == user_id)
+        if for_update:
+            statement = statement.with_for_update()
+        row: AgentState | None = await self.session.scalar(statement)
+        return row
+
+    async def agents(self) -> Sequence[AgentState]:
+        return (await self.session.scalars(self._where_tenant(select(AgentState), AgentState))).all()
+
+    async def add_agent(self, row: AgentState) -> None:
+        await self._add(row)
+
+    async def canned_replies(self) -> Sequence[CannedReply]:
+        statement = self._where_tenant(select(CannedReply), CannedReply).order_by(CannedReply.title)
+        return (await self.session.scalars(statement)).all()
+
+    async def canned_reply(self, reply_id: str) -> CannedReply | None:
+        return await self._get(CannedReply, reply_id)
+
+    async def add_canned_reply(self, row: CannedReply) -> None:
+        await self._add(row)
+
+    async def delete_canned_reply(self, row: CannedReply) -> None:
+        await self.session.delete(row)
 
     # ---- rules ------------------------------------------------------------------------------------------
 

@@ -933,7 +933,8 @@ class Conversation(TenantBase):
     number: Mapped[str] = mapped_column(String(20))
     state: Mapped[str | None] = mapped_column(String(100))
     mode: Mapped[str] = mapped_column(String(20))  # bot | waiting | agent (domain.conversations.Mode)
-    agent_id: Mapped[str | None] = mapped_column(Id)
+    agent_id: Mapped[str | None] = mapped_column(Id)  # the admin user who has it
+    team: Mapped[str | None] = mapped_column(String(50))  # waiting for an agent of this team only
     uplinks: Mapped[int] = mapped_column(Integer, default=0)
     last_inbound_id: Mapped[str | None] = mapped_column(Id)  # so that a retried job counts its uplink once
     last_uplink_at: Mapped[datetime | None]
@@ -973,3 +974,27 @@ class AutoReplyRule(TenantBase):
     spec: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class AgentState(TenantBase):
+    """An admin user as a customer-service agent: online or away, how many conversations they take at once,
+    their team."""
+
+    __tablename__ = "agent_states"
+    user_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id, index=True)
+    status: Mapped[str] = mapped_column(String(10))  # online | away
+    max_open: Mapped[int] = mapped_column(Integer, default=5)
+    team: Mapped[str | None] = mapped_column(String(50))
+    updated_at: Mapped[datetime]
+
+
+class CannedReply(TenantBase):
+    """A reply agents pick instead of typing it."""
+
+    __tablename__ = "canned_replies"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(Id, index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

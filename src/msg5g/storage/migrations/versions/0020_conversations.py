@@ -1,4 +1,4 @@
-"""conversations: contacts, each chatbot-and-number conversation with its notes, auto-reply rules; indexes for a number's history
+"""conversations: contacts, each chatbot-and-number conversation with its notes, auto-reply rules, agents and canned replies; indexes for a number's history
 
 Revision ID: 0020
 Revises: 0019
@@ -17,6 +17,18 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('agent_states',
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('max_open', sa.Integer(), nullable=False),
+    sa.Column('team', sa.String(length=50), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('user_id')
+    )
+    with op.batch_alter_table('agent_states', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_agent_states_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('auto_reply_rules',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('tenant_id', sa.String(length=36), nullable=False),
@@ -31,6 +43,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('auto_reply_rules', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_auto_reply_rules_chatbot_id'), ['chatbot_id'], unique=False)
+
+    op.create_table('canned_replies',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('title', sa.String(length=100), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('canned_replies', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_canned_replies_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('contacts',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -65,6 +88,7 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=100), nullable=True),
     sa.Column('mode', sa.String(length=20), nullable=False),
     sa.Column('agent_id', sa.String(length=36), nullable=True),
+    sa.Column('team', sa.String(length=50), nullable=True),
     sa.Column('uplinks', sa.Integer(), nullable=False),
     sa.Column('last_inbound_id', sa.String(length=36), nullable=True),
     sa.Column('last_uplink_at', sa.DateTime(timezone=True), nullable=True),
@@ -101,7 +125,15 @@ def downgrade() -> None:
 
     op.drop_table('conversation_notes')
     op.drop_table('contacts')
+    with op.batch_alter_table('canned_replies', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_canned_replies_tenant_id'))
+
+    op.drop_table('canned_replies')
     with op.batch_alter_table('auto_reply_rules', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_auto_reply_rules_chatbot_id'))
 
     op.drop_table('auto_reply_rules')
+    with op.batch_alter_table('agent_states', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_agent_states_tenant_id'))
+
+    op.drop_table('agent_states')
