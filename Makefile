@@ -45,7 +45,11 @@ test: $(STAMP) lint browser
 	$(BIN)/pytest -q -n $(TEST_WORKERS); status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$status
 
 BENCH_N ?= 20000
-bench: bench-accept bench-e2e bench-latency bench-templates bench-capacity
+bench: bench-accept bench-e2e bench-latency bench-templates bench-capacity bench-auto-reply
+
+# Uplink to auto-reply latency at 200 uplinks/s, then the knee where p99 passes one second.
+bench-auto-reply: $(STAMP)
+	$(BIN)/python -m bench.auto_reply --rate 200 --seconds 10
 
 # The end-to-end bench without and with capacity caps, alternately, 3 rounds.
 bench-capacity: $(STAMP)

@@ -132,6 +132,11 @@ def _variables(uplink: Uplink, match: Match, facts: _Facts) -> dict[str, Any]:
             "tags": sorted(facts.tags), "state": facts.state or ""}
 
 
+def _calls_webhook(rules: list[Rule], matches: list[Match]) -> bool:
+    by_id = {r.id: r for r in rules}
+    return any(isinstance(a, WebhookAction) for m in matches for a in by_id[m.rule_id].spec.actions)
+
+
 def _rule_view(row: AutoReplyRule) -> RuleView:
     return RuleView(id=row.id, chatbot_id=row.chatbot_id, spec=RuleSpec.model_validate(row.spec),
                     created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at))
@@ -297,8 +302,15 @@ class AutoReply:
     # ---- on each uplink ---------------------------------------------------------------------------------
 
     async def run(self, job: Job) -> None:
-        """Handler of TOPIC_UPLINK."""
+        """Handler of TOPIC_UPLINK. Rules without a webhook run inside the transaction that counts the uplink
+        (one write per uplink); a webhook is called outside any transaction, its outcome written after."""
         tenant_id, inbound_id = job.payload["tenant_id"], job.payload["inbound_id"]
+        known_chatbot = job.payload.get("chatbot_id")
+        rules = await self._cached_rules(tenant_id, known_chatbot) if known_chatbot else None
+        rated: str | None = None
+        facts: _Facts | None = None
+        matches: list[Match] = []
+        needs_webhook = False
         async with self._ctx.db.transaction() as session:
             repository = ConversationRepository(session, tenant_id)
             inbound = await repository.inbound(inbound_id)
@@ -312,68 +324,90 @@ class AutoReply:
                 conversation.last_inbound_id = inbound.id
                 conversation.last_uplink_at = inbound.received_at
                 conversation.updated_at = utcnow()
-            first = conversation.uplinks == 1
-            mode, state, conversation_id = conversation.mode, conversation.state, conversation.id
-            business_id, chatbot_id = conversation.business_id, conversation.chatbot_id
-            tags, attributes = set(contact.tags or []), dict(contact.attributes or {})
-        content = inbound.content or {}
-        postback = content.get("postback_data")
-        if isinstance(postback, str) and postback.startswith(f"{SATISFACTION_PREFIX}{conversation_id}:"):
-            await self._satisfaction(tenant_id, business_id, chatbot_id, inbound.sender, inbound_id, conversation_id,
-                                     postback)
+            conversation_id, business_id = conversation.id, conversation.business_id
+            chatbot_id = conversation.chatbot_id
+            content = inbound.content or {}
+            postback = content.get("postback_data")
+            if isinstance(postback, str) and postback.startswith(f"{SATISFACTION_PREFIX}{conversation_id}:"):
+                rated = postback.rsplit(":", 1)[-1]
+                if rated.isdigit() and 1 <= int(rated) <= 5:
+                    await repository.note(conversation_id, "satisfaction",
+                                          f"the customer rated the service {rated} of 5", {"score": int(rated)})
+            elif conversation.mode == Mode.BOT and rules is not None:
+                uplink = self._uplink(inbound.kind, content, inbound.sender, inbound.received_at, conversation,
+                                      contact)
+                matches = select(rules, uplink)
+                needs_webhook = _calls_webhook(rules, matches)
+                if matches and not needs_webhook:
+                    facts = _Facts(state=conversation.state, tags=set(contact.tags or []),
+                                   attributes=dict(contact.attributes or {}))
+                    await self._act(rules, matches, uplink, facts, webhook=None)
+                    await self._apply(repository, conversation, contact, matches, facts)
+            mode, first_count = conversation.mode, conversation.uplinks
+            state, tags, attributes = conversation.state, set(contact.tags or []), dict(contact.attributes or {})
+        if rated is not None:
+            if rated.isdigit() and 1 <= int(rated) <= 5:
+                thanks = _Facts(state=None, tags=set(), attributes={}, replies=[PlannedReply(
+                    rule_id="satisfaction", content=TextContent(text="感谢您的评价！"))])
+                await self._send(tenant_id, business_id, chatbot_id, inbound.sender, inbound_id, conversation_id,
+                                 thanks)
             return
-        if mode != Mode.BOT:
-            return  # people have it: the inbox shows the uplink
-        rules = await self._cached_rules(tenant_id, chatbot_id)
-        uplink = Uplink(kind=inbound.kind, text=content.get("text"), postback=content.get("postback_data"),
-                        number=inbound.sender, at=as_utc(inbound.received_at), first_message=first, state=state,
-                        tags=frozenset(tags), attributes=attributes)
-        matches = select(rules, uplink)
-        if not matches:
-            return
-        facts = _Facts(state=state, tags=set(tags), attributes=dict(attributes))
-        webhook = _WebhookCall(self, tenant_id, business_id, inbound_id, uplink, content, conversation_id)
-        await self._act(rules, matches, uplink, facts, webhook)
-        await self._write(tenant_id, conversation_id, inbound.sender, matches, facts)
+        if facts is None:
+            if mode != Mode.BOT:
+                return  # people have it: the inbox shows the uplink
+            if rules is None:  # a job written before jobs named their chatbot
+                rules = await self._cached_rules(tenant_id, chatbot_id)
+                needs_webhook = True  # not looked at yet: the path that looks
+            if not needs_webhook:
+                return  # looked at in the transaction: nothing matched
+            uplink = Uplink(kind=inbound.kind, text=content.get("text"), postback=content.get("postback_data"),
+                            number=inbound.sender, at=as_utc(inbound.received_at), first_message=first_count == 1,
+                            state=state, tags=frozenset(tags), attributes=attributes)
+            matches = select(rules, uplink)
+            if not matches:
+                return
+            facts = _Facts(state=state, tags=set(tags), attributes=dict(attributes))
+            webhook = _WebhookCall(self, tenant_id, business_id, inbound_id, uplink, content, conversation_id)
+            await self._act(rules, matches, uplink, facts, webhook)
+            await self._write(tenant_id, conversation_id, inbound.sender, matches, facts)
         await self._send(tenant_id, business_id, chatbot_id, inbound.sender, inbound_id, conversation_id, facts)
         if facts.handed_over:
             for hook in self.on_handover:
                 await hook(tenant_id)
 
-    async def _satisfaction(self, tenant_id: str, business_id: str, chatbot_id: str, number: str, inbound_id: str,
-                            conversation_id: str, postback: str) -> None:
-        """The customer's answer to the satisfaction card sent when the conversation closed."""
-        score = postback.rsplit(":", 1)[-1]
-        if not score.isdigit() or not 1 <= int(score) <= 5:
-            return
-        async with self._ctx.db.transaction() as session:
-            await ConversationRepository(session, tenant_id).note(
-                conversation_id, "satisfaction", f"the customer rated the service {score} of 5", {"score": int(score)})
-        facts = _Facts(state=None, tags=set(), attributes={}, replies=[PlannedReply(
-            rule_id="satisfaction", content=TextContent(text="感谢您的评价！"))])
-        await self._send(tenant_id, business_id, chatbot_id, number, inbound_id, conversation_id, facts)
+    @staticmethod
+    def _uplink(kind: str, content: dict[str, Any], number: str, received_at: datetime, conversation: Any,
+                contact: Any) -> Uplink:
+        return Uplink(kind=kind, text=content.get("text"), postback=content.get("postback_data"), number=number,
+                      at=as_utc(received_at), first_message=conversation.uplinks == 1, state=conversation.state,
+                      tags=frozenset(contact.tags or []), attributes=dict(contact.attributes or {}))
 
     async def _write(self, tenant_id: str, conversation_id: str, number: str, matches: list[Match],
                      facts: _Facts) -> None:
         async with self._ctx.db.transaction() as session:
             repository = ConversationRepository(session, tenant_id)
             conversation = await repository.conversation(conversation_id, for_update=True)
-            contact = await repository.ensure_contact(number)
             if conversation is None:
                 return
-            conversation.state = facts.state
-            if facts.handed_over and conversation.mode == Mode.BOT:
-                conversation.mode, conversation.handed_over_at = Mode.WAITING.value, utcnow()
-                await repository.note(conversation_id, "handover", "handed over to people by a rule")
-            conversation.updated_at = utcnow()
-            if sorted(contact.tags or []) != sorted(facts.tags) or (contact.attributes or {}) != facts.attributes:
-                contact.tags, contact.attributes, contact.updated_at = sorted(facts.tags), facts.attributes, utcnow()
-            await repository.note(conversation_id, "rules", f"rules ran: {', '.join(m.rule_id for m in matches)}",
-                                  {"rules": [m.rule_id for m in matches], "replies": len(facts.replies)})
-            for problem in facts.problems:
-                await repository.note(conversation_id, "reply_failed", problem)
+            await self._apply(repository, conversation, await repository.ensure_contact(number), matches, facts)
+
+    @staticmethod
+    async def _apply(repository: ConversationRepository, conversation: Any, contact: Any, matches: list[Match],
+                     facts: _Facts) -> None:
+        """What the actions changed, and notes of what ran and what failed, in the caller's transaction."""
+        conversation.state = facts.state
+        if facts.handed_over and conversation.mode == Mode.BOT:
+            conversation.mode, conversation.handed_over_at = Mode.WAITING.value, utcnow()
+            await repository.note(conversation.id, "handover", "handed over to people by a rule")
+        conversation.updated_at = utcnow()
+        if sorted(contact.tags or []) != sorted(facts.tags) or (contact.attributes or {}) != facts.attributes:
+            contact.tags, contact.attributes, contact.updated_at = sorted(facts.tags), facts.attributes, utcnow()
+        await repository.note(conversation.id, "rules", f"rules ran: {', '.join(m.rule_id for m in matches)}",
+                              {"rules": [m.rule_id for m in matches], "replies": len(facts.replies)})
+        for problem in facts.problems:
+            await repository.note(conversation.id, "reply_failed", problem)
         if facts.problems:
-            log.warning("auto-reply problems", extra={"conversation_id": conversation_id, "count": len(facts.problems)})
+            log.warning("auto-reply problems", extra={"conversation_id": conversation.id, "count": len(facts.problems)})
 
     async def _send(self, tenant_id: str, business_id: str, chatbot_id: str, number: str, inbound_id: str,
                     conversation_id: str, facts: _Facts) -> None:

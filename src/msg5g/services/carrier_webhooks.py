@@ -251,6 +251,6 @@ class CarrierWebhooks:
         # Its conversation and the auto-reply rules take it from here (services/auto_reply.py).
         await self._ctx.queue.enqueue(session, [NewJob(
             topic=TOPIC_UPLINK, tenant_id=tenant_id, priority=TrafficClass.CUSTOMER_SERVICE.rank,
-            payload={"tenant_id": tenant_id, "inbound_id": row.id})])
+            payload={"tenant_id": tenant_id, "inbound_id": row.id, "chatbot_id": row.chatbot_id})])
         self._ctx.queue.notify(TOPIC_UPLINK)
 

@@ -65,7 +65,7 @@ async def seed_demo(services: Services, *, simulator_url: str, state_file: Path)
         PriceSpec(content_kind=ContentKind.RICH_CARD, price_fen=10),
         PriceSpec(content_kind=ContentKind.SMS, price_fen=5)])
     await services.capacity.add_cap(DEMO_TENANT_ID, CapSpec(
-        scope=CapScope.BUSINESS, scope_id=business_id, metric=CapMetric.COUNT, period=CapPeriod.DAY, limit=1000,
+        scope=CapScope.BUSINESS, scope_id=business_id, metric=CapMetric.COUNT, period=CapPeriod.DAY, limit=100_000,
         name="Daily messages 每日条数"))
     for rule in (AlertRuleSpec(name="Caps at 80% and 100% 容量告警", kind=AlertKind.CAPACITY),
                  AlertRuleSpec(name="Channel failing 通道故障", kind=AlertKind.CHANNEL_HEALTH,
