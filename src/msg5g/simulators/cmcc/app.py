@@ -17,7 +17,14 @@ Templates (docs/protocol-choices.md "Templates (模板) on each carrier"):
   A static-template send naming an approved template delivers that template's stored body.
 
 Control side (JSON unless noted):
-  GET  /_sim/                              handset page (HTML), forms post to /_sim/ui/...
+  GET  /_sim/?number=&chatbot_id=&encoding= handset page (HTML): a phone's chat with one chatbot; forms post
+                                           to /_sim/ui/uplink (typed text) and /_sim/ui/tap {message_id, ref}
+                                           (a chip or card button: the uplink that suggestion makes), both
+                                           answer JSON to Accept: application/json, else 303 back (an open-URL
+                                           tap: 303 to the URL); /_sim/ui/handset.js|.css, script and style
+  GET  /_sim/handsets/{number}/conversation?chatbot_id=&since=
+                                           {"version","status","changed"} + when changed (since != version)
+                                           "messages" (both directions, oldest first), "chips", "html" (the log)
   GET  /_sim/healthz
   GET  /_sim/chatbots                      PUT|DELETE /_sim/chatbots/{id} {"app_id","password","notify_url"}
   PUT  /_sim/handsets/{number}             {"capability": up2|up1|none|offline, "address_form": tel|sip|null}
@@ -47,7 +54,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
 from typing import Any, cast
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -113,6 +123,8 @@ from .constants import (
     TRAFFIC_TYPES,
 )
 from .content import ContentError, Part, parse_body
+from .conversation import Conversation, timestamp
+from .conversation import build as build_conversation
 from .materials import MediaItem, StoredFile, TemplateItem
 from .media import (
     UNDECLARED_TYPES,
@@ -182,6 +194,17 @@ _Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 _After = Callable[[], None] | None
 _BOOLEANS = {"true": True, "false": False}
 _ENCODINGS = frozenset({"utf8", "utf-8", "base64"})
+# The handset page shows what chatbots sent, so whoever can send to the simulator: it runs only its own
+# script, and loads only http(s) media. Forms may go elsewhere: an open-URL tap is redirected to its URL.
+_PAGE_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src http: https:; media-src http: https:; "
+        "connect-src 'self'; form-action 'self' http: https:; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+_STATIC = {"handset.js": "text/javascript; charset=utf-8", "handset.css": "text/css; charset=utf-8"}
 
 
 class ControlError(Exception):
@@ -792,6 +815,8 @@ class Simulator:
             reply_to = record.content.contribution_id
         message_id = str(uuid.uuid4()) if content.has_message_id else None
         contribution_id = str(uuid.uuid4())
+        # Taken before the CSP answers: a reply it sends while still answering comes after this on the handset.
+        sent_at = time.time()
         xml = build_inbound_notification(
             InboundFields(
                 destination=entry.account.uri,
@@ -804,7 +829,7 @@ class Simulator:
                 conversation_id=conversation_id,
                 contribution_id=contribution_id,
                 in_reply_to_contribution_id=reply_to,
-                date_time=_iso(time.time()),
+                date_time=_iso(sent_at),
             )
         )
         url = f"{entry.account.notify_url.rstrip('/')}/InboundMessageNotification/{chatbot_id}"
@@ -829,7 +854,7 @@ class Simulator:
             "conversation_id": conversation_id,
             "contribution_id": contribution_id,
             "in_reply_to_contribution_id": reply_to,
-            "sent_at": _iso(time.time()),
+            "sent_at": _iso(sent_at),
         }
         state.handset(number).sent(result)
         return result
@@ -1278,27 +1303,91 @@ class Simulator:
     # ------------------------------------------------------------------ handset web page
 
     async def page(self, request: Request) -> Response:
-        raw = request.query_params.get("number", "")
+        params = request.query_params
+        raw = params.get("number", "")
         number = normalize_number(raw) if raw else None
         handset = self.state.handsets.get(number) if number else None
-        entries = [self.render_entry(e) for e in handset.inbox] if handset else []
+        partners = self._partners(handset)
+        phone = None
+        conversation = None
+        if number:
+            chatbot_id = params.get("chatbot_id") or (partners[0] if partners else None)
+            if chatbot_id is None and self.state.accounts:
+                chatbot_id = next(iter(self.state.accounts))
+            if chatbot_id is not None:
+                phone = ui.Phone(number, chatbot_id, params.get("encoding") != "plain")
+                conversation = self._conversation(number, handset, chatbot_id)
+                if chatbot_id not in partners:
+                    partners.append(chatbot_id)
         html = ui.render_page(
             chatbots=[e.account for e in self.state.accounts.values()],
             handsets=list(self.state.handsets.values())[-200:],
             number=number,
             handset=handset,
-            entries=entries,
-            selected_chatbot=request.query_params.get("chatbot_id"),
-            notice=request.query_params.get("notice"),
+            phone=phone,
+            conversation=conversation,
+            partners=partners,
+            status=ui.status_text(number, handset, self.settings.default_capability) if number else "",
+            notice=params.get("notice"),
         )
-        return HTMLResponse(html)
+        return HTMLResponse(html, headers=_PAGE_HEADERS)
+
+    @staticmethod
+    def _partners(handset: Handset | None) -> list[str]:
+        """The chatbots a handset has talked with, the latest first."""
+        if handset is None:
+            return []
+        moments = [(e.received_at, e.chatbot_id) for e in handset.inbox]
+        moments.extend((timestamp(u.get("sent_at")), str(u.get("chatbot_id", ""))) for u in handset.uplinks)
+        moments.sort(reverse=True)
+        return list(dict.fromkeys(chatbot_id for _, chatbot_id in moments if chatbot_id))
+
+    def _version(self, handset: Handset | None) -> str:
+        """Changes with the inbox, the uplinks, the capability and what is held: what the page shows."""
+        if handset is None:
+            return f"0.{self.settings.default_capability}.0"
+        return f"{handset.revision}.{handset.capability}.{len(handset.held)}"
+
+    def _conversation(self, number: str, handset: Handset | None, chatbot_id: str) -> Conversation:
+        entries = [self.render_entry(e) for e in handset.inbox if e.chatbot_id == chatbot_id] if handset else []
+        uplinks = handset.uplinks if handset else []
+        return build_conversation(number, chatbot_id, self._version(handset), entries, uplinks)
+
+    async def get_conversation(self, request: Request) -> Response:
+        number = self._number(request)
+        chatbot_id = request.query_params.get("chatbot_id", "")
+        if not chatbot_id:
+            raise ControlError(400, "chatbot_id is required")
+        handset = self.state.handsets.get(number)
+        version = self._version(handset)
+        out: dict[str, Any] = {
+            "number": number,
+            "chatbot_id": chatbot_id,
+            "version": version,
+            "status": ui.status_text(number, handset, self.settings.default_capability),
+            "changed": request.query_params.get("since") != version,
+        }
+        if out["changed"]:
+            conversation = self._conversation(number, handset, chatbot_id)
+            out.update(conversation.as_json())
+            phone = ui.Phone(number, chatbot_id, request.query_params.get("encoding") != "plain")
+            out["html"] = ui.render_log(phone, conversation)
+        return JSONResponse(out, headers={"cache-control": "no-store"})
+
+    async def static_file(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        media_type = _STATIC.get(name)
+        if media_type is None:
+            return Response("Not Found", status_code=404, media_type="text/plain")
+        return Response(_static_text(name), media_type=media_type, headers={"cache-control": "no-cache"})
 
     async def ui_uplink(self, request: Request) -> Response:
         form = _form(await request.body())
         number = normalize_number(form.get("number", ""))
         if number is None:
             return _control_error(400, "not a phone number")
-        payload: dict[str, Any] = {"chatbot_id": form.get("chatbot_id", "")}
+        chatbot_id = form.get("chatbot_id", "")
+        payload: dict[str, Any] = {"chatbot_id": chatbot_id, "base64": form.get("base64") == "on"}
         kind = form.get("kind", "text")
         if kind == "postback":
             payload["postback"] = {"data": form.get("data", ""), "display_text": form.get("display_text", "")}
@@ -1308,15 +1397,60 @@ class Simulator:
                 payload["action"]["data"] = form["data"]
         else:
             payload["text"] = form.get("text", "")
-            payload["base64"] = form.get("base64") == "on"
         if form.get("in_reply_to"):
             payload["in_reply_to"] = form["in_reply_to"]
         try:
             result = await self.send_uplink(number, payload)
-            notice = f"sent {result['kind']}: CSP answered {result['status']}"
         except ControlError as exc:
-            notice = f"not sent: {exc.message}"
-        return self._back_to_page(number, form.get("chatbot_id"), notice)
+            if _wants_json(request):
+                return _control_error(exc.status, exc.message)
+            return self._back_to_page(number, chatbot_id, f"not sent: {exc.message}", form)
+        if _wants_json(request):
+            return JSONResponse(result)
+        return self._back_to_page(number, chatbot_id, _sent_notice(result), form)
+
+    async def ui_tap(self, request: Request) -> Response:
+        """A tap on a chip or card button: the uplink the suggestion in that stored message makes.
+
+        The form names the message and the suggestion's ref only, so the postback sent is the one the
+        chatbot sent, as on a phone, and a page cannot be made to send anything else.
+        """
+        form = _form(await request.body())
+        number = normalize_number(form.get("number", ""))
+        if number is None:
+            return _control_error(400, "not a phone number")
+        chatbot_id = form.get("chatbot_id", "")
+        message_id = form.get("message_id", "")
+        try:
+            ref = int(form.get("ref", ""))
+        except ValueError:
+            return _control_error(400, "ref must be an integer")
+        handset = self.state.handsets.get(number)
+        suggestion = self._conversation(number, handset, chatbot_id).find(message_id, ref)
+        if suggestion is None:
+            if _wants_json(request):
+                return _control_error(404, "no such suggestion in this conversation")
+            return self._back_to_page(number, chatbot_id, "not sent: no such suggestion", form)
+        payload: dict[str, Any] = {"chatbot_id": chatbot_id, "base64": form.get("base64") == "on"}
+        payload.update(suggestion.uplink())
+        record = self.state.find_record(message_id, chatbot_id)
+        if record is not None and record.content is not None:
+            payload["in_reply_to"] = message_id
+        # An open-URL action opens its URL whether or not the CSP takes the click, as a phone's browser would.
+        opens = suggestion.url if suggestion.action == "openUrl" else None
+        try:
+            result = await self.send_uplink(number, payload)
+        except ControlError as exc:
+            if _wants_json(request):
+                return _control_error(exc.status, exc.message)
+            if opens:
+                return RedirectResponse(opens, status_code=303)
+            return self._back_to_page(number, chatbot_id, f"not sent: {exc.message}", form)
+        if _wants_json(request):
+            return JSONResponse({"uplink": result, "suggestion": asdict(suggestion), "open_url": opens})
+        if opens:
+            return RedirectResponse(opens, status_code=303)
+        return self._back_to_page(number, chatbot_id, _sent_notice(result), form)
 
     async def ui_capability(self, request: Request) -> Response:
         form = _form(await request.body())
@@ -1328,14 +1462,30 @@ class Simulator:
             notice = f"capability set to {form.get('capability')}"
         except ControlError as exc:
             notice = exc.message
-        return self._back_to_page(number, None, notice)
+        return self._back_to_page(number, form.get("chatbot_id"), notice, form)
 
     @staticmethod
-    def _back_to_page(number: str, chatbot_id: str | None, notice: str) -> Response:
-        query = {"number": number, "notice": notice}
+    def _back_to_page(number: str, chatbot_id: str | None, notice: str, form: Mapping[str, str]) -> Response:
+        query = {"number": number}
         if chatbot_id:
             query["chatbot_id"] = chatbot_id
+        if form.get("base64") == "off":
+            query["encoding"] = "plain"
+        query["notice"] = notice
         return RedirectResponse("/_sim/?" + urlencode(query), status_code=303)
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _sent_notice(result: Mapping[str, Any]) -> str:
+    return f"sent {result['kind']}: CSP answered {result['status']}"
+
+
+@cache
+def _static_text(name: str) -> str:
+    return resources.files(__name__.rpartition(".")[0]).joinpath("static", name).read_text(encoding="utf-8")
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -1485,13 +1635,16 @@ def create_app(settings: SimulatorSettings | None = None) -> Starlette:
         Route("/_sim/healthz", sim.healthz, methods=["GET"]),
         Route("/_sim/", sim.page, methods=["GET"]),
         Route("/_sim/ui/uplink", sim.ui_uplink, methods=["POST"]),
+        Route("/_sim/ui/tap", sim.ui_tap, methods=["POST"]),
         Route("/_sim/ui/capability", sim.ui_capability, methods=["POST"]),
+        Route("/_sim/ui/{name}", sim.static_file, methods=["GET"]),
         Route("/_sim/chatbots", sim.list_chatbots, methods=["GET"]),
         Route("/_sim/chatbots/{chatbot_id}", sim.put_chatbot, methods=["PUT"]),
         Route("/_sim/chatbots/{chatbot_id}", sim.delete_chatbot, methods=["DELETE"]),
         Route("/_sim/handsets/{number}", sim.put_handset, methods=["PUT"]),
         Route("/_sim/handsets/{number}", sim.get_handset, methods=["GET"]),
         Route("/_sim/handsets/{number}/inbox", sim.get_inbox, methods=["GET"]),
+        Route("/_sim/handsets/{number}/conversation", sim.get_conversation, methods=["GET"]),
         Route("/_sim/handsets/{number}/uplink", sim.post_uplink, methods=["POST"]),
         Route("/_sim/messages/{message_id}", sim.get_message, methods=["GET"]),
         Route("/_sim/stats", sim.get_stats, methods=["GET"]),

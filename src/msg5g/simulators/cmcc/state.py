@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from dataclasses import dataclass, field, fields
@@ -22,6 +23,9 @@ RecipientState = Literal["pending", "held", "delivered", "sms", "failed", "revok
 REVOCABLE: frozenset[str] = frozenset({"pending", "held"})
 HANG: Literal["hang"] = "hang"
 UPLINK_HISTORY = 50
+# One counter for every handset: a handset forgotten (evicted or reset) and made anew never repeats a
+# revision an open handset page still holds, so the page cannot miss the change.
+_REVISIONS = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,16 +143,26 @@ class Handset:
     inbox: list[InboxEntry] = field(default_factory=list)
     held: list[MessageRecord] = field(default_factory=list)
     uplinks: list[dict[str, Any]] = field(default_factory=list)
+    # Changes whenever the inbox or the uplinks do: a handset page polls it to learn there is news.
+    revision: int = 0
 
     def receive(self, entry: InboxEntry, limit: int) -> None:
         self.inbox.append(entry)
         if len(self.inbox) > limit:
             del self.inbox[0]
+        self.revision = next(_REVISIONS)
 
     def sent(self, uplink: dict[str, Any], limit: int = UPLINK_HISTORY) -> None:
         self.uplinks.append(uplink)
         if len(self.uplinks) > limit:
             del self.uplinks[0]
+        self.revision = next(_REVISIONS)
+
+    def forget_messages(self) -> None:
+        self.inbox.clear()
+        self.held.clear()
+        self.uplinks.clear()
+        self.revision = next(_REVISIONS)
 
 
 @dataclass(slots=True)
@@ -236,9 +250,7 @@ class SimState:
         for number in [n for n, h in self.handsets.items() if not h.pinned]:
             del self.handsets[number]
         for handset in self.handsets.values():
-            handset.inbox.clear()
-            handset.held.clear()
-            handset.uplinks.clear()
+            handset.forget_messages()
 
     # -- accounts --
 

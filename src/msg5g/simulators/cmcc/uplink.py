@@ -82,11 +82,12 @@ def build_uplink(payload: Mapping[str, Any], chatbot: str) -> UplinkContent:
         content_type, body = CT_TEXT, value
     elif kind == "postback":
         data = _mapping(value, kind)
-        reply: dict[str, Any] = {
-            "displayText": _text(data, "display_text"),
-            "postback": {"data": _text(data, "data")},
-            "type": "reply",
-        }
+        reply: dict[str, Any] = {"displayText": _text(data, "display_text")}
+        # A reply chip sent without postback (the schema allows it) is answered without one.
+        reply_data = _text(data, "data", required=False)
+        if reply_data is not None:
+            reply["postback"] = {"data": reply_data}
+        reply["type"] = "reply"
         # §1.4 decoded real traffic: {"response":{"reply":{displayText, postback{data}, type}}}.
         content_type, body = CT_SUGGESTION_RESPONSE, _json({"response": {"reply": reply}})
     elif kind == "action":
