@@ -27,7 +27,7 @@ from msg5g.domain.messages import TrafficClass
 from msg5g.gateway.app import create_api
 from msg5g.kit import metrics
 from msg5g.kit.secrets import SecretBox
-from msg5g.pipeline.queue import TOPIC_CALLBACK, TOPIC_SEND, TOPIC_UPLINK
+from msg5g.pipeline.queue import TOPIC_CALLBACK, TOPIC_SEND, TOPIC_UPLINK, TOPIC_UPLINK_FILE
 from msg5g.pipeline.sql_queue import SqlQueue
 from msg5g.pipeline.worker import Worker
 from msg5g.services.alerts import TOPIC_ALERT_NOTIFY
@@ -137,6 +137,8 @@ class Platform:
                    max_attempts=10, idle_poll_seconds=0.5),
             Worker(services.ctx.queue, TOPIC_UPLINK, services.auto_reply.run, concurrency=16, max_attempts=8,
                    idle_poll_seconds=0.2),
+            Worker(services.ctx.queue, TOPIC_UPLINK_FILE, services.conversations.fetch_file, concurrency=4,
+                   max_attempts=8, idle_poll_seconds=0.5),
             Worker(services.ctx.queue, TOPIC_ALERT_NOTIFY, services.alerts.run_notification, concurrency=8,
                    max_attempts=20, idle_poll_seconds=0.5),
         ]

@@ -18,10 +18,11 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from msg5g.domain.roles import Role
 from tests.admin.conftest import PASSWORD, AdminClient
-from tests.conftest import CARRIER_CHATBOT_ID, CallbackReceiver, ServeFn, Stack, build_stack
+from tests.conftest import CARRIER_CHATBOT_ID, CallbackReceiver, ServeFn, Stack, build_stack, free_port
 from tests.e2e.library import wait_for
 
 pytestmark = pytest.mark.asyncio
@@ -128,8 +129,32 @@ async def test_the_queue_hands_conversations_to_free_agents_within_their_limit(
     assert (await _conversation(stack, SECOND, "agent"))["agent_id"] == bob  # the vip team's free agent
 
 
+@pytest_asyncio.fixture
+async def carrier_files() -> AsyncIterator[str]:
+    """Where the carrier keeps what customers send (a real HTTP server)."""
+    async def photo(_: web.Request) -> web.Response:
+        return web.Response(body=JPEG, content_type="image/jpeg")
+
+    async def invoice(_: web.Request) -> web.Response:
+        return web.Response(body=PDF, content_type="application/pdf")
+
+    app = web.Application()
+    app.router.add_get("/photo.jpg", photo)
+    app.router.add_get("/invoice.pdf", invoice)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 2044
+PDF = b"%PDF-1.4\n" + b"0" * 4087
+
+
 async def test_an_agent_sees_what_the_customer_sent_replies_and_closes_with_the_satisfaction_card(
-        stack: Stack, browser_session: AdminClient) -> None:
+        stack: Stack, browser_session: AdminClient, carrier_files: str) -> None:
     await _handover_rule(stack)
     await _agent(stack, "alice@tenant-a.example")
     await browser_session.login("alice@tenant-a.example")
@@ -138,19 +163,32 @@ async def test_an_agent_sees_what_the_customer_sent_replies_and_closes_with_the_
                                                              "text": "您好，我是客服小王，请问有什么可以帮您？"})
     await _uplink(stack, FIRST, text="转人工")
     conversation = await _conversation(stack, FIRST, "agent")
-    await _uplink(stack, FIRST, file={"url": "http://127.0.0.1:9/photo.jpg", "content_type": "image/jpeg",
+    await _uplink(stack, FIRST, file={"url": f"{carrier_files}/photo.jpg", "content_type": "image/jpeg",
                                       "size": 2048, "name": "photo.jpg"})
-    await _uplink(stack, FIRST, file={"url": "http://127.0.0.1:9/invoice.pdf", "content_type": "application/pdf",
+    await _uplink(stack, FIRST, file={"url": f"{carrier_files}/invoice.pdf", "content_type": "application/pdf",
                                       "size": 4096, "name": "invoice.pdf"})
     await _uplink(stack, FIRST, geo={"lat": 22.5431, "lon": 114.0579, "label": "深圳市民中心"})
 
     async def everything() -> str | None:
         page = await browser_session.get(f"/inbox/{conversation['id']}")
         text = page.text
-        return text if all(n in text for n in ("photo.jpg", "invoice.pdf", "深圳市民中心", "转人工")) else None
+        stored = len(re.findall(r'href="/admin/inbox/files/', text)) == 2
+        shown = all(n in text for n in ("photo.jpg", "invoice.pdf", "深圳市民中心", "转人工"))
+        return text if stored and shown else None
     page_text = await wait_for(everything, "the customer's text, image, file and location on the agent's page")
-    assert '<img src="http://127.0.0.1:9/photo.jpg"' in page_text
     assert "22.5431" in page_text
+    # Fetched from the carrier and kept: served from the platform, the image inline, the rest a download.
+    [image] = re.findall(r'<img src="/admin/inbox/files/([^"]+)"', page_text)
+    links = re.findall(r'href="/admin/inbox/files/([^"]+)"', page_text)
+    for file_id in links:
+        async with browser_session.http.get(f"{browser_session.root}/inbox/files/{file_id}") as r:
+            body = await r.read()
+            assert r.status == 200
+            if file_id == image:
+                assert (body, r.headers["content-type"]) == (JPEG, "image/jpeg")
+            else:
+                assert body == PDF
+                assert r.headers["content-disposition"].startswith("attachment")
 
     page = await browser_session.get(f"/inbox/{conversation['id']}")
     [canned] = re.findall(r'<option value="([^"]+)">问候</option>', page.text)

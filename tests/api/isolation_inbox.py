@@ -165,3 +165,31 @@ ADMIN_CASES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/inbox/{conversation_id}/transfer"): _admin_action("transfer", {"team": "vip"}),
     ("POST", "/admin/inbox/{conversation_id}/close"): _admin_action("close", {}),
 }
+
+
+async def _admin_file(w: Any) -> None:
+    """A file A's customer sent is A's: B's admin gets a missing file for it."""
+    from msg5g.kit.clock import utcnow
+    from msg5g.kit.ids import new_id
+    from msg5g.storage.files import LocalFileStore
+    from msg5g.storage.repositories import InboundRepository
+    from msg5g.storage.tables import InboundMessageRow
+
+    a, b = await w.admins()
+    inbound_id = new_id()
+    key = f"uplinks/{w.a.tenant_id}/{inbound_id}"
+    await LocalFileStore(w.stack.platform.settings.data_dir / "uplink-files").put(key, b"A's photo")
+    async with w.stack.platform.services.ctx.db.transaction() as session:
+        await InboundRepository(session, w.a.tenant_id).add(InboundMessageRow(
+            id=inbound_id, tenant_id=w.a.tenant_id, chatbot_id=w.a.chatbot_id, business_id=w.a.business_id,
+            sender=A_NUMBER, carrier_message_id=None, kind="file", conversation_id=None, in_reply_to=None,
+            content={"kind": "file", "file": {"url": "http://carrier.example/a.jpg", "content_type": "image/jpeg",
+                                              "size": 9}, "stored": {"key": key, "size": 9}},
+            received_at=utcnow()))
+    _unknown_alike(await b.get(f"/inbox/files/{inbound_id}"), await b.get(f"/inbox/files/{UNKNOWN}"), inbound_id)
+    async with a.http.get(f"{w.stack.base_url}/admin/inbox/files/{inbound_id}") as response:  # control
+        assert response.status == 200
+        assert await response.read() == b"A's photo"
+
+
+ADMIN_CASES[("GET", "/admin/inbox/files/{inbound_id}")] = _admin_file

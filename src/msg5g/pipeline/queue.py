@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 TOPIC_SEND = "send"
 TOPIC_CALLBACK = "callback"
 TOPIC_UPLINK = "uplink"  # each uplink, for its conversation and the auto-reply rules
+TOPIC_UPLINK_FILE = "uplink-file"  # a file a customer sent, to fetch from the carrier
 
 
 @dataclass(frozen=True, slots=True)

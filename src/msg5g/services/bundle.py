@@ -138,7 +138,7 @@ class Services:
             retention=Retention(ctx, audit),
             alerts=Alerts(ctx, capacity, audit),
             businesses=Businesses(ctx, directory, audit),
-            conversations=Conversations(ctx, audit),
+            conversations=Conversations(ctx, audit, LocalFileStore(ctx.settings.data_dir / "uplink-files")),
             auto_reply=auto_reply, inbox=inbox,
             channel_sessions=sessions,
             revoker=revoker, materials=materials, templates=templates, words=words,

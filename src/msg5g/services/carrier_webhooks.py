@@ -33,7 +33,7 @@ from msg5g.kit.clock import utcnow
 from msg5g.kit.group_commit import GroupCommit
 from msg5g.kit.ids import new_id
 from msg5g.kit.phone import mask
-from msg5g.pipeline.queue import TOPIC_SEND, TOPIC_UPLINK, NewJob
+from msg5g.pipeline.queue import TOPIC_SEND, TOPIC_UPLINK, TOPIC_UPLINK_FILE, NewJob
 from msg5g.services.callbacks import CallbackOutbox
 from msg5g.services.context import ServiceContext
 from msg5g.services.directory import Directory, ResolvedChatbot
@@ -253,4 +253,7 @@ class CarrierWebhooks:
             topic=TOPIC_UPLINK, tenant_id=tenant_id, priority=TrafficClass.CUSTOMER_SERVICE.rank,
             payload={"tenant_id": tenant_id, "inbound_id": row.id, "chatbot_id": row.chatbot_id})])
         self._ctx.queue.notify(TOPIC_UPLINK)
+        if row.kind == "file":  # the carrier keeps what customers send only for a while
+            await self._ctx.queue.enqueue(session, [NewJob(topic=TOPIC_UPLINK_FILE, tenant_id=tenant_id,
+                                                           payload={"tenant_id": tenant_id, "inbound_id": row.id})])
 

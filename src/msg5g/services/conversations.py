@@ -4,19 +4,26 @@ history, down and up, its state, and who answers it (the rules, or a person)."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 from pydantic import BaseModel
 
 from msg5g.domain.conversations import ContactSpec, Mode
 from msg5g.domain.errors import NotFound
 from msg5g.kit.clock import as_utc, utcnow
+from msg5g.pipeline.queue import Job, RetryLater, backoff_delay
 from msg5g.services.audit import AuditLog
 from msg5g.services.context import ServiceContext
 from msg5g.storage.conversation_repository import ConversationRepository
+from msg5g.storage.files import FileStore
 from msg5g.storage.tables import Contact, Conversation
+
+log = logging.getLogger(__name__)
 
 
 class ContactView(BaseModel):
@@ -66,10 +73,62 @@ def conversation_view(row: Conversation) -> ConversationView:
                             created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at))
 
 
+_FILE_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+class StoredFile(BaseModel):
+    content: bytes
+    content_type: str
+    name: str | None
+
+
 class Conversations:
-    def __init__(self, ctx: ServiceContext, audit: AuditLog) -> None:
+    def __init__(self, ctx: ServiceContext, audit: AuditLog, files: FileStore) -> None:
         self._ctx = ctx
         self._audit = audit
+        self._files = files
+
+    # ---- files customers send -------------------------------------------------------------------------
+
+    async def fetch_file(self, job: Job) -> None:
+        """Handler of TOPIC_UPLINK_FILE: a file a customer sent is fetched from the carrier, which keeps it only
+        for a while, and stored with the uplink (its `stored` part says where)."""
+        tenant_id, inbound_id = job.payload["tenant_id"], job.payload["inbound_id"]
+        async with self._ctx.db.reader() as session:
+            row = await ConversationRepository(session, tenant_id).inbound(inbound_id)
+        if row is None or row.kind != "file" or (row.content or {}).get("stored"):
+            return
+        url = str(((row.content or {}).get("file") or {}).get("url") or "")
+        limit = self._ctx.settings.material_max_bytes
+        try:
+            async with self._ctx.http.get(url, timeout=_FILE_TIMEOUT) as response:
+                if response.status != 200:
+                    raise RetryLater(backoff_delay(job.attempts, base=5.0), f"the carrier answered {response.status}")
+                data = await response.content.read(limit + 1)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise RetryLater(backoff_delay(job.attempts, base=5.0), f"fetching the file failed: {exc}") from None
+        if len(data) > limit:
+            log.warning("an uplink file is larger than the platform keeps", extra={"inbound_id": inbound_id})
+            return
+        key = f"uplinks/{tenant_id}/{inbound_id}"
+        await self._files.put(key, data)
+        async with self._ctx.db.transaction() as session:
+            row = await ConversationRepository(session, tenant_id).inbound(inbound_id)
+            if row is not None:
+                row.content = {**(row.content or {}), "stored": {"key": key, "size": len(data),
+                                                                 "sha256": hashlib.sha256(data).hexdigest()}}
+
+    async def stored_file(self, tenant_id: str, inbound_id: str, *,
+                          business_ids: Sequence[str] | None = None) -> StoredFile:
+        async with self._ctx.db.reader() as session:
+            row = await ConversationRepository(session, tenant_id).inbound(inbound_id)
+        stored = (row.content or {}).get("stored") if row is not None else None
+        if row is None or not stored or (business_ids is not None and row.business_id not in business_ids):
+            raise NotFound("no such file", code="file_not_found")
+        file = (row.content or {}).get("file") or {}
+        return StoredFile(content=await self._files.get(str(stored["key"])),
+                          content_type=str(file.get("content_type") or "application/octet-stream"),
+                          name=file.get("name"))
 
     # ---- contacts ---------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response, StreamingResponse
@@ -159,6 +160,25 @@ async def canned_delete(op: InTenantDep, reply_id: ReplyId) -> Response:
     except DomainError as exc:
         return _error(op, exc)
     return op.ctx.redirect(op.ctx.url("inbox", query={"done": "canned"}))
+
+
+_INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp")
+
+
+@router.get("/inbox/files/{inbound_id}", name="inbox_file")
+async def uplink_file(op: InTenantDep, inbound_id: ReplyId) -> Response:
+    """A file a customer sent, as the platform stored it. Only plain image types show inline; anything else is
+    a download, so that a customer's HTML or SVG never runs in the admin's origin."""
+    try:
+        stored = await op.services.conversations.stored_file(op.tenant_id, inbound_id, business_ids=_limited(op))
+    except NotFound:
+        return op.ctx.render("error.html", status_code=404, active="inbox", title=op.ctx.gettext("Not found"),
+                             detail=op.ctx.gettext("There is no such file."))
+    inline = stored.content_type in _INLINE_TYPES
+    name = quote(stored.name or inbound_id)
+    return Response(stored.content, media_type=stored.content_type if inline else "application/octet-stream",
+                    headers={"Content-Disposition": f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{name}",
+                             "Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/inbox/{conversation_id}", name="inbox_conversation")
