@@ -246,3 +246,41 @@ async def test_a_sample_uplink_tells_what_would_happen_and_bad_rules_are_refused
     assert (status, answer["error"]["code"]) == (404, "chatbot_not_found"), answer
     status, answer = await api(stack, "GET", path, key=other.api_key)
     assert (status, answer["error"]["code"]) == (404, "chatbot_not_found"), answer
+
+
+async def test_an_unsubscribe_is_handled_before_any_rule_and_refuses_marketing(stack: Stack) -> None:
+    from msg5g.domain.messages import TrafficClass
+    from msg5g.services.grants import ResourceType
+
+    await add_rule(stack, name="everything", default=True, actions=[text_reply("自动回复：{{ text }}")])
+    services = stack.platform.services
+    marketing, _ = await services.provisioning.create_business(stack.tenant.tenant_id, "活动", TrafficClass.MARKETING)
+    _, marketing_key = await services.api_keys.create(stack.tenant.tenant_id, marketing, "marketing")
+    grant = await services.grants.apply_for(stack.tenant.tenant_id, marketing, ResourceType.CHATBOT,
+                                            stack.tenant.chatbot_id, None, "test")
+    await services.grants.decide(stack.tenant.tenant_id, grant.id, approve=True, by="admin:checker")
+    offer = {"chatbot_id": stack.tenant.chatbot_id, "recipients": [USER],
+             "content": {"kind": "text", "text": "双十二大促"}}
+
+    await uplink(stack, text=" TD ")
+    await replied(stack, "您已退订")
+    assert not any("自动回复" in e for e in await inbox(stack))  # no rule ran on it
+    contact = await services.conversations.contact(stack.tenant.tenant_id, USER)
+    assert contact.opted_out_at is not None
+    status, answer = await api(stack, "POST", "/v1/messages", offer, key=marketing_key)
+    assert (status, answer["error"]["code"]) == (409, "recipient_opted_out"), answer
+    status, answer = await api(stack, "POST", "/v1/messages", {**offer, "recipients": [USER, "+8613700137999"]},
+                               key=marketing_key)
+    assert status == 202, answer
+    assert [(r["recipient"], r["code"]) for r in answer["refused"]] == [(USER, "recipient_opted_out")]
+    assert [m["recipient"] for m in answer["messages"]] == ["+8613700137999"]
+    status, answer = await api(stack, "POST", "/v1/messages", {**offer, "content": {"kind": "text",
+                                                                                  "text": "您的账单已出"}})
+    assert status == 202, answer  # notifications still reach it
+
+    await uplink(stack, text="订阅")
+    await replied(stack, "您已重新订阅")
+    status, answer = await api(stack, "POST", "/v1/messages", offer, key=marketing_key)
+    assert (status, answer["refused"]) == (202, []), answer
+    view = await conversation(stack)
+    assert [h["kind"] for h in view["history"] if h["kind"] in {"opt_out", "opt_in"}] == ["opt_out", "opt_in"]

@@ -58,6 +58,12 @@ from msg5g.storage.tables import AutoReplyRule
 log = logging.getLogger(__name__)
 
 _CACHE_SECONDS = 5.0  # a rule change reaches other processes within this
+# What Chinese carriers' users send to unsubscribe from marketing, and to come back (compared trimmed,
+# case-folded, as the whole message).
+OPT_OUT_WORDS = frozenset({"退订", "td", "t", "stop", "unsubscribe", "取消订阅"})
+OPT_IN_WORDS = frozenset({"订阅", "start", "unstop", "重新订阅"})
+OPTED_OUT_REPLY = "您已退订本企业的营销消息，将不再收到推广信息。回复「订阅」可重新订阅。"
+OPTED_IN_REPLY = "您已重新订阅本企业的营销消息。回复「退订」可随时退订。"
 
 
 class RuleView(BaseModel):
@@ -328,7 +334,19 @@ class AutoReply:
             chatbot_id = conversation.chatbot_id
             content = inbound.content or {}
             postback = content.get("postback_data")
-            if isinstance(postback, str) and postback.startswith(f"{SATISFACTION_PREFIX}{conversation_id}:"):
+            word = str(content.get("text") or "").strip().casefold() if inbound.kind == "text" else ""
+            if word in OPT_OUT_WORDS or word in OPT_IN_WORDS:
+                # Before any rule, whoever has the conversation: the law asks that an unsubscribe always works.
+                leaving = word in OPT_OUT_WORDS
+                contact.opted_out_at = utcnow() if leaving else None
+                contact.updated_at = utcnow()
+                await repository.note(conversation_id, "opt_out" if leaving else "opt_in",
+                                      "unsubscribed from marketing" if leaving else "subscribed to marketing again")
+                facts = _Facts(state=conversation.state, tags=set(contact.tags or []),
+                               attributes=dict(contact.attributes or {}), replies=[PlannedReply(
+                                   rule_id="opt-out", content=TextContent(
+                                       text=OPTED_OUT_REPLY if leaving else OPTED_IN_REPLY))])
+            elif isinstance(postback, str) and postback.startswith(f"{SATISFACTION_PREFIX}{conversation_id}:"):
                 rated = postback.rsplit(":", 1)[-1]
                 if rated.isdigit() and 1 <= int(rated) <= 5:
                     await repository.note(conversation_id, "satisfaction",

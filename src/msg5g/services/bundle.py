@@ -123,6 +123,8 @@ class Services:
         sender = Sender(ctx, directory, outbox, early_reports, router, h5, RateLimiter(ctx), materials, templates)
         sender.on_refused_credentials.append(chatbots.note_refused_credentials)
         submitter = Submitter(ctx, directory, materials, templates, words, router, capacity, grants)
+        conversations = Conversations(ctx, audit, LocalFileStore(ctx.settings.data_dir / "uplink-files"))
+        submitter.opted_out = conversations.opted_out
         inbox = Inbox(ctx, directory, submitter, audit)
         auto_reply = AutoReply(ctx, directory, submitter, audit)
         auto_reply.on_handover.append(inbox.assign_waiting)
@@ -138,7 +140,7 @@ class Services:
             retention=Retention(ctx, audit),
             alerts=Alerts(ctx, capacity, audit),
             businesses=Businesses(ctx, directory, audit),
-            conversations=Conversations(ctx, audit, LocalFileStore(ctx.settings.data_dir / "uplink-files")),
+            conversations=conversations,
             auto_reply=auto_reply, inbox=inbox,
             channel_sessions=sessions,
             revoker=revoker, materials=materials, templates=templates, words=words,

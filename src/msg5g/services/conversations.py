@@ -30,6 +30,7 @@ class ContactView(BaseModel):
     number: str
     attributes: dict[str, Any]
     tags: list[str]
+    opted_out_at: datetime | None = None  # unsubscribed from the tenant's marketing
     created_at: datetime
     updated_at: datetime
 
@@ -63,6 +64,7 @@ class ConversationView(BaseModel):
 
 def contact_view(row: Contact) -> ContactView:
     return ContactView(number=row.number, attributes=dict(row.attributes or {}), tags=list(row.tags or []),
+                       opted_out_at=as_utc(row.opted_out_at) if row.opted_out_at else None,
                        created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at))
 
 
@@ -137,6 +139,15 @@ class Conversations:
         async with self._ctx.db.reader() as session:
             return [contact_view(r) for r in await ConversationRepository(session, tenant_id).contacts(
                 tag=tag, after=after, limit=limit)]
+
+    async def opted_out(self, tenant_id: str, numbers: list[str]) -> set[str]:
+        """Which of the numbers unsubscribed from the tenant's marketing (asked at every marketing accept)."""
+        async with self._ctx.db.reader() as session:
+            repository = ConversationRepository(session, tenant_id)
+            found: set[str] = set()
+            for start in range(0, len(numbers), 500):
+                found |= await repository.opted_out(numbers[start:start + 500])
+        return found
 
     async def contact(self, tenant_id: str, number: str) -> ContactView:
         async with self._ctx.db.reader() as session:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -160,8 +161,9 @@ class _Pending:
 
     def keep(self, count: int, refusal: str, batch: int) -> None:
         """Only the first `count` messages fit the caps: the rest are refused, and the jobs rebuilt."""
-        self.refused = [RefusedRecipient(recipient=r["recipient"], code=QuotaExceeded.code, message=refusal)
-                        for r in self.messages[count:]]
+        self.refused = [*(r for r in self.refused if r.code != QuotaExceeded.code),
+                        *(RefusedRecipient(recipient=r["recipient"], code=QuotaExceeded.code, message=refusal)
+                          for r in self.messages[count:])]
         self.messages = self.messages[:count]
         self.jobs = _send_jobs(self.access.tenant_id, self.messages, TrafficClass(self.submission["traffic_class"]),
                                batch)
@@ -178,6 +180,13 @@ class _Pending:
                       for r in self.messages],
             refused=self.refused,
         )
+
+
+class RecipientOptedOut(Conflict):
+    code = "recipient_opted_out"
+
+
+OptedOut = Callable[[str, list[str]], Awaitable[set[str]]]
 
 
 class Submitter:
@@ -201,6 +210,8 @@ class Submitter:
         self._templates = templates
         self._words = words
         self._router = router
+        # Which of a tenant's numbers unsubscribed from its marketing (services/conversations.py sets it).
+        self.opted_out: OptedOut | None = None
         # Large requests commit on their own (the weight is their recipient count), so that
         # preparing the next one on the event loop overlaps with writing this one.
         self._group: GroupCommit[_Pending, SendResponse] = GroupCommit(
@@ -279,9 +290,21 @@ class Submitter:
             "expires_at": expires_at, "created_at": now,
             "reservation": reservation.as_json() if reservation else None,
         }
+        refused: list[RefusedRecipient] = []
+        if traffic_class is TrafficClass.MARKETING and self.opted_out is not None:
+            # Marketing never reaches a number that unsubscribed; notifications and service still do.
+            out = await self.opted_out(access.tenant_id, [r["recipient"] for r in rows])
+            if out:
+                refused = [RefusedRecipient(recipient=number, code=RecipientOptedOut.code,
+                                            message="the recipient unsubscribed from this tenant's marketing")
+                           for number in sorted(out)]
+                rows = [r for r in rows if r["recipient"] not in out]
+                if not rows:
+                    raise RecipientOptedOut("every recipient unsubscribed from this tenant's marketing",
+                                            field="recipients")
         jobs = _send_jobs(access.tenant_id, rows, traffic_class, self._ctx.settings.send_batch_size)
         return _Pending(access=access, request=request, fingerprint=fingerprint, submission=submission,
-                        messages=rows, jobs=jobs, reservation=reservation)
+                        messages=rows, jobs=jobs, reservation=reservation, refused=refused)
 
     async def _checked_content(self, access: BusinessAccess, content: Content, fallback_text: str | None,
                                chatbot_id: str) -> tuple[Content, str | None]:

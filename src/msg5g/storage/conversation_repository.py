@@ -41,8 +41,8 @@ class ConversationRepository(_TenantScoped):
         """The number's contact, made empty if it had none (two uplinks at once make one)."""
         now = utcnow()
         await self.session.execute(upsert_insert(self.session, core_table(Contact)).values(
-            id=new_id(), tenant_id=self.tenant_id, number=number, attributes={}, tags=[], created_at=now,
-            updated_at=now).on_conflict_do_nothing(index_elements=["tenant_id", "number"]))
+            id=new_id(), tenant_id=self.tenant_id, number=number, attributes={}, tags=[], opted_out_at=None,
+            created_at=now, updated_at=now).on_conflict_do_nothing(index_elements=["tenant_id", "number"]))
         row = await self.contact(number, for_update=True)
         assert row is not None
         return row
@@ -57,6 +57,11 @@ class ConversationRepository(_TenantScoped):
         if tag is not None:  # tags are a JSON list: filtered here, the same on SQLite and PostgreSQL
             rows = [r for r in rows if tag in (r.tags or [])][:limit]
         return rows
+
+    async def opted_out(self, numbers: Sequence[str]) -> set[str]:
+        statement = select(Contact.number).where(Contact.tenant_id == self.tenant_id, Contact.number.in_(numbers),
+                                                 Contact.opted_out_at.is_not(None))
+        return set(await self.session.scalars(statement))
 
     async def delete_contact(self, row: Contact) -> None:
         await self.session.delete(row)

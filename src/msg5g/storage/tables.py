@@ -916,6 +916,8 @@ class Contact(TenantBase):
     number: Mapped[str] = mapped_column(String(20))  # E.164
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Unsubscribed from the tenant's marketing (an uplink 退订/TD/T/STOP); marketing sends to it are refused.
+    opted_out_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

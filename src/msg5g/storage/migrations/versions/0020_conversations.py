@@ -1,4 +1,4 @@
-"""conversations: contacts, each chatbot-and-number conversation with its notes, auto-reply rules, agents and canned replies; indexes for a number's history
+"""conversations: contacts (with their marketing opt-out), each chatbot-and-number conversation with its notes, auto-reply rules, agents and canned replies; indexes for a number's history
 
 Revision ID: 0020
 Revises: 0019
@@ -61,6 +61,7 @@ def upgrade() -> None:
     sa.Column('number', sa.String(length=20), nullable=False),
     sa.Column('attributes', sa.JSON(), nullable=False),
     sa.Column('tags', sa.JSON(), nullable=False),
+    sa.Column('opted_out_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
