@@ -145,3 +145,51 @@ API_CASES: dict[tuple[str, str], Case] = {
     ("DELETE", "/v1/chatbots/{chatbot_id}/auto-reply-rules/{rule_id}"): _rules_case(
         "DELETE", per_rule=True, control_status=204),
 }
+
+
+# ---- the admin's auto-reply pages ------------------------------------------------------------------------
+
+UNKNOWN = "00000000-0000-0000-0000-000000000000"
+
+
+def _unknown_alike(foreign: Any, unknown: Any, a_id: str) -> None:
+    assert foreign.status == 404, foreign.text[:300]
+    assert (foreign.status, foreign.text.replace(a_id, UNKNOWN)) == (unknown.status, unknown.text)
+
+
+def _admin_rules_case(method: str, suffix: str = "", fields: dict[str, str] | None = None, *,
+                      per_rule: bool = False) -> Case:
+    """B's admin reaches neither A's chatbot's rules page nor its forms; A's admin does (the control)."""
+
+    async def case(w: Any) -> None:
+        a, b = await w.admins()
+        rule = await _a_rule(w)
+        part = f"/{rule['id']}" if per_rule else ""
+        before = await _call(w, "GET", f"/v1/chatbots/{w.a.chatbot_id}/auto-reply-rules", w.a)
+        path = f"/chatbots/{w.a.chatbot_id}/rules{part}{suffix}"
+        unknown_path = f"/chatbots/{UNKNOWN}/rules{part}{suffix}"
+        if method == "GET":
+            foreign, unknown = await b.get(path), await b.get(unknown_path)
+        else:
+            foreign = await b.submit("/", path, fields or {})
+            unknown = await b.submit("/", unknown_path, fields or {})
+        _unknown_alike(foreign, unknown, w.a.chatbot_id)
+        assert "A 的" not in foreign.text
+        assert await _call(w, "GET", f"/v1/chatbots/{w.a.chatbot_id}/auto-reply-rules", w.a) == before
+        page = await (a.get(path) if method == "GET" else a.submit(f"/chatbots/{w.a.chatbot_id}/rules", path,
+                                                                    fields or {}))
+        assert page.status == 200, page.text[:300]
+
+    return case
+
+
+ADMIN_CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/admin/chatbots/{chatbot_id}/rules"): _admin_rules_case("GET"),
+    ("POST", "/admin/chatbots/{chatbot_id}/rules"): _admin_rules_case(
+        "POST", fields={"rule": json.dumps(_rule_body("A 以外的"), ensure_ascii=False)}),
+    ("POST", "/admin/chatbots/{chatbot_id}/rules/test"): _admin_rules_case("POST", "/test", {"text": "A 的暗号"}),
+    ("POST", "/admin/chatbots/{chatbot_id}/rules/{rule_id}/delete"): _admin_rules_case("POST", "/delete",
+                                                                                      per_rule=True),
+    ("POST", "/admin/chatbots/{chatbot_id}/rules/{rule_id}/enabled"): _admin_rules_case(
+        "POST", "/enabled", {"enabled": "false"}, per_rule=True),
+}

@@ -61,6 +61,7 @@ from tests.api.helpers import (
 from tests.api.isolation_alerts import ADMIN_CASES as ALERT_ADMIN_CASES
 from tests.api.isolation_alerts import API_CASES as ALERT_API_CASES
 from tests.api.isolation_businesses import ADMIN_CASES as BUSINESS_ADMIN_CASES
+from tests.api.isolation_conversations import ADMIN_CASES as CONVERSATION_ADMIN_CASES
 from tests.api.isolation_conversations import API_CASES as CONVERSATION_API_CASES
 from tests.api.isolation_inbox import ADMIN_CASES as INBOX_ADMIN_CASES
 from tests.conftest import CARRIER_CHATBOT_ID, CARRIER_PASSWORD, Stack, Tenant, make_settings
@@ -3288,6 +3289,7 @@ ISOLATION_CASES: dict[Route, Case] = {
     **ALERT_ADMIN_CASES,
     **BUSINESS_ADMIN_CASES,
     **CONVERSATION_API_CASES,
+    **CONVERSATION_ADMIN_CASES,
     **INBOX_ADMIN_CASES,
     ("GET", "/v1/platform/tenants"): _operator_tenants_case("GET", "/v1/platform/tenants"),
     ("POST", "/v1/platform/tenants"): _operator_tenants_case("POST", "/v1/platform/tenants", {"name": "运营创建"}),

@@ -33,6 +33,7 @@ from msg5g.admin.pages import (
     applications,
     audit,
     auth,
+    auto_reply,
     businesses,
     capacity,
     channels,
@@ -57,7 +58,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 ROUTERS: list[APIRouter] = [auth.router, tenants.router, dashboard.router, messages.router, send.router,
                             channels.router, materials.router, templates.router, chatbots.router, applications.router,
                             mappings.router, capacity.router, users.router, api_keys.router, audit.router,
-                            alerts.router, businesses.router, inbox.router]
+                            alerts.router, businesses.router, inbox.router, auto_reply.router]
 
 # No script, style or frame from anywhere but here: the pages use no inline script at all.
 _SECURITY_HEADERS = [

@@ -55,6 +55,10 @@ POSTS: dict[str, Permission] = {
     "/businesses/{business_id}/rotate-secret": Permission.MANAGE_TENANT,
     # A business operator asks for a mapping for their own business; the checker decides it.
     "/mappings": Permission.MANAGE_CONTENT,
+    "/chatbots/{chatbot_id}/rules": Permission.MANAGE_CONTENT,
+    "/chatbots/{chatbot_id}/rules/{rule_id}/delete": Permission.MANAGE_CONTENT,
+    "/chatbots/{chatbot_id}/rules/{rule_id}/enabled": Permission.MANAGE_CONTENT,
+    "/chatbots/{chatbot_id}/rules/test": Permission.READ,  # what would happen changes nothing
     # Agents answer customers (a send); canned replies are content.
     "/inbox/agent": Permission.SEND,
     "/inbox/{conversation_id}/take": Permission.SEND,

@@ -23,7 +23,7 @@ _BODY_KEPT = 16_384
 NOT_CHANGES = {
     "POST /v1/messages", "POST /admin/send", "POST /admin/login", "POST /admin/logout",
     "POST /admin/templates/preview", "POST /v1/templates/{template_id}/preview", "POST /admin/tenant",
-    "POST /v1/chatbots/{chatbot_id}/auto-reply-rules/test",
+    "POST /v1/chatbots/{chatbot_id}/auto-reply-rules/test", "POST /admin/chatbots/{chatbot_id}/rules/test",
 }
 NOT_CHANGE_PREFIXES = ("/webhooks/", "/h/", "/public/")
 # Reads that show recipients' numbers (PIPL: every such view is logged).
