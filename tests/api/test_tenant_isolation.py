@@ -164,43 +164,19 @@ async def _wait_listed(world_http: aiohttp.ClientSession, stack: Stack, path: st
     raise AssertionError(f"{path} never satisfied the condition: {body}")
 
 
-async def _displayed(world_http: aiohttp.ClientSession, stack: Stack, message_id: str, tenant: Tenant,
-                     timeout: float = 30.0) -> dict[str, Any]:
-    """GET /v1/messages/{id} once the message is displayed.
-
-    Asked again whenever a callback reaches the tenants' endpoint (each status change sends one, after its
-    commit) and at the latest every 0.1 s: the status is read from the API as before, only not on a 50 ms
-    timer that mostly finds nothing new and takes the event loop from the delivery it waits for."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    receiver = stack.receiver
-    body: Any = None
-    while loop.time() < deadline:
-        seen = len(receiver.requests)
-        code, body = await get_json(world_http, stack, f"/v1/messages/{message_id}", tenant)
-        if code == 200 and body.get("status") == "displayed":
-            return dict(body)
-        await receiver.arrival(seen, 0.1)
-    raise AssertionError(f"message {message_id} never reached displayed: {body}")
-
-
 @pytest_asyncio.fixture
 async def world(stack: Stack) -> AsyncIterator[World]:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http, \
             admin_http() as a_http, admin_http() as b_http, admin_http() as nobody_http:
-        # Tenant B is provisioned while A's message goes in (neither needs the other); B's message still goes in
-        # after A's, and the two deliveries are then awaited together.
-        b, (status, sent_a, _) = await asyncio.gather(
-            stack.add_tenant("Tenant B", TENANT_B_CARRIER_ID),
-            post_messages(http, stack, json_body={
-                **text_body(stack.tenant.chatbot_id, "A 的消息", client_message_id="shared-key"),
-                "recipients": [NUMBER_A]}))
+        b = await stack.add_tenant("Tenant B", TENANT_B_CARRIER_ID)
+        status, sent_a, _ = await post_messages(http, stack, json_body={
+            **text_body(stack.tenant.chatbot_id, "A 的消息", client_message_id="shared-key"), "recipients": [NUMBER_A]})
         assert status == 202, sent_a
         status, sent_b, _ = await post_messages(http, stack, tenant=b, json_body={
             **text_body(b.chatbot_id, "B 的消息"), "recipients": [NUMBER_B]})
         assert status == 202, sent_b
-        a_message, _ = await asyncio.gather(_displayed(http, stack, sent_a["messages"][0]["id"], stack.tenant),
-                                            _displayed(http, stack, sent_b["messages"][0]["id"], b))
+        a_message = await stack.wait_status(sent_a["messages"][0]["id"], "displayed")
+        await wait_status(http, stack, sent_b["messages"][0]["id"], "displayed", b)
         await _uplink(stack, UPLINK_USER_A, CARRIER_CHATBOT_ID, "给 A")
         await _uplink(stack, UPLINK_USER_B, TENANT_B_CARRIER_ID, "给 B")
         yield World(stack=stack, http=http, a=stack.tenant, b=b, a_message=a_message,
