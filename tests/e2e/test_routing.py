@@ -15,6 +15,7 @@ import pytest_asyncio
 from msg5g.simulators import aggregator as agg_sim
 from tests.conftest import CallbackReceiver, ServeFn, Stack, build_stack
 from tests.e2e.channels import ChannelUnderTest, aggregator_channel, chatbot_json_channel
+from tests.e2e.library import wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -142,15 +143,18 @@ async def test_failover_to_the_backup_and_back_when_the_primary_recovers(routed:
     status, channel = await routed.platform("GET", f"/channels/{channel_id}")
     assert status == 200, channel
     assert channel["health"]["circuit"] == "closed", channel
-    async with stack.platform.services.ctx.db.reader() as session:
-        from sqlalchemy import select
+    from sqlalchemy import select
 
-        from msg5g.storage.tables import ChannelHealthEvent
+    from msg5g.storage.tables import ChannelHealthEvent
 
-        states = [e.state for e in await session.scalars(
-            select(ChannelHealthEvent).where(ChannelHealthEvent.channel_id == channel_id)
-            .order_by(ChannelHealthEvent.id))]
-    assert states == ["open", "half_open", "closed"]
+    async def recorded() -> list[str] | None:
+        # The sender writes a batch's health changes after the batch's statuses: a moment after the answer.
+        async with stack.platform.services.ctx.db.reader() as session:
+            states = [e.state for e in await session.scalars(
+                select(ChannelHealthEvent).where(ChannelHealthEvent.channel_id == channel_id)
+                .order_by(ChannelHealthEvent.id))]
+        return states if states[-1:] == ["closed"] else None
+    assert await wait_for(recorded, "the channel's health events") == ["open", "half_open", "closed"]
 
 
 async def test_bad_routes_are_refused(routed: Routed) -> None:
